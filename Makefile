@@ -1,0 +1,56 @@
+# gridsys: `make run` sets everything up and serves the app; `make test` sets up and runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app gridsys
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 3
+
+.PHONY: run test bench stop setup os-deps db migrate demo translations clean-db
+
+setup: os-deps $(VENV)/.installed node_modules/.installed translations var/secret_key
+
+os-deps:
+	@bash scripts/install-os-deps.sh
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+translations: $(VENV)/.installed
+	@$(VENV)/bin/pybabel -q compile -d gridsys/translations
+
+var/secret_key:
+	mkdir -p var
+	umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+
+# The private PostGIS cluster under var/ (skipped when DATABASE_URL points elsewhere).
+db: setup
+	@if [ -z "$$DATABASE_URL" ]; then $(PY) -m gridsys.localdb start >/dev/null && echo "private PostGIS running (var/pg)"; fi
+
+migrate: db
+	$(FLASK) db upgrade
+
+demo: migrate
+	@if $(FLASK) db is-empty; then $(FLASK) demo load; else echo "database has data: demo not reloaded"; fi
+
+run: demo
+	@echo "gridsys on http://$(HOST):$(PORT)/  (Ctrl-C to stop; 'make stop' stops the database)"
+	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - 'gridsys:create_app()'
+
+test: db
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: db
+	$(PY) -m bench
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m gridsys.localdb stop; fi

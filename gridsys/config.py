@@ -1,0 +1,77 @@
+"""Configuration: defaults, then the environment (GRIDSYS_*, DATABASE_URL), then overrides.
+
+Validated once, in create_app. Reading var/ files is allowed here; starting servers is not.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import localdb
+
+DEFAULTS = {
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    "BABEL_DEFAULT_LOCALE": "zh",
+    "LANGUAGES": ("zh", "en"),
+    # Map tiles (OpenStreetMap by default; empty URL = vector layers only).
+    "TILES_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "TILES_ATTRIBUTION": "&copy; OpenStreetMap contributors",
+    "TILES_MAX_ZOOM": 19,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+# environment variable -> (config key, parser)
+ENVIRONMENT = {
+    "DATABASE_URL": ("DATABASE_URL", str),
+    "GRIDSYS_SECRET_KEY": ("SECRET_KEY", str),
+    "GRIDSYS_TILES_URL": ("TILES_URL", str),
+    "GRIDSYS_TILES_ATTRIBUTION": ("TILES_ATTRIBUTION", str),
+    "GRIDSYS_TILES_MAX_ZOOM": ("TILES_MAX_ZOOM", int),
+    "GRIDSYS_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in ("1", "true", "yes")),
+}
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual postgres:// and postgresql:// forms; always use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def secret_key_file() -> Path:
+    return localdb.var_dir() / "secret_key"
+
+
+def load(overrides: dict | None = None) -> dict:
+    cfg = dict(DEFAULTS)
+    for env, (key, parse) in ENVIRONMENT.items():
+        if os.environ.get(env):
+            try:
+                cfg[key] = parse(os.environ[env])
+            except ValueError as exc:
+                raise ConfigError(f"{env}: {exc}") from exc
+    cfg.update(overrides or {})
+    if not cfg["DATABASE_URL"]:
+        cfg["DATABASE_URL"] = localdb.url()
+    if not cfg["DATABASE_URL"]:
+        raise ConfigError("no database: set DATABASE_URL, or run `make db` to create the private "
+                          "PostGIS cluster under var/")
+    cfg["DATABASE_URL"] = normalise_database_url(cfg["DATABASE_URL"])
+    if not cfg["DATABASE_URL"].startswith("postgresql+psycopg://"):
+        raise ConfigError("DATABASE_URL must point to PostgreSQL (postgresql://...)")
+    if not cfg["SECRET_KEY"]:
+        try:
+            cfg["SECRET_KEY"] = secret_key_file().read_text().strip()
+        except FileNotFoundError:
+            raise ConfigError("no secret key: set GRIDSYS_SECRET_KEY, or run `make var/secret_key`")
+    return cfg

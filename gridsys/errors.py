@@ -1,0 +1,59 @@
+"""Domain errors with a stable code, and the one place that maps them to HTTP."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+
+class GridsysError(Exception):
+    """A refusal a person can act on. ``code`` is stable; APIs return it, tests assert it."""
+
+    status = 422
+
+    def __init__(self, code: str, message: str, *, status: int | None = None, **details):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.details = details
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class NotFound(GridsysError):
+    status = 404
+
+
+class Forbidden(GridsysError):
+    status = 403
+
+
+class Conflict(GridsysError):
+    status = 409
+
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+              415: "unsupported_media_type", 429: "too_many_requests", 500: "internal_error"}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/open311/") \
+        or request.path == "/healthz"
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(GridsysError)
+    def domain_error(exc: GridsysError):
+        if _wants_json():
+            return jsonify(error=exc.to_dict()), exc.status
+        return render_template("error.html", code=exc.code, message=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if _wants_json():
+            code = HTTP_CODES.get(exc.code, "http_error")
+            return jsonify(error={"code": code, "message": exc.description}), exc.code
+        return render_template("error.html", code=exc.code, message=exc.description), exc.code

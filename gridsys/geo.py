@@ -1,0 +1,193 @@
+"""The one place for SRIDs, GeoJSON <-> geometry, validity checks and metre maths.
+
+Storage is EPSG:4326 (what phones report). Metre figures go through PostGIS
+``geography`` (see ``area_m2`` and ``buffer_m``), never through degrees.
+"""
+from __future__ import annotations
+
+import math
+
+import shapely
+from geoalchemy2 import Geography
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
+from shapely.geometry.polygon import orient
+from shapely.validation import explain_validity
+from sqlalchemy import cast, func
+
+from .errors import GridsysError
+
+STORAGE_SRID = 4326
+
+# A child may spill this far outside its parent (metres): digitising noise, not a real spill.
+SNAP_TOLERANCE_M = 1.0
+# Siblings may share this much area (m²) before it counts as an overlap.
+OVERLAP_TOLERANCE_M2 = 1.0
+# ST_MakeValid-style repair is kept only when the area changes by at most this fraction.
+REPAIR_AREA_TOLERANCE = 1e-6
+
+POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+class GeometryError(GridsysError):
+    """A geometry was refused; ``location`` is [lon, lat] of the fault when known."""
+
+
+# --- conversions -----------------------------------------------------------
+
+def to_db(geom):
+    """shapely -> a value for a Geometry column (SRID set)."""
+    return from_shape(geom, srid=STORAGE_SRID)
+
+
+def from_db(value):
+    return to_shape(value) if value is not None else None
+
+
+def point(lon: float, lat: float) -> Point:
+    check_lon_lat(lon, lat)
+    return Point(float(lon), float(lat))
+
+
+def point_sql(lon: float, lat: float):
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), STORAGE_SRID)
+
+
+def to_geojson(geom) -> dict:
+    """RFC 7946 geometry: exterior rings counter-clockwise, holes clockwise."""
+    if isinstance(geom, Polygon):
+        geom = orient(geom, 1.0)
+    elif isinstance(geom, MultiPolygon):
+        geom = MultiPolygon([orient(p, 1.0) for p in geom.geoms])
+    return mapping(geom)
+
+
+# --- metre maths (geography) ------------------------------------------------
+
+def area_m2(geom_expr):
+    """SQL expression: the area of a 4326 geometry in square metres."""
+    return func.ST_Area(cast(geom_expr, Geography))
+
+
+def buffer_m(geom_expr, metres: float):
+    """SQL expression: ``geom_expr`` grown by ``metres`` (geography buffer, back to geometry)."""
+    return func.ST_SetSRID(func.geometry(func.ST_Buffer(cast(geom_expr, Geography), metres)),
+                           STORAGE_SRID)
+
+
+# --- validation --------------------------------------------------------------
+
+def check_lon_lat(lon, lat, where: str = "") -> None:
+    try:
+        lon, lat = float(lon), float(lat)
+    except (TypeError, ValueError):
+        raise GeometryError("coordinates_invalid", f"{where}coordinates must be numbers, got {lon!r}, {lat!r}")
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise GeometryError("coordinates_invalid", f"{where}coordinates must be finite numbers")
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise GeometryError("coordinates_out_of_range",
+                            f"{where}longitude must be within ±180 and latitude within ±90 "
+                            f"(got {lon}, {lat}); coordinates are WGS 84 longitude, latitude",
+                            location=[lon, lat])
+
+
+def _check_positions(coords, depth: int, where: str) -> None:
+    """Walk raw GeoJSON coordinates: 2-D positions in range, closed rings of 4+ positions."""
+    if not isinstance(coords, list):
+        raise GeometryError("geometry_malformed", f"{where}coordinates must be arrays")
+    if depth == 0:
+        if len(coords) != 2:
+            code = "geometry_not_2d" if len(coords) > 2 else "geometry_malformed"
+            raise GeometryError(code, f"{where}positions must be [longitude, latitude]; "
+                                      f"got {len(coords)} values (3-D and measured coordinates are refused)")
+        check_lon_lat(coords[0], coords[1], where)
+        if isinstance(coords[0], bool) or isinstance(coords[1], bool):
+            raise GeometryError("coordinates_invalid", f"{where}coordinates must be numbers")
+        return
+    if depth == 1:  # a ring
+        for pos in coords:
+            _check_positions(pos, 0, where)
+        if len(coords) < 4:
+            raise GeometryError("ring_too_short", f"{where}a ring needs at least 4 positions "
+                                                  f"(3 corners and the closing one); got {len(coords)}")
+        if coords[0] != coords[-1]:
+            raise GeometryError("ring_not_closed", f"{where}a ring's last position must repeat its first",
+                                location=coords[0][:2])
+        return
+    for part in coords:
+        _check_positions(part, depth - 1, where)
+
+
+DEPTH = {"Point": 0, "Polygon": 2, "MultiPolygon": 3}
+
+
+def parse_geometry(obj, expected: str, where: str = ""):
+    """GeoJSON geometry -> valid 2-D shapely geometry of ``expected`` type, or GeometryError.
+
+    ``expected`` is "Point", "Polygon" or "MultiPolygon" (a Polygon is accepted and wrapped).
+    A self-intersecting polygon is repaired only when the repair keeps its type and area.
+    """
+    if not isinstance(obj, dict) or "type" not in obj:
+        raise GeometryError("geometry_malformed", f"{where}a GeoJSON geometry object is required")
+    gtype = obj.get("type")
+    allowed = ("Polygon", "MultiPolygon") if expected == "MultiPolygon" else (expected,)
+    if gtype not in allowed:
+        raise GeometryError("geometry_wrong_type", f"{where}expected a {' or '.join(allowed)}, got {gtype}")
+    coords = obj.get("coordinates")
+    if coords is None or coords == []:
+        raise GeometryError("geometry_empty", f"{where}the geometry has no coordinates")
+    _check_positions(coords, DEPTH[gtype], where)
+    try:
+        geom = shape(obj)
+    except Exception as exc:  # shapely raises several types for malformed input
+        raise GeometryError("geometry_malformed", f"{where}unreadable geometry: {exc}")
+    if geom.is_empty:
+        raise GeometryError("geometry_empty", f"{where}the geometry is empty")
+    if gtype != "Point":
+        geom = ensure_valid(geom, expected, where)
+    if expected == "MultiPolygon" and isinstance(geom, Polygon):
+        geom = MultiPolygon([geom])
+    return geom
+
+
+def ensure_valid(geom, expected: str, where: str = ""):
+    """Return ``geom`` if valid; a repaired copy if the repair keeps type and area; else refuse."""
+    if geom.is_valid:
+        return geom
+    reason = explain_validity(geom)
+    location = _reason_location(reason)
+    repaired = shapely.make_valid(geom, method="structure")
+    polygonal = _polygonal_part(repaired)
+    same_type = polygonal is not None and (
+        polygonal.geom_type == expected or (expected == "MultiPolygon" and polygonal.geom_type in POLYGONAL))
+    area_kept = polygonal is not None and geom.area > 0 and \
+        abs(polygonal.area - geom.area) <= REPAIR_AREA_TOLERANCE * geom.area
+    if same_type and area_kept and polygonal.is_valid:
+        return polygonal
+    raise GeometryError("geometry_invalid",
+                        f"{where}invalid {geom.geom_type}: {reason.split('[')[0].strip()}"
+                        + (f" at {location[0]:.7f}, {location[1]:.7f}" if location else "")
+                        + "; it cannot be repaired without changing its shape — fix it and try again",
+                        location=location)
+
+
+def _polygonal_part(geom):
+    if geom.geom_type in POLYGONAL:
+        return geom
+    if geom.geom_type == "GeometryCollection":
+        parts = [g for g in geom.geoms if g.geom_type in POLYGONAL]
+        if len(parts) == 1:
+            return parts[0]
+        polys = [p for g in parts for p in getattr(g, "geoms", [g])]
+        return MultiPolygon(polys) if polys else None
+    return None
+
+
+def _reason_location(reason: str):
+    if "[" in reason and reason.endswith("]"):
+        try:
+            x, y = reason[reason.index("[") + 1:-1].split()
+            return [float(x), float(y)]
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,74 @@
+"""Loading and checking the category catalogue (category -> duty, deadlines, priority)."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import GridsysError
+from .models import DUTIES, PRIORITIES, Category
+
+FIELDS = ("code", "name_zh", "name_en", "duty", "deadline_hours", "escalate_after_hours", "priority")
+
+
+def _check_entry(index: int, entry) -> dict:
+    where = f"entry #{index}"
+    if not isinstance(entry, dict):
+        raise GridsysError("category_malformed", f"{where}: each category is a JSON object")
+    missing = [f for f in FIELDS if f not in entry]
+    if missing:
+        raise GridsysError("category_malformed", f"{where}: missing {', '.join(missing)}")
+    code = entry["code"]
+    if not (isinstance(code, str) and len(code) == 4 and code.isascii() and code.isdigit()):
+        raise GridsysError("category_code_invalid", f"{where}: code is 4 digits (2-digit class + "
+                                                    f"2-digit subclass), got {code!r}")
+    if entry["duty"] not in DUTIES:
+        raise GridsysError("duty_unknown", f"{where} ({code}): duty must be one of {', '.join(DUTIES)}")
+    if entry["priority"] not in PRIORITIES:
+        raise GridsysError("priority_unknown", f"{where} ({code}): priority is normal or urgent")
+    for key in ("deadline_hours", "escalate_after_hours"):
+        value = entry[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 24 * 90:
+            raise GridsysError("hours_invalid", f"{where} ({code}): {key} is a whole number of hours "
+                                                "from 1 to 2160")
+    for key in ("name_zh", "name_en"):
+        if not isinstance(entry[key], str) or not entry[key].strip() or len(entry[key]) > 100:
+            raise GridsysError("name_invalid", f"{where} ({code}): {key} is 1 to 100 characters")
+    active = entry.get("active", True)
+    if not isinstance(active, bool):
+        raise GridsysError("category_malformed", f"{where} ({code}): active is true or false")
+    return {**{f: entry[f] for f in FIELDS}, "active": active}
+
+
+def load_catalogue(session: Session, text: str | bytes) -> dict:
+    """Upsert the catalogue from JSON text, all or nothing. Categories absent from the file
+    are retired (active = false), never deleted: past incidents keep their category."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GridsysError("file_not_json", f"the catalogue is not JSON: {exc}")
+    if not isinstance(data, list) or not data:
+        raise GridsysError("category_malformed", "the catalogue is a non-empty JSON list of categories")
+    entries = [_check_entry(i, e) for i, e in enumerate(data)]
+    codes = [e["code"] for e in entries]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise GridsysError("duplicate_code", f"category codes appear twice: {', '.join(dupes)}")
+    existing = {c.code: c for c in session.scalars(select(Category))}
+    counts = {"created": 0, "updated": 0, "retired": 0}
+    for entry in entries:
+        cat = existing.pop(entry["code"], None)
+        if cat is None:
+            session.add(Category(**entry))
+            counts["created"] += 1
+        else:
+            for key, value in entry.items():
+                setattr(cat, key, value)
+            counts["updated"] += 1
+    for cat in existing.values():
+        if cat.active:
+            cat.active = False
+            counts["retired"] += 1
+    session.flush()
+    return counts

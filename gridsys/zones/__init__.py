@@ -1,0 +1,1 @@
+"""Towns (镇), areas (片区) and grids (网格): geometry, codes, invariants, revisions."""

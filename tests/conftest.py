@@ -1,0 +1,64 @@
+"""A real PostGIS for the whole test session; every test runs in a transaction rolled back
+at the end (join_transaction_mode="create_savepoint"), so commits in views are savepoints."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy.orm import Session
+
+from gridsys import create_app, localdb
+from gridsys.cli import upgrade_database
+from gridsys.db import make_engine
+
+TEST_DB = "gridsys_test"
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    url = os.environ.get("GRIDSYS_TEST_DATABASE_URL")
+    if not url:
+        localdb.start()
+        url = localdb.ensure_database(TEST_DB, recreate=True)
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine):
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def session(connection):
+    s = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(database_url, session):
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                      "SESSION_FACTORY": lambda: session, "TILES_URL": ""})
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(app):
+    return app.test_cli_runner()
