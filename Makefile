@@ -43,6 +43,7 @@ demo: migrate
 	@if $(FLASK) db is-empty; then $(FLASK) demo load; else echo "database has data: demo not reloaded"; fi
 
 run: demo
+	@$(FLASK) demo accounts
 	@echo "gridsys on http://$(HOST):$(PORT)/  (Ctrl-C to stop; 'make stop' stops the database)"
 	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - 'gridsys:create_app()'
 

@@ -10,16 +10,16 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI. No side effects (no migrations,
     no servers started, no network)."""
     from . import cli, config as config_module, db, errors, i18n, web
+    from .people import auth, views as people_views
     from .zones import views as zone_views
-    from flask_wtf import CSRFProtect
 
     app = Flask(__name__)
     app.config.update(config_module.load(config))
     db.init_app(app)
     i18n.init_app(app)
-    CSRFProtect(app)
+    auth.init_app(app)
     errors.register(app)
-    app.register_blueprint(web.bp)
-    app.register_blueprint(zone_views.bp)
+    for blueprint in (web.bp, people_views.bp, zone_views.bp):
+        app.register_blueprint(blueprint)
     cli.register(app)
     return app

@@ -86,21 +86,55 @@ def categories_load(path):
 demo_cli = AppGroup("demo", help="Demo data (Zengjia town, Shapingba, Chongqing).")
 
 
+DEMO_TOWN = "500106110"
+
+
+def demo_accounts_file() -> Path:
+    from .localdb import var_dir
+    return var_dir() / "demo-accounts.txt"
+
+
 @demo_cli.command("load")
 @transactional
 def demo_load():
-    """Load the demo town, its areas and grids, and the category catalogue."""
+    """Load the demo town, its areas and grids, the category catalogue and the demo people.
+    Their passwords go to var/demo-accounts.txt (mode 600)."""
     from .incidents.catalogue import load_catalogue
+    from .people.demo import load_demo_people
     from .zones.transfer import import_zones, load_json
     session = db.session()
     counts = import_zones(session, load_json((DATA / "demo_town.geojson").read_bytes()),
                           actor="demo", reason="demo data")
     load_catalogue(session, (DATA / "categories.json").read_bytes())
+    people = load_demo_people(session, DEMO_TOWN)
     click.echo("demo town loaded: " + ", ".join(
         f"{level} {c['created']} new/{c['updated']} updated" for level, c in counts.items()))
+    lines = []
+    for role, info in people.items():
+        if info["usernames"]:
+            names = info["usernames"]
+            shown = ", ".join(names[:6]) + (f" … ({len(names)} in all)" if len(names) > 6 else "")
+            lines.append(f"{role}: {shown}\n  password: {info['password']}")
+    if lines:
+        path = demo_accounts_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text("gridsys demo accounts (one password per role)\n" + "\n".join(lines) + "\n")
+        click.echo(f"demo accounts created; passwords in {path}")
+
+
+@demo_cli.command("accounts")
+def demo_accounts():
+    """Print the demo accounts and where their passwords are."""
+    path = demo_accounts_file()
+    click.echo("demo accounts: admin (administrator), leader01…leader05 (area leaders), "
+               "w0101a… (grid workers: w<area><grid><a|b|c>)")
+    click.echo(f"passwords: {path}" if path.exists() else "passwords: not on this machine "
+               "(the demo was loaded elsewhere); reset one with the admin page or the users CLI")
 
 
 def register(app: Flask) -> None:
+    from .people.cli import tokens_cli, users_cli
     from .zones.cli import zones_cli
-    for group in (db_cli, categories_cli, demo_cli, zones_cli):
+    for group in (db_cli, categories_cli, demo_cli, zones_cli, users_cli, tokens_cli):
         app.cli.add_command(group)

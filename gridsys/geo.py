@@ -101,7 +101,7 @@ def _check_positions(coords, depth: int, where: str) -> None:
             raise GeometryError(code, f"{where}positions must be [longitude, latitude]; "
                                       f"got {len(coords)} values (3-D and measured coordinates are refused)")
         check_lon_lat(coords[0], coords[1], where)
-        if isinstance(coords[0], bool) or isinstance(coords[1], bool):
+        if not all(type(c) in (int, float) for c in coords):  # JSON numbers only: no "106", no true
             raise GeometryError("coordinates_invalid", f"{where}coordinates must be numbers")
         return
     if depth == 1:  # a ring

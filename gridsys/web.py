@@ -8,6 +8,8 @@ from flask import Blueprint, current_app, jsonify, make_response, redirect, rend
 from sqlalchemy import func, select, text
 
 from . import db
+from .people import access, auth
+from .people.models import AreaLeader, GridAssignment
 from .errors import NotFound
 from .zones.models import Area, Grid, Town
 
@@ -20,12 +22,25 @@ VENDOR_PACKAGES = {"leaflet", "leaflet.markercluster", "@geoman-io", "leaflet.aw
 
 @bp.get("/")
 def index():
+    """Start page: anonymous people see the login link; others what is in their scope."""
+    user = auth.current_user()
+    if user is None:
+        return render_template("index.html", towns=[], mine=None)
     session = db.session()
+    scope = auth.current_scope()
     towns = session.execute(
         select(Town, func.count(func.distinct(Area.id)), func.count(Grid.id))
         .outerjoin(Area, Area.town_id == Town.id).outerjoin(Grid, Grid.area_id == Area.id)
-        .group_by(Town.id).order_by(Town.code)).all()
-    return render_template("index.html", towns=towns)
+        .where(access.where(scope, Town)).group_by(Town.id).order_by(Town.code)).all()
+    mine = {
+        "areas": session.scalars(select(Area).join(AreaLeader, AreaLeader.area_id == Area.id)
+                                 .where(AreaLeader.user_id == user.id, AreaLeader.valid_to.is_(None))
+                                 .order_by(Area.code)).all(),
+        "grids": session.scalars(select(GridAssignment).where(GridAssignment.user_id == user.id,
+                                                              GridAssignment.valid_to.is_(None))
+                                 .order_by(GridAssignment.grid_id, GridAssignment.duty)).all(),
+    }
+    return render_template("index.html", towns=towns, mine=mine)
 
 
 @bp.get("/healthz")

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, pool
 
 from gridsys.db import Base
 import gridsys.incidents.models  # noqa: F401  (registers tables)
+import gridsys.people.models  # noqa: F401
 import gridsys.zones.models  # noqa: F401
 
 config = context.config

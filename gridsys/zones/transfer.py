@@ -117,7 +117,8 @@ def import_zones(session: Session, data, *, actor: str, reason: str = "import") 
     return counts
 
 
-def export_zones(session: Session, level: str | None = None, town_code: str | None = None) -> dict:
+def export_zones(session: Session, level: str | None = None, town_code: str | None = None,
+                 scope=None) -> dict:
     """RFC 7946 FeatureCollection of the zones (parents first), readable by GDAL/QGIS."""
     features = []
     for lvl in LEVELS:
@@ -127,6 +128,9 @@ def export_zones(session: Session, level: str | None = None, town_code: str | No
         query = select(model).order_by(model.code)
         if town_code:
             query = query.where(model.code.startswith(town_code))
+        if scope is not None:
+            from ..people.access import where
+            query = query.where(where(scope, model))
         for zone in session.scalars(query):
             features.append({
                 "type": "Feature",

@@ -1,23 +1,33 @@
 """Zone pages (HTML) and the zone JSON endpoints."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from flask import Blueprint, jsonify, render_template, request
 
 from .. import db
 from ..errors import GridsysError
+from ..people import access, auth
 from . import services, transfer
+from .models import MODELS
 
 bp = Blueprint("zones", __name__, template_folder="templates")
 
 
 @bp.get("/zones")
+@auth.login_required(roles=("admin", "area_leader"))
 def overview():
     session = db.session()
-    rows = services.coverage(session)
+    scope = auth.current_scope()
+    visible = set()
+    for level in ("town", "area"):
+        model = MODELS[level]
+        visible |= set(session.scalars(select(model.code).where(access.where(scope, model))))
+    rows = [r for r in services.coverage(session) if r.code in visible]
     return render_template("zones/overview.html", rows=rows)
 
 
 @bp.get("/api/v1/locate")
+@auth.login_required
 def api_locate():
     try:
         lon, lat = float(request.args["lon"]), float(request.args["lat"])
@@ -31,8 +41,9 @@ def api_locate():
 
 
 @bp.get("/api/v1/zones.geojson")
+@auth.login_required
 def api_zones_geojson():
     level = request.args.get("level")
     if level is not None and level not in ("town", "area", "grid"):
         raise GridsysError("level_unknown", "level is town, area or grid", status=400)
-    return jsonify(transfer.export_zones(db.session(), level=level))
+    return jsonify(transfer.export_zones(db.session(), level=level, scope=auth.current_scope()))

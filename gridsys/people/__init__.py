@@ -1,0 +1,1 @@
+"""People: accounts, roles, duties, assignments, authentication and scoped access."""

@@ -1,0 +1,81 @@
+"""The one access helper: what a user may see and act on (DESIGN.md "Access").
+
+An admin sees everything; a town administrator their towns; an area leader their areas
+(and every grid in them); a grid worker their grids. Every list, map layer, export and
+API filters through ``scope_for`` + ``where``/``require``; out of scope is a 404, never data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import false, or_, select, true
+from sqlalchemy.orm import Session
+
+from ..errors import NotFound
+from ..zones.models import Area, Grid, Town
+from .models import AreaLeader, GridAssignment, TownAdmin, User
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: int | None
+    everything: bool
+    town_ids: frozenset[int]
+    area_ids: frozenset[int]
+    grid_ids: frozenset[int]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.everything or self.town_ids or self.area_ids or self.grid_ids)
+
+
+NOBODY = Scope(None, False, frozenset(), frozenset(), frozenset())
+
+
+def scope_for(session: Session, user: User | None) -> Scope:
+    if user is None or not user.active:
+        return NOBODY
+    if "admin" in user.roles:
+        return Scope(user.id, True, frozenset(), frozenset(), frozenset())
+
+    def ids(column, model):
+        return frozenset(session.scalars(select(column).where(model.user_id == user.id,
+                                                              model.valid_to.is_(None))))
+    towns = ids(TownAdmin.town_id, TownAdmin)
+    areas = ids(AreaLeader.area_id, AreaLeader) if "area_leader" in user.roles else frozenset()
+    grids = ids(GridAssignment.grid_id, GridAssignment) if "grid_worker" in user.roles else frozenset()
+    return Scope(user.id, False, towns, areas, grids)
+
+
+def where(scope: Scope, model):
+    """SQL condition limiting ``model`` (Town, Area or Grid) to the scope."""
+    if scope.everything:
+        return true()
+    if scope.empty:
+        return false()
+    if model is Grid:
+        return or_(Grid.id.in_(scope.grid_ids), Grid.area_id.in_(scope.area_ids),
+                   Grid.area_id.in_(select(Area.id).where(Area.town_id.in_(scope.town_ids))))
+    if model is Area:
+        return or_(Area.id.in_(scope.area_ids), Area.town_id.in_(scope.town_ids),
+                   Area.id.in_(select(Grid.area_id).where(Grid.id.in_(scope.grid_ids))))
+    if model is Town:
+        return or_(Town.id.in_(scope.town_ids),
+                   Town.id.in_(select(Area.town_id).where(Area.id.in_(scope.area_ids))),
+                   Town.id.in_(select(Area.town_id).join(Grid, Grid.area_id == Area.id)
+                               .where(Grid.id.in_(scope.grid_ids))))
+    raise TypeError(f"no scope rule for {model.__name__}")
+
+
+def require(session: Session, scope: Scope, model, code: str):
+    """The zone with ``code`` if it is in scope; otherwise the same 404 as a missing one."""
+    obj = session.scalar(select(model).where(model.code == code, where(scope, model)))
+    if obj is None:
+        level = model.__tablename__.rstrip("s")
+        raise NotFound(f"{level}_not_found", f"no {level} with code {code}")
+    return obj
+
+
+def manages(scope: Scope, grid: Grid) -> bool:
+    """May act on a grid as a leader or administrator (not merely as its worker)."""
+    return scope.everything or grid.area_id in scope.area_ids or grid.area.town_id in scope.town_ids

@@ -1,0 +1,116 @@
+"""Who is asking: browser sessions (with CSRF) or API bearer tokens (no CSRF), and the guards."""
+from __future__ import annotations
+
+import functools
+
+from flask import Flask, g, redirect, request, session as cookie, url_for
+from flask_wtf.csrf import CSRFProtect
+
+from .. import db
+from ..errors import Forbidden, GridsysError
+from .access import NOBODY, Scope, scope_for
+from .models import User
+from .services import user_for_token
+
+csrf = CSRFProtect()
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Endpoints a user who must change the password may still reach.
+OPEN_WHILE_CHANGING = {"people.change_password", "people.logout", "static", "web.set_language",
+                       "web.healthz", "web.vendor"}
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+
+    @app.before_request
+    def identify():
+        g.user, g.via_token = None, False
+        header = request.headers.get("Authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise GridsysError("token_invalid", "use the header 'Authorization: Bearer <token>'",
+                                   status=401)
+            g.user = user_for_token(db.session(), token.strip())
+            if g.user is None:
+                raise GridsysError("token_invalid", "the API token is unknown, revoked, or its account is "
+                                                    "deactivated", status=401)
+            g.via_token = True
+            db.session().commit()  # last_used_at
+        elif "uid" in cookie:
+            user = db.session().get(User, cookie["uid"])
+            if user is not None and user.active and user.session_version == cookie.get("sv"):
+                g.user = user
+            else:
+                cookie.clear()
+        if request.method in UNSAFE and not g.via_token:
+            csrf.protect()
+        if g.user is not None and g.user.must_change_password and \
+                request.endpoint not in OPEN_WHILE_CHANGING:
+            if _is_api():
+                raise Forbidden("password_change_required", "change the generated password first "
+                                                            "(log in with a browser)")
+            return redirect(url_for("people.change_password"))
+
+    @app.context_processor
+    def user_context():
+        return {"current_user": g.get("user")}
+
+
+def login(user: User) -> None:
+    cookie.clear()
+    cookie["uid"] = user.id
+    cookie["sv"] = user.session_version
+    cookie.permanent = True
+
+
+def logout() -> None:
+    cookie.clear()
+
+
+def current_user() -> User | None:
+    return g.get("user")
+
+
+def current_scope() -> Scope:
+    if "scope" not in g:
+        g.scope = scope_for(db.session(), current_user()) if current_user() else NOBODY
+    return g.scope
+
+
+def login_required(view=None, *, roles: tuple[str, ...] = ()):
+    """Refuse anonymous requests (401 JSON / redirect to login) and users without ``roles``."""
+    if view is None:
+        return functools.partial(login_required, roles=roles)
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            if _is_api():
+                raise GridsysError("login_required", "authenticate with a bearer token or a browser session",
+                                   status=401)
+            return redirect(url_for("people.login", next=request.full_path.rstrip("?")))
+        if roles and not user.has_role(*roles):
+            raise Forbidden("role_required", f"this needs the role {' or '.join(roles)}")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def safe_next(target: str | None, default: str) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def landing_page(user: User) -> str:
+    """Where a user lands after login: admins on people, everyone else on their start page."""
+    if "admin" in user.roles:
+        return url_for("people.admin_people")
+    return url_for("web.index")

@@ -1,0 +1,130 @@
+"""People: accounts, roles, duty assignments with history, API tokens, login failures."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+from ..incidents.models import DUTIES
+
+ROLES = ("admin", "area_leader", "grid_worker")
+ASSIGNABLE_DUTIES = (*DUTIES, "general")
+DUTY_ZH = {"civilization": "创文工作", "safety": "平安综治", "civil_affairs": "民政救济",
+           "culture": "文化建设", "legal": "法制宣传", "counseling": "心理咨询", "general": "综合网格员"}
+ROLE_ZH = {"admin": "管理员", "area_leader": "包片领导", "grid_worker": "网格员"}
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Bumped on password change or deactivation: older browser sessions stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    __table_args__ = (
+        CheckConstraint("username ~ '^[a-z0-9][a-z0-9._-]{1,39}$'", name="username_format"),
+    )
+
+    @property
+    def roles(self) -> set[str]:
+        return {r.role for r in self.role_rows}
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role_known"),)
+
+
+class AssignmentMixin:
+    id: Mapped[int] = mapped_column(primary_key=True)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def current(self) -> bool:
+        return self.valid_to is None
+
+
+class GridAssignment(AssignmentMixin, Base):
+    """A worker on a grid for one duty: at most one current primary per (grid, duty)."""
+
+    __tablename__ = "grid_assignments"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), index=True)
+    duty: Mapped[str] = mapped_column(String(20))
+    backup: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    user: Mapped["User"] = relationship(lazy="joined")
+    grid = relationship("Grid", lazy="joined")
+    __table_args__ = (
+        CheckConstraint(f"duty IN {ASSIGNABLE_DUTIES}", name="duty_known"),
+        Index("uq_grid_assignments_primary", "grid_id", "duty", unique=True,
+              postgresql_where=text("valid_to IS NULL AND NOT backup")),
+        Index("uq_grid_assignments_current", "grid_id", "duty", "user_id", unique=True,
+              postgresql_where=text("valid_to IS NULL")),
+    )
+
+
+class AreaLeader(AssignmentMixin, Base):
+    """The responsible area leader (包片领导): one current per area."""
+
+    __tablename__ = "area_leaders"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    user: Mapped["User"] = relationship(lazy="joined")
+    area = relationship("Area", lazy="joined")
+    __table_args__ = (
+        Index("uq_area_leaders_current", "area_id", unique=True, postgresql_where=text("valid_to IS NULL")),
+    )
+
+
+class TownAdmin(AssignmentMixin, Base):
+    """An administrator of a town: the last fallback for routing and escalation."""
+
+    __tablename__ = "town_admins"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id", ondelete="CASCADE"), index=True)
+    user: Mapped["User"] = relationship(lazy="joined")
+    town = relationship("Town", lazy="joined")
+    __table_args__ = (
+        Index("uq_town_admins_current", "town_id", "user_id", unique=True,
+              postgresql_where=text("valid_to IS NULL")),
+    )
+
+
+class ApiToken(Base):
+    """An API token; only its SHA-256 is stored (tokens are 256-bit random, so no KDF needed)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    user: Mapped["User"] = relationship(lazy="joined")
+
+
+class LoginFailure(Base):
+    """Failed logins, kept in the database so every app server sees the same rate limit."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)

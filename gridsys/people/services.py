@@ -1,0 +1,339 @@
+"""Rules for people: accounts, passwords, logins, assignments, tokens. Flush, never commit."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..errors import Conflict, GridsysError, NotFound
+from ..zones.models import Area, Grid, Town
+from .models import (ASSIGNABLE_DUTIES, ROLES, ApiToken, AreaLeader, GridAssignment, LoginFailure,
+                     TownAdmin, User, UserRole)
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+PHONE_RE = re.compile(r"^\+?[0-9 -]{5,20}$")
+MIN_PASSWORD = 10
+LOCK_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+PASSWORD_METHOD = "scrypt"
+TOKEN_PREFIX = "gs_"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- accounts ------------------------------------------------------------------
+
+def check_password_strength(password: str) -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise GridsysError("password_too_short", f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > 200:
+        raise GridsysError("password_too_long", "a password has at most 200 characters")
+    if len(set(password)) < 4:
+        raise GridsysError("password_too_simple", "use a password with more different characters")
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def create_user(session: Session, username: str, *, display_name: str | None = None,
+                roles: list[str] | tuple[str, ...] = (), phone: str | None = None,
+                password: str | None = None, password_hash: str | None = None,
+                must_change_password: bool | None = None) -> tuple[User, str | None]:
+    """Create an account. Without a password one is generated, returned once, and must be
+    changed at first login. Returns (user, generated password or None)."""
+    username = (username or "").strip().lower()
+    if not USERNAME_RE.match(username):
+        raise GridsysError("username_invalid", "a username is 2-40 characters: lower-case letters, digits, "
+                                               "dot, dash or underscore, starting with a letter or digit")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict("username_taken", f"the username {username} is already taken")
+    display_name = (display_name or username).strip()
+    if not display_name or len(display_name) > 60:
+        raise GridsysError("display_name_invalid", "a display name is 1 to 60 characters")
+    phone = check_phone(phone)
+    roles = check_roles(roles)
+    generated = None
+    if password_hash is None:
+        if password is None:
+            generated = password = generate_password()
+        check_password_strength(password)
+        password_hash = hash_password(password)
+    user = User(username=username, display_name=display_name, phone=phone, password_hash=password_hash,
+                must_change_password=(generated is not None) if must_change_password is None
+                else must_change_password)
+    user.role_rows = [UserRole(role=r) for r in roles]
+    session.add(user)
+    session.flush()
+    return user, generated
+
+
+def check_phone(phone):
+    if phone in (None, ""):
+        return None
+    if not isinstance(phone, str) or not PHONE_RE.match(phone.strip()):
+        raise GridsysError("phone_invalid", "a phone number is 5 to 20 digits (spaces, dashes, a leading +)")
+    return phone.strip()
+
+
+def check_roles(roles) -> list[str]:
+    roles = [r.strip() for r in roles if r and r.strip()]
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise GridsysError("role_unknown", f"unknown role {unknown[0]!r}: roles are {', '.join(ROLES)}")
+    return sorted(set(roles))
+
+
+def set_roles(session: Session, user: User, roles) -> None:
+    roles = check_roles(roles)
+    user.role_rows = [r for r in user.role_rows if r.role in roles] + \
+        [UserRole(role=r) for r in roles if r not in user.roles]
+    session.flush()
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+    if user is None:
+        raise NotFound("user_not_found", f"no account named {username!r}")
+    return user
+
+
+def set_password(session: Session, user: User, password: str, *, must_change: bool = False) -> None:
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.must_change_password = must_change
+    user.session_version += 1
+    session.flush()
+
+
+def change_own_password(session: Session, user: User, current: str, new: str) -> None:
+    if not check_password_hash(user.password_hash, current or ""):
+        raise GridsysError("password_wrong", "the current password is not right")
+    if new == current:
+        raise GridsysError("password_unchanged", "choose a new password that differs from the current one")
+    set_password(session, user, new)
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    user.active = active
+    if not active:
+        user.session_version += 1
+        for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                            ApiToken.revoked_at.is_(None))):
+            token.revoked_at = now()
+    session.flush()
+
+
+# --- logins --------------------------------------------------------------------
+
+def authenticate(session: Session, username: str, password: str, address: str) -> User:
+    """Check a login; refuses while the account or the address is rate-limited.
+    A failure is recorded in the same transaction: the caller commits either way."""
+    username = (username or "").strip().lower()[:80]
+    address = (address or "unknown")[:64]
+    since = now() - LOCK_WINDOW
+    by_account = session.scalar(select(func.count()).where(LoginFailure.username == username,
+                                                            LoginFailure.at > since))
+    by_address = session.scalar(select(func.count()).where(LoginFailure.address == address,
+                                                            LoginFailure.at > since))
+    if by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
+        raise GridsysError("login_locked", "too many failed logins: wait 15 minutes and try again",
+                           status=429)
+    user = session.scalar(select(User).where(User.username == username))
+    ok = user is not None and check_password_hash(user.password_hash, password or "")
+    if not ok:
+        if user is None:  # same work as a real check, so timing does not reveal usernames
+            check_password_hash(_DUMMY_HASH, password or "")
+        session.add(LoginFailure(username=username, address=address))
+        session.flush()
+        raise GridsysError("login_failed", "wrong username or password", status=401)
+    if not user.active:
+        raise GridsysError("account_inactive", "this account is deactivated: ask an administrator",
+                           status=403)
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    user.last_login_at = now()
+    session.flush()
+    return user
+
+
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METHOD)
+
+
+# --- assignments -----------------------------------------------------------------
+
+def _grid(session: Session, code: str) -> Grid:
+    grid = session.scalar(select(Grid).where(Grid.code == code))
+    if grid is None:
+        raise NotFound("grid_not_found", f"no grid with code {code}")
+    return grid
+
+
+def assign_grid(session: Session, user: User, grid_code: str, duty: str, *, backup: bool = False,
+                replace: bool = False) -> GridAssignment:
+    """Put a worker on a grid for a duty. A second primary is refused unless ``replace``
+    (the current primary's assignment then ends now, kept as history)."""
+    if duty not in ASSIGNABLE_DUTIES:
+        raise GridsysError("duty_unknown", f"duty must be one of {', '.join(ASSIGNABLE_DUTIES)}")
+    if not user.active:
+        raise GridsysError("account_inactive", f"{user.username} is deactivated")
+    if "grid_worker" not in user.roles:
+        raise GridsysError("role_missing", f"{user.username} is not a grid worker: add the role first")
+    grid = _grid(session, grid_code)
+    current = session.scalars(select(GridAssignment).where(
+        GridAssignment.grid_id == grid.id, GridAssignment.duty == duty,
+        GridAssignment.valid_to.is_(None))).all()
+    if any(a.user_id == user.id for a in current):
+        raise Conflict("already_assigned", f"{user.username} already serves grid {grid.code} for {duty}")
+    primary = next((a for a in current if not a.backup), None)
+    if not backup and primary is not None:
+        if not replace:
+            raise Conflict("duty_taken", f"grid {grid.code} already has {primary.user.username} as primary "
+                                         f"{duty} worker: assign as backup, or replace")
+        primary.valid_to = now()
+        session.flush()
+    assignment = GridAssignment(user_id=user.id, grid_id=grid.id, duty=duty, backup=backup)
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+def set_area_leader(session: Session, user: User, area_code: str) -> AreaLeader:
+    """Make ``user`` the area's responsible leader; the previous one's term ends now."""
+    if "area_leader" not in user.roles:
+        raise GridsysError("role_missing", f"{user.username} is not an area leader: add the role first")
+    if not user.active:
+        raise GridsysError("account_inactive", f"{user.username} is deactivated")
+    area = session.scalar(select(Area).where(Area.code == area_code))
+    if area is None:
+        raise NotFound("area_not_found", f"no area with code {area_code}")
+    current = session.scalar(select(AreaLeader).where(AreaLeader.area_id == area.id,
+                                                      AreaLeader.valid_to.is_(None)))
+    if current is not None:
+        if current.user_id == user.id:
+            return current
+        current.valid_to = now()
+        session.flush()
+    leader = AreaLeader(user_id=user.id, area_id=area.id)
+    session.add(leader)
+    session.flush()
+    return leader
+
+
+def add_town_admin(session: Session, user: User, town_code: str) -> TownAdmin:
+    if "admin" not in user.roles:
+        raise GridsysError("role_missing", f"{user.username} is not an administrator: add the role first")
+    town = session.scalar(select(Town).where(Town.code == town_code))
+    if town is None:
+        raise NotFound("town_not_found", f"no town with code {town_code}")
+    current = session.scalar(select(TownAdmin).where(TownAdmin.town_id == town.id, TownAdmin.user_id == user.id,
+                                                     TownAdmin.valid_to.is_(None)))
+    if current is not None:
+        return current
+    admin = TownAdmin(user_id=user.id, town_id=town.id)
+    session.add(admin)
+    session.flush()
+    return admin
+
+
+ASSIGNMENT_KINDS = {"grid": GridAssignment, "area": AreaLeader, "town": TownAdmin}
+
+
+def end_assignment(session: Session, kind: str, assignment_id: int):
+    model = ASSIGNMENT_KINDS.get(kind)
+    assignment = session.get(model, assignment_id) if model else None
+    if assignment is None or assignment.valid_to is not None:
+        raise NotFound("assignment_not_found", "no current assignment with that id")
+    assignment.valid_to = now()
+    session.flush()
+    return assignment
+
+
+def duty_gaps(session: Session, area_ids=None) -> list[tuple[Grid, list[str]]]:
+    """Grids that lack a current primary worker for one or more duties (what admins act on)."""
+    covered = {(g, d) for g, d in session.execute(
+        select(GridAssignment.grid_id, GridAssignment.duty).where(
+            GridAssignment.valid_to.is_(None), ~GridAssignment.backup))}
+    query = select(Grid).order_by(Grid.code)
+    if area_ids is not None:
+        query = query.where(Grid.area_id.in_(area_ids))
+    gaps = []
+    for grid in session.scalars(query):
+        missing = [d for d in ASSIGNABLE_DUTIES if (grid.id, d) not in covered]
+        if missing:
+            gaps.append((grid, missing))
+    return gaps
+
+
+# --- API tokens ----------------------------------------------------------------------
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, user: User, name: str = "api") -> tuple[ApiToken, str]:
+    """Returns (row, the token itself): the token is shown once and stored only as a hash."""
+    if not user.active:
+        raise GridsysError("account_inactive", f"{user.username} is deactivated")
+    name = (name or "api").strip()[:60] or "api"
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name, prefix=token[:10], token_hash=token_digest(token))
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token),
+                                                ApiToken.revoked_at.is_(None)))
+    if row is None or not row.user.active:
+        return None
+    row.last_used_at = now()
+    return row.user
+
+
+def revoke_token(session: Session, token_id: int) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None or row.revoked_at is not None:
+        raise NotFound("token_not_found", "no active token with that id")
+    row.revoked_at = now()
+    session.flush()
+    return row
+
+
+# --- CSV import ------------------------------------------------------------------------
+
+CSV_COLUMNS = ("username", "display_name", "phone", "roles")
+
+
+def import_users_csv(session: Session, text: str) -> list[tuple[User, str | None]]:
+    """Create accounts from CSV (username, display_name, phone, roles separated by ';').
+    All or nothing; each new account gets a generated password to change at first login."""
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or [f.strip() for f in reader.fieldnames][:4] != list(CSV_COLUMNS):
+        raise GridsysError("csv_header_invalid", f"the first line must be: {','.join(CSV_COLUMNS)}")
+    created = []
+    with session.begin_nested():
+        for line, row in enumerate(reader, start=2):
+            try:
+                created.append(create_user(session, row["username"] or "", display_name=row["display_name"],
+                                           phone=row["phone"], roles=(row["roles"] or "").split(";")))
+            except GridsysError as exc:
+                raise type(exc)(exc.code, f"line {line}: {exc.message}; nothing was imported",
+                                line=line) from None
+    if not created:
+        raise GridsysError("csv_empty", "the file has a header but no accounts")
+    return created
