@@ -23,6 +23,9 @@ DEFAULTS = {
     "SESSION_COOKIE_SECURE": False,
     "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,
+    "TIMEZONE": "Asia/Shanghai",
+    # May the reporter verify and close their own incident (instead of only the area leader)?
+    "REPORTER_MAY_CLOSE": False,
 }
 
 # environment variable -> (config key, parser)
@@ -33,6 +36,8 @@ ENVIRONMENT = {
     "GRIDSYS_TILES_ATTRIBUTION": ("TILES_ATTRIBUTION", str),
     "GRIDSYS_TILES_MAX_ZOOM": ("TILES_MAX_ZOOM", int),
     "GRIDSYS_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in ("1", "true", "yes")),
+    "GRIDSYS_TIMEZONE": ("TIMEZONE", str),
+    "GRIDSYS_REPORTER_MAY_CLOSE": ("REPORTER_MAY_CLOSE", lambda v: v.lower() in ("1", "true", "yes")),
 }
 
 

@@ -29,9 +29,37 @@ def duty_label(duty: str) -> str:
     return DUTY_EN.get(duty, duty) if locale() == "en" else DUTY_ZH.get(duty, duty)
 
 
+def timespan(delta) -> str:
+    """A short human duration: '3 h 20 min', '2 d 4 h' ('3小时20分' in Chinese)."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    zh = locale() != "en"
+    if days:
+        return f"{days}天{hours}小时" if zh else f"{days} d {hours} h"
+    if hours:
+        return f"{hours}小时{mins}分" if zh else f"{hours} h {mins} min"
+    return f"{mins}分钟" if zh else f"{mins} min"
+
+
+def localtime(value) -> str:
+    """A timestamp in the town's time zone (GRIDSYS_TIMEZONE, Asia/Shanghai by default)."""
+    from zoneinfo import ZoneInfo
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+
+
+def routing_text(data) -> str:
+    from .incidents.routing import reason_text
+    return reason_text(data or {}, locale())
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.globals.update(role_label=role_label, duty_label=duty_label)
+    app.jinja_env.globals.update(role_label=role_label, duty_label=duty_label, timespan=timespan,
+                                 routing_text=routing_text)
+    app.jinja_env.filters["localtime"] = localtime
 
     @app.context_processor
     def locale_context():

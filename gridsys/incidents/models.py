@@ -1,10 +1,17 @@
 """Incident tables. The category catalogue is data (data/categories.json), loaded by the CLI."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+import uuid
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary,
+                        SmallInteger, String, Text, Uuid, func, text)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
+from ..geo import STORAGE_SRID
 
 DUTIES = ("civilization", "safety", "civil_affairs", "culture", "legal", "counseling")
 PRIORITIES = ("normal", "urgent")
@@ -31,3 +38,109 @@ class Category(Base):
 
     def name(self, locale: str = "zh") -> str:
         return self.name_en if locale == "en" else self.name_zh
+
+
+STATUSES = ("reported", "assigned", "in_progress", "resolved", "closed", "reopened", "cancelled")
+OPEN_STATUSES = ("reported", "assigned", "in_progress", "reopened")
+FINAL_STATUSES = ("closed", "cancelled")
+
+
+class Incident(Base):
+    """One case (事件): where, what, who reported it, who handles it, by when."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    client_uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=False), nullable=False)
+    address: Mapped[str | None] = mapped_column(String(200))
+    category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"))
+    description: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_as: Mapped[str | None] = mapped_column(String(20))  # duty, 'area_leader' or 'town_admin'
+    routing: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    category: Mapped[Category] = relationship(lazy="joined")
+    grid = relationship("Grid", lazy="joined")
+    area = relationship("Area", lazy="joined")
+    town = relationship("Town", lazy="joined")
+    reporter = relationship("User", foreign_keys=[reporter_id], lazy="joined")
+    assignee = relationship("User", foreign_keys=[assignee_id], lazy="joined")
+    events: Mapped[list["IncidentEvent"]] = relationship(back_populates="incident",
+                                                         order_by="IncidentEvent.id")
+    photos: Mapped[list["IncidentPhoto"]] = relationship(back_populates="incident",
+                                                         order_by="IncidentPhoto.id")
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {STATUSES}", name="status_known"),
+        CheckConstraint(f"priority IN {PRIORITIES}", name="priority_known"),
+        Index("ix_incidents_geom", "geom", postgresql_using="gist"),
+        Index("ix_incidents_grid_open", "grid_id", postgresql_where=text(f"status IN {OPEN_STATUSES}")),
+        Index("ix_incidents_area_id", "area_id"),
+        Index("ix_incidents_assignee_id", "assignee_id"),
+        Index("ix_incidents_reporter_id", "reporter_id"),
+        Index("ix_incidents_due_open", "due_at", postgresql_where=text(f"status IN {OPEN_STATUSES}")),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class IncidentEvent(Base):
+    """The append-only audit trail: every transition, note and routing decision."""
+
+    __tablename__ = "incident_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str | None] = mapped_column(String(12))
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict] = mapped_column(JSONB, default=dict)
+    incident: Mapped[Incident] = relationship(back_populates="events")
+    actor = relationship("User", lazy="joined")
+
+
+class IncidentPhoto(Base):
+    """A photo, re-encoded without EXIF; kept in the database so every app server serves it."""
+
+    __tablename__ = "incident_photos"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("incident_events.id"))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    incident: Mapped[Incident] = relationship(back_populates="photos")
+
+
+class IncidentCounter(Base):
+    """Per zone and day sequence for human incident codes (<zone>-<yyyymmdd>-<seq>)."""
+
+    __tablename__ = "incident_counters"
+    prefix: Mapped[str] = mapped_column(String(15), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)

@@ -113,4 +113,8 @@ def landing_page(user: User) -> str:
     """Where a user lands after login: admins on people, everyone else on their start page."""
     if "admin" in user.roles:
         return url_for("people.admin_people")
+    if "area_leader" in user.roles:
+        return url_for("incidents.queue")
+    if "grid_worker" in user.roles:
+        return url_for("incidents.report")  # one tap from login to logging an incident
     return url_for("web.index")

@@ -1,0 +1,179 @@
+"""JSON API for incidents under /api/v1/ (described by /api/v1/openapi.json)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from sqlalchemy import select
+
+from .. import db, geo
+from ..errors import GridsysError, NotFound
+from ..people import access, auth
+from . import lifecycle, photos, services
+from .models import Category, IncidentPhoto
+from .routing import reason_text
+
+bp = Blueprint("incidents_api", __name__)
+
+
+def incident_json(incident, *, events: bool = False, locale: str = "en") -> dict:
+    point = geo.from_db(incident.geom)
+    body = {
+        "id": incident.id, "code": incident.code, "client_uuid": str(incident.client_uuid),
+        "status": incident.status, "priority": incident.priority, "version": incident.version,
+        "category": incident.category_code, "duty": incident.category.duty,
+        "description": incident.description, "address": incident.address,
+        "lon": point.x, "lat": point.y,
+        "town": incident.town.code, "area": incident.area.code if incident.area else None,
+        "grid": incident.grid.code if incident.grid else None,
+        "reporter": incident.reporter.username if incident.reporter else None,
+        "assignee": incident.assignee.username if incident.assignee else None,
+        "assigned_as": incident.assigned_as,
+        "routing_reason": reason_text(incident.routing, locale),
+        "created_at": incident.created_at.isoformat(),
+        "due_at": incident.due_at.isoformat() if incident.due_at else None,
+        "overdue": bool(incident.is_open and incident.due_at and incident.due_at < services.now()),
+        "escalation_level": incident.escalation_level,
+        "reopen_count": incident.reopen_count,
+        "photos": [{"id": p.id, "url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id),
+                    "thumbnail_url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id,
+                                             size="thumb")} for p in incident.photos],
+    }
+    if events:
+        body["events"] = [{"at": e.at.isoformat(), "action": e.action, "actor": e.actor.username if e.actor else None,
+                           "from": e.from_status, "to": e.to_status, "note": e.note, "data": e.data}
+                          for e in incident.events]
+    return body
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise GridsysError("body_not_json", "send a JSON object with Content-Type: application/json", status=400)
+    return body
+
+
+@bp.post("/api/v1/incidents")
+@auth.login_required
+def create():
+    body = _json_body()
+    session = db.session()
+    data = services.NewIncident(client_uuid=body.get("client_uuid"), lon=body.get("lon"), lat=body.get("lat"),
+                                category=body.get("category"), description=body.get("description"),
+                                priority=body.get("priority"), address=body.get("address"))
+    incident, created = services.create_incident(session, auth.current_user(), data)
+    session.commit()
+    return jsonify(incident_json(incident)), 201 if created else 200
+
+
+@bp.get("/api/v1/incidents")
+@auth.login_required
+def index():
+    filters = services.parse_filters(request.args)
+    session = db.session()
+    rows, total = services.page_of(session, services.scoped_incidents(auth.current_scope(), filters,
+                                                                      auth.current_user().id), filters.page)
+    return jsonify(items=[incident_json(i) for i in rows], total=total, page=filters.page,
+                   page_size=services.PAGE_SIZE)
+
+
+@bp.get("/api/v1/incidents/<int:incident_id>")
+@auth.login_required
+def show(incident_id):
+    incident = access.require_incident(db.session(), auth.current_scope(), incident_id)
+    return jsonify(incident_json(incident, events=True))
+
+
+@bp.post("/api/v1/incidents/<int:incident_id>/transitions")
+@auth.login_required
+def transitions(incident_id):
+    body = _json_body()
+    session = db.session()
+    incident = access.require_incident(session, auth.current_scope(), incident_id)
+    lifecycle.transition(session, incident, auth.current_user(), str(body.get("action") or ""),
+                         note=body.get("note") if isinstance(body.get("note"), str) else "",
+                         expected_version=_version(body.get("version")), assignee=body.get("assignee"),
+                         hours=body.get("hours"), scope=auth.current_scope())
+    session.commit()
+    return jsonify(incident_json(incident, events=True))
+
+
+def _version(value):
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise GridsysError("version_invalid", "version is the whole number you read with the incident", status=400)
+
+
+@bp.post("/api/v1/incidents/<int:incident_id>/photos")
+@auth.login_required
+def upload_photo(incident_id):
+    session = db.session()
+    incident = access.require_incident(session, auth.current_scope(), incident_id, for_update=True)
+    upload = request.files.get("photo") or request.files.get("file")
+    if upload is None:
+        raise GridsysError("photo_missing", "send the image as multipart/form-data field 'photo'", status=400)
+    photo = photos.add_photo(session, incident, auth.current_user(), upload.read())
+    session.commit()
+    return jsonify(id=photo.id, width=photo.width, height=photo.height,
+                   url=url_for("incidents_api.photo", incident_id=incident.id, photo_id=photo.id)), 201
+
+
+@bp.get("/incidents/<int:incident_id>/photos/<int:photo_id>")
+@bp.get("/incidents/<int:incident_id>/photos/<int:photo_id>/<size>")
+@auth.login_required
+def photo(incident_id, photo_id, size="full"):
+    """Photos are served only to people who may see the incident, never from a static path."""
+    session = db.session()
+    incident = access.require_incident(session, auth.current_scope(), incident_id)
+    column = IncidentPhoto.thumbnail if size == "thumb" else IncidentPhoto.data
+    if size not in ("full", "thumb"):
+        raise NotFound("photo_not_found", "no such photo size")
+    blob = session.scalar(select(column).where(IncidentPhoto.id == photo_id,
+                                               IncidentPhoto.incident_id == incident.id))
+    if blob is None:
+        raise NotFound("photo_not_found", f"no photo {photo_id} on this incident")
+    return Response(blob, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=3600",
+                                                          "X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/api/v1/categories")
+@auth.login_required
+def categories():
+    rows = db.session().scalars(select(Category).where(Category.active).order_by(Category.code))
+    return jsonify([{"code": c.code, "name": c.name_zh, "name_en": c.name_en, "duty": c.duty,
+                     "deadline_hours": c.deadline_hours, "escalate_after_hours": c.escalate_after_hours,
+                     "priority": c.priority} for c in rows])
+
+
+def parse_bbox(value: str | None):
+    if not value:
+        return None
+    try:
+        parts = [float(v) for v in value.split(",")]
+        assert len(parts) == 4
+    except (ValueError, AssertionError):
+        raise GridsysError("bbox_invalid", "bbox is minlon,minlat,maxlon,maxlat", status=400)
+    geo.check_lon_lat(parts[0], parts[1])
+    geo.check_lon_lat(parts[2], parts[3])
+    if parts[0] > parts[2] or parts[1] > parts[3]:
+        raise GridsysError("bbox_invalid", "bbox is minlon,minlat,maxlon,maxlat with min <= max", status=400)
+    return parts
+
+
+@bp.get("/api/v1/incidents.geojson")
+@auth.login_required
+def geojson():
+    """Incidents in scope (and bbox) as an RFC 7946 FeatureCollection, built in the database."""
+    from .geojson import incidents_feature_collection
+    filters = services.parse_filters(request.args)
+    bbox = parse_bbox(request.args.get("bbox"))
+    body = incidents_feature_collection(db.session(), auth.current_scope(), filters, bbox,
+                                        auth.current_user().id)
+    return Response(body, mimetype="application/geo+json")
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi():
+    from ..openapi import document
+    return jsonify(document())

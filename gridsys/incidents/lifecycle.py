@@ -1,0 +1,153 @@
+"""The one function that changes an incident's status: ``transition``.
+
+reported → assigned → in_progress → resolved → closed, plus reopened (返工, counted) and
+cancelled (with reason). Each action says from which states it is allowed and who may take
+it; every call appends an event. No other code writes ``Incident.status``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app, has_app_context
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, Forbidden, GridsysError
+from ..people import access
+from ..people.models import User
+from .models import OPEN_STATUSES, Incident
+from .services import record
+
+HANDLER, MANAGER, VERIFIER, PARTICIPANT, CANCELLER = "handler", "manager", "verifier", "participant", "canceller"
+
+
+@dataclass(frozen=True)
+class Action:
+    allowed_from: tuple[str, ...]
+    to: str | None          # None: the status does not change
+    who: str
+    needs_note: bool = False
+
+
+ACTIONS = {
+    "accept": Action(("assigned", "reopened"), "in_progress", HANDLER),
+    "comment": Action((*OPEN_STATUSES, "resolved"), None, PARTICIPANT, needs_note=True),
+    "resolve": Action(("assigned", "in_progress", "reopened"), "resolved", HANDLER, needs_note=True),
+    "close": Action(("resolved",), "closed", VERIFIER),
+    "reopen": Action(("resolved",), "reopened", VERIFIER, needs_note=True),
+    "cancel": Action(OPEN_STATUSES, "cancelled", CANCELLER, needs_note=True),
+    "reassign": Action(OPEN_STATUSES, "assigned", MANAGER),
+    "extend": Action(OPEN_STATUSES, None, MANAGER, needs_note=True),
+    "escalate": Action(OPEN_STATUSES, None, HANDLER, needs_note=True),
+}
+MAX_NOTE = 2000
+MAX_EXTENSION_HOURS = 24 * 60
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def reporter_may_close() -> bool:
+    return bool(has_app_context() and current_app.config.get("REPORTER_MAY_CLOSE"))
+
+
+def may(actor: User, scope: access.Scope, incident: Incident, who: str) -> bool:
+    manager = access.manages_incident(scope, incident)
+    if who == MANAGER:
+        return manager
+    if who == HANDLER:
+        return manager or incident.assignee_id == actor.id
+    if who == VERIFIER:
+        return manager or (reporter_may_close() and incident.reporter_id == actor.id)
+    if who == CANCELLER:
+        return manager or (incident.reporter_id == actor.id and incident.status in ("reported", "assigned"))
+    return True  # PARTICIPANT: whoever can see it (scope checked by the caller)
+
+
+def allowed_actions(actor: User, scope: access.Scope, incident: Incident) -> list[str]:
+    """What this person can do now (for showing buttons)."""
+    return [name for name, a in ACTIONS.items()
+            if incident.status in a.allowed_from and may(actor, scope, incident, a.who)]
+
+
+def transition(session: Session, incident: Incident, actor: User, action: str, *, note: str = "",
+               expected_version: int | None = None, assignee: str | None = None,
+               hours: int | None = None, at: datetime | None = None, scope: access.Scope | None = None):
+    """Perform ``action`` on a row-locked incident; raises with a stable code when not allowed."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise GridsysError("action_unknown", f"unknown action {action!r}: one of {', '.join(ACTIONS)}",
+                           status=400)
+    session.refresh(incident, with_for_update={"of": Incident})
+    if expected_version is not None and int(expected_version) != incident.version:
+        raise Conflict("stale_update", "someone else changed this incident meanwhile: reload it and "
+                                       "try again")
+    scope = scope or access.scope_for(session, actor)
+    if incident.status not in spec.allowed_from:
+        raise Conflict("transition_not_allowed", f"cannot {action} an incident that is {incident.status}")
+    if not may(actor, scope, incident, spec.who):
+        raise Forbidden("actor_not_allowed", f"you may not {action} this incident")
+    note = (note or "").strip()
+    if spec.needs_note and not note:
+        raise GridsysError("note_required", f"{action} needs a note saying why or what was done")
+    if len(note) > MAX_NOTE:
+        raise GridsysError("note_too_long", f"a note has at most {MAX_NOTE} characters")
+    at = at or now()
+    before = incident.status
+    data = _apply(session, incident, actor, action, assignee=assignee, hours=hours, at=at)
+    if spec.to is not None:
+        incident.status = spec.to
+    incident.version += 1
+    incident.updated_at = at
+    event = record(session, incident, actor, action, before, incident.status, note=note, data=data, at=at)
+    return event
+
+
+def _apply(session, incident: Incident, actor: User, action: str, *, assignee, hours, at) -> dict:
+    if action == "resolve":
+        incident.resolved_at = at
+    elif action == "close":
+        incident.closed_at = at
+    elif action == "reopen":
+        incident.reopen_count += 1
+        incident.resolved_at = None
+    elif action == "reassign":
+        return _reassign(session, incident, assignee, at)
+    elif action == "extend":
+        return _extend(incident, hours)
+    elif action == "escalate":
+        from .escalation import escalate_manually
+        return escalate_manually(session, incident, actor, at)
+    return {}
+
+
+def _reassign(session, incident: Incident, username, at) -> dict:
+    from sqlalchemy import select
+    target = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+    if target is None or not target.active:
+        raise GridsysError("assignee_unknown", f"no active person named {username!r}")
+    if not access.covers_incident(access.scope_for(session, target), incident):
+        raise GridsysError("assignee_out_of_scope", f"{target.username} does not serve this incident's "
+                                                    "grid or area: choose someone who does")
+    if target.id == incident.assignee_id:
+        raise GridsysError("assignee_unchanged", f"{target.username} already handles this incident")
+    previous = incident.assignee.username if incident.assignee else None
+    incident.assignee_id = target.id
+    incident.assignee = target
+    incident.assigned_as = "reassigned"
+    incident.dispatched_at = at
+    return {"from": previous, "to": target.username}
+
+
+def _extend(incident: Incident, hours) -> dict:
+    try:
+        hours = int(hours)
+    except (TypeError, ValueError):
+        raise GridsysError("hours_invalid", "extend needs hours: a whole number of hours to add")
+    if not 0 < hours <= MAX_EXTENSION_HOURS:
+        raise GridsysError("hours_invalid", f"an extension is 1 to {MAX_EXTENSION_HOURS} hours")
+    old = incident.due_at
+    base = old or now()
+    incident.due_at = base + timedelta(hours=hours)
+    return {"from": old.isoformat() if old else None, "to": incident.due_at.isoformat(), "hours": hours}

@@ -1,0 +1,134 @@
+"""Incident pages: report from a phone, my queue, one incident with its timeline and actions."""
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import select
+
+from .. import db, geo
+from ..errors import GridsysError
+from ..i18n import locale
+from ..map.builder import base_map, embed
+from ..people import access, auth
+from ..people.models import DUTY_ZH
+from ..zones.models import Grid
+from . import lifecycle, photos, services
+from .models import DUTIES, STATUSES, Category
+from .routing import reason_text
+
+bp = Blueprint("incidents", __name__, template_folder="templates")
+
+STATUS_LABELS = {"reported": _l("Reported"), "assigned": _l("Assigned"), "in_progress": _l("In progress"),
+                 "resolved": _l("Resolved"), "closed": _l("Closed"), "reopened": _l("Sent back"),
+                 "cancelled": _l("Cancelled")}
+ACTION_LABELS = {"report": _l("Reported"), "dispatch": _l("Dispatched"), "unrouted": _l("Not dispatched"),
+                 "accept": _l("Accept"), "comment": _l("Add a note"), "resolve": _l("Resolve"),
+                 "close": _l("Verify and close"), "reopen": _l("Send back (rework)"), "cancel": _l("Cancel"),
+                 "reassign": _l("Reassign"), "extend": _l("Extend deadline"), "escalate": _l("Escalate"),
+                 "rehome": _l("Moved by a boundary change"), "sweep": _l("Escalated (overdue)")}
+CENTER = (29.62, 106.33)
+
+
+@bp.app_context_processor
+def labels():
+    return {"status_label": lambda s: STATUS_LABELS.get(s, s), "action_label": lambda a: ACTION_LABELS.get(a, a)}
+
+
+def _categories_by_duty(session):
+    groups = OrderedDict((d, []) for d in DUTIES)
+    for c in session.scalars(select(Category).where(Category.active).order_by(Category.code)):
+        groups[c.duty].append(c)
+    return groups
+
+
+def _report_map():
+    m = base_map(*CENTER, zoom=13)
+    return embed(m)
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@auth.login_required
+def report():
+    session = db.session()
+    if request.method == "POST":
+        form = request.form
+        data = services.NewIncident(client_uuid=form.get("client_uuid"), lon=form.get("lon"), lat=form.get("lat"),
+                                    category=form.get("category"), description=form.get("description"),
+                                    priority="urgent" if form.get("urgent") else None,
+                                    address=form.get("address"))
+        try:
+            incident, created = services.create_incident(session, auth.current_user(), data)
+            if created:
+                for upload in request.files.getlist("photos"):
+                    if upload and upload.filename:
+                        photos.add_photo(session, incident, auth.current_user(), upload.read())
+        except GridsysError as exc:
+            session.rollback()
+            return render_template("incidents/report.html", groups=_categories_by_duty(session), form=form,
+                                   error=exc.message, error_code=exc.code, client_uuid=form.get("client_uuid"),
+                                   map=_report_map()), exc.status
+        session.commit()
+        if created:
+            flash(_("Sent: %(code)s", code=incident.code), "ok")
+        return redirect(url_for("incidents.show", incident_id=incident.id), 303)
+    return render_template("incidents/report.html", groups=_categories_by_duty(session), form={},
+                           client_uuid=str(uuid.uuid4()), map=_report_map())
+
+
+@bp.get("/incidents")
+@auth.login_required
+def queue():
+    session = db.session()
+    args = request.args.to_dict()
+    if not request.args:
+        args = {"status": "open", "mine": "1"}
+    filters = services.parse_filters(args)
+    scope = auth.current_scope()
+    rows, total = services.page_of(session, services.scoped_incidents(scope, filters, auth.current_user().id),
+                                   filters.page)
+    grids = session.scalars(select(Grid).where(access.where(scope, Grid)).order_by(Grid.code).limit(500)).all()
+    return render_template("incidents/queue.html", rows=rows, total=total, filters=filters, statuses=STATUSES,
+                           categories=session.scalars(select(Category).order_by(Category.code)).all(),
+                           grids=grids, now=services.now(), page_size=services.PAGE_SIZE)
+
+
+@bp.get("/incidents/<int:incident_id>")
+@auth.login_required
+def show(incident_id):
+    session = db.session()
+    scope = auth.current_scope()
+    incident = access.require_incident(session, scope, incident_id)
+    point = geo.from_db(incident.geom)
+    m = base_map(point.y, point.x, zoom=16)
+    import folium
+    folium.CircleMarker([point.y, point.x], radius=9, color="#b3261e", fill=True, fill_opacity=0.8).add_to(m)
+    actions = lifecycle.allowed_actions(auth.current_user(), scope, incident)
+    return render_template("incidents/show.html", incident=incident, map=embed(m), actions=actions,
+                           reason=reason_text(incident.routing, locale()), now=services.now(),
+                           duty_zh=DUTY_ZH)
+
+
+@bp.post("/incidents/<int:incident_id>/act")
+@auth.login_required
+def act(incident_id):
+    session = db.session()
+    scope = auth.current_scope()
+    incident = access.require_incident(session, scope, incident_id)
+    form = request.form
+    try:
+        event = lifecycle.transition(session, incident, auth.current_user(), form.get("action", ""),
+                                     note=form.get("note", ""), expected_version=form.get("version") or None,
+                                     assignee=form.get("assignee"), hours=form.get("hours"), scope=scope)
+        for upload in request.files.getlist("photos"):
+            if upload and upload.filename:
+                photos.add_photo(session, incident, auth.current_user(), upload.read(), event=event)
+    except (GridsysError, ValueError) as exc:
+        session.rollback()
+        flash(getattr(exc, "message", str(exc)), "error")
+        return redirect(url_for("incidents.show", incident_id=incident_id), 303)
+    session.commit()
+    flash(_("Saved."), "ok")
+    return redirect(url_for("incidents.show", incident_id=incident_id), 303)
