@@ -134,7 +134,9 @@ def demo_accounts():
 
 
 def register(app: Flask) -> None:
+    from .incidents.cli import escalate_command, webhooks_cli
     from .people.cli import tokens_cli, users_cli
     from .zones.cli import zones_cli
-    for group in (db_cli, categories_cli, demo_cli, zones_cli, users_cli, tokens_cli):
+    for group in (db_cli, categories_cli, demo_cli, zones_cli, users_cli, tokens_cli, webhooks_cli,
+                  escalate_command):
         app.cli.add_command(group)

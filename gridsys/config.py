@@ -26,6 +26,10 @@ DEFAULTS = {
     "TIMEZONE": "Asia/Shanghai",
     # May the reporter verify and close their own incident (instead of only the area leader)?
     "REPORTER_MAY_CLOSE": False,
+    # Absolute address of the app, for links in webhook messages.
+    "BASE_URL": "http://127.0.0.1:8000",
+    # Send webhooks from a background thread right after a request commits (the sweep retries).
+    "WEBHOOKS_IN_BACKGROUND": True,
 }
 
 # environment variable -> (config key, parser)
@@ -37,6 +41,7 @@ ENVIRONMENT = {
     "GRIDSYS_TILES_MAX_ZOOM": ("TILES_MAX_ZOOM", int),
     "GRIDSYS_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in ("1", "true", "yes")),
     "GRIDSYS_TIMEZONE": ("TIMEZONE", str),
+    "GRIDSYS_BASE_URL": ("BASE_URL", str),
     "GRIDSYS_REPORTER_MAY_CLOSE": ("REPORTER_MAY_CLOSE", lambda v: v.lower() in ("1", "true", "yes")),
 }
 

@@ -52,6 +52,11 @@ def healthz():
     return jsonify(status="ok", database="ok", postgis=postgis)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    return redirect(url_for("static", filename="favicon.png"), 301)
+
+
 @bp.get("/lang/<code>")
 def set_language(code):
     if code not in current_app.config["LANGUAGES"]:

@@ -1,39 +1,113 @@
 """Escalation: level 0 the handler, 1 the responsible area leader (of the area that holds the
-incident now), 2 the town administrators."""
+incident now), 2 the town administrators.
+
+Triggers: overdue (past due_at, not resolved), urgent at creation, manual (the handler, with a
+reason), and a level-1 incident nobody acted on within the category's second deadline. The
+sweep finds due incidents through one partial index on ``next_escalation_at`` and takes each
+with ``FOR UPDATE SKIP LOCKED``, so concurrent sweeps escalate each incident exactly once.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict
 from ..people.models import User
-from . import routing
-from .models import Incident
+from . import notify, routing
+from .models import OPEN_STATUSES, Incident
+from .services import record
 
 MAX_LEVEL = 2
+SWEEP_BATCH = 500
 
 
-def holders(session: Session, incident: Incident, level: int) -> list[User]:
-    """Who holds an incident escalated to ``level`` (a missing leader falls through to the town)."""
-    if level >= 1 and level < 2:
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def holders(session: Session, incident: Incident, level: int | None = None) -> list[User]:
+    """Who holds the incident at ``level`` (default: its current level). A missing leader
+    falls through to the town administrators."""
+    level = incident.escalation_level if level is None else level
+    if level == 0:
+        return [incident.assignee] if incident.assignee else []
+    if level == 1:
         leader = routing.area_leader(session, incident.area_id)
         if leader is not None:
             return [leader]
-    if level >= 1:
-        return routing.town_admins(session, incident.town_id)
-    return [incident.assignee] if incident.assignee else []
+    return routing.town_admins(session, incident.town_id)
 
 
-def raise_level(session: Session, incident: Incident, at: datetime, *, trigger: str) -> dict:
-    """Move an incident one level up; returns the event data (level, trigger, holders)."""
+def schedule(incident: Incident) -> None:
+    """Set when the sweep should next look at the incident, from its level and deadlines."""
+    if incident.status not in OPEN_STATUSES or incident.escalation_level >= MAX_LEVEL:
+        incident.next_escalation_at = None
+    elif incident.escalation_level == 0:
+        incident.next_escalation_at = incident.due_at
+    else:
+        incident.next_escalation_at = incident.escalated_at + \
+            timedelta(hours=incident.category.escalate_after_hours)
+
+
+def raise_level(session: Session, incident: Incident, at: datetime, *, trigger: str,
+                actor: User | None = None, note: str = "", record_event: bool = True) -> dict:
+    """Move an incident one level up, notify the new holders (inbox + town webhooks, sent after
+    commit) and return the event data."""
     if incident.escalation_level >= MAX_LEVEL:
         raise Conflict("already_at_top", "this incident is already with the town administrators")
     incident.escalation_level += 1
     incident.escalated_at = at
-    people = holders(session, incident, incident.escalation_level)
-    return {"level": incident.escalation_level, "trigger": trigger, "holders": [u.username for u in people]}
+    incident.escalation_trigger = trigger
+    schedule(incident)
+    people = holders(session, incident)
+    data = {"level": incident.escalation_level, "trigger": trigger, "holders": [u.username for u in people]}
+    if record_event:
+        record(session, incident, actor, "escalate", incident.status, incident.status, note=note, data=data, at=at)
+    notify.escalated(session, incident, people, data)
+    return data
 
 
 def escalate_manually(session: Session, incident: Incident, actor: User, at: datetime) -> dict:
-    return raise_level(session, incident, at, trigger="manual")
+    """The handler (or a leader) sends it one level up; the caller records the event."""
+    return raise_level(session, incident, at, trigger="manual", actor=actor, record_event=False)
+
+
+def on_created(session: Session, incident: Incident, at: datetime) -> None:
+    """An urgent incident goes to the area leader's attention at once; it stays with its handler."""
+    if incident.priority == "urgent" and incident.assignee_id is not None and incident.assigned_as not in (
+            "area_leader", "town_admin"):
+        raise_level(session, incident, at, trigger="urgent")
+
+
+def de_escalate(incident: Incident) -> dict:
+    """A leader acted (reassigned, extended, sent it down): back to level 0 on the new deadline."""
+    data = {"from_level": incident.escalation_level} if incident.escalation_level else {}
+    incident.escalation_level = 0
+    incident.escalation_trigger = None
+    schedule(incident)
+    return data
+
+
+def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP_BATCH) -> list[int]:
+    """One pass: escalate every incident whose next_escalation_at has passed (evaluated at
+    ``as_of``, default now; events carry the real time). Flushes; the caller commits.
+    Returns the ids escalated."""
+    as_of = as_of or now()
+    done: list[int] = []
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            select(Incident).where(Incident.status.in_(OPEN_STATUSES), Incident.next_escalation_at <= as_of,
+                                   Incident.next_escalation_at.is_not(None), Incident.id > last_id)
+            .order_by(Incident.id).limit(batch)
+            .with_for_update(skip_locked=True, of=Incident)).unique().all()
+        for incident in rows:  # one level per pass, even when --now lies far ahead
+            trigger = "overdue" if incident.escalation_level == 0 else "stale"
+            raise_level(session, incident, now(), trigger=trigger)
+            done.append(incident.id)
+        session.flush()
+        if len(rows) < batch:
+            return done
+        last_id = rows[-1].id

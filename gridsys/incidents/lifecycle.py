@@ -16,7 +16,8 @@ from ..errors import Conflict, Forbidden, GridsysError
 from ..people import access
 from ..people.models import User
 from .models import OPEN_STATUSES, Incident
-from .services import record
+from . import escalation
+from .services import due_hours, record
 
 HANDLER, MANAGER, VERIFIER, PARTICIPANT, CANCELLER = "handler", "manager", "verifier", "participant", "canceller"
 
@@ -39,6 +40,8 @@ ACTIONS = {
     "reassign": Action(OPEN_STATUSES, "assigned", MANAGER),
     "extend": Action(OPEN_STATUSES, None, MANAGER, needs_note=True),
     "escalate": Action(OPEN_STATUSES, None, HANDLER, needs_note=True),
+    "take": Action(OPEN_STATUSES, "in_progress", MANAGER),
+    "send_down": Action(OPEN_STATUSES, "assigned", MANAGER, needs_note=True),
 }
 MAX_NOTE = 2000
 MAX_EXTENSION_HOURS = 24 * 60
@@ -98,6 +101,7 @@ def transition(session: Session, incident: Incident, actor: User, action: str, *
     data = _apply(session, incident, actor, action, assignee=assignee, hours=hours, at=at)
     if spec.to is not None:
         incident.status = spec.to
+    escalation.schedule(incident)
     incident.version += 1
     incident.updated_at = at
     event = record(session, incident, actor, action, before, incident.status, note=note, data=data, at=at)
@@ -109,17 +113,38 @@ def _apply(session, incident: Incident, actor: User, action: str, *, assignee, h
         incident.resolved_at = at
     elif action == "close":
         incident.closed_at = at
-    elif action == "reopen":
+    elif action == "reopen":  # 返工: back to the handler with a fresh deadline
         incident.reopen_count += 1
         incident.resolved_at = None
+        return {**_fresh_deadline(incident, at, force=True), **escalation.de_escalate(incident)}
     elif action == "reassign":
-        return _reassign(session, incident, assignee, at)
+        return {**_reassign(session, incident, assignee, at), **_hand_down(incident, at)}
     elif action == "extend":
-        return _extend(incident, hours)
+        return {**_extend(incident, hours), **escalation.de_escalate(incident)}
     elif action == "escalate":
-        from .escalation import escalate_manually
-        return escalate_manually(session, incident, actor, at)
+        return escalation.escalate_manually(session, incident, actor, at)
+    elif action == "take":
+        previous = incident.assignee.username if incident.assignee else None
+        incident.assignee_id, incident.assignee, incident.assigned_as = actor.id, actor, "taken"
+        return {"from": previous, "to": actor.username, **_hand_down(incident, at)}
+    elif action == "send_down":
+        if incident.escalation_level == 0:
+            raise Conflict("not_escalated", "only an escalated incident can be sent back down")
+        return _hand_down(incident, at)
     return {}
+
+
+def _hand_down(incident: Incident, at) -> dict:
+    """A leader acted on it: level 0 again, and a fresh deadline if the old one has passed."""
+    return {**escalation.de_escalate(incident), **_fresh_deadline(incident, at)}
+
+
+def _fresh_deadline(incident: Incident, at, force: bool = False) -> dict:
+    if not force and incident.due_at is not None and incident.due_at > at:
+        return {}
+    old = incident.due_at
+    incident.due_at = at + timedelta(hours=due_hours(incident.category, incident.priority))
+    return {"due_from": old.isoformat() if old else None, "due_to": incident.due_at.isoformat()}
 
 
 def _reassign(session, incident: Incident, username, at) -> dict:

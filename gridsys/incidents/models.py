@@ -74,6 +74,9 @@ class Incident(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    escalation_trigger: Mapped[str | None] = mapped_column(String(12))  # overdue | urgent | manual | stale
+    # When the sweep should next look at it: due_at at level 0, the second deadline at level 1.
+    next_escalation_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     category: Mapped[Category] = relationship(lazy="joined")
@@ -96,6 +99,8 @@ class Incident(Base):
         Index("ix_incidents_assignee_id", "assignee_id"),
         Index("ix_incidents_reporter_id", "reporter_id"),
         Index("ix_incidents_due_open", "due_at", postgresql_where=text(f"status IN {OPEN_STATUSES}")),
+        Index("ix_incidents_next_escalation", "next_escalation_at",
+              postgresql_where=text(f"status IN {OPEN_STATUSES} AND next_escalation_at IS NOT NULL")),
     )
 
     @property
@@ -144,3 +149,66 @@ class IncidentCounter(Base):
     prefix: Mapped[str] = mapped_column(String(15), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class Notification(Base):
+    """An in-app inbox entry for one person."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # escalation | urgent | assigned
+    data: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    incident: Mapped[Incident | None] = relationship(lazy="joined")
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", postgresql_where=text("read_at IS NULL")),
+                      Index("ix_notifications_user_id", "user_id", "id"))
+
+
+WEBHOOK_KINDS = ("json", "wecom", "dingtalk")
+
+
+class Webhook(Base):
+    """A town's webhook: generic JSON, or the markdown body WeCom/DingTalk group robots accept."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    town = relationship("Town", lazy="joined")
+    __table_args__ = (CheckConstraint(f"kind IN {WEBHOOK_KINDS}", name="kind_known"),)
+
+
+class WebhookDelivery(Base):
+    """One message to one webhook (an outbox row written with the escalation, sent after commit)."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    payload: Mapped[dict] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    webhook: Mapped[Webhook] = relationship(lazy="joined")
+    __table_args__ = (Index("ix_webhook_deliveries_pending", "next_attempt_at",
+                            postgresql_where=text("status = 'pending'")),)
+
+
+class WebhookAttempt(Base):
+    """Every delivery attempt, kept: when, what the receiver answered, how long it took."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)

@@ -134,6 +134,9 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
         record(session, incident, None, "dispatch", "reported", "assigned", at=at, data=decision.data)
     else:
         record(session, incident, None, "unrouted", "reported", "reported", at=at, data=decision.data)
+    from . import escalation
+    escalation.schedule(incident)
+    escalation.on_created(session, incident, at)
     session.flush()
     return incident, True
 

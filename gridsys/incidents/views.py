@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select
 
@@ -15,8 +15,8 @@ from ..map.builder import base_map, embed
 from ..people import access, auth
 from ..people.models import DUTY_ZH
 from ..zones.models import Grid
-from . import lifecycle, photos, services
-from .models import DUTIES, STATUSES, Category
+from . import lifecycle, notify, photos, services
+from .models import DUTIES, OPEN_STATUSES, STATUSES, Category, Incident
 from .routing import reason_text
 
 bp = Blueprint("incidents", __name__, template_folder="templates")
@@ -28,13 +28,17 @@ ACTION_LABELS = {"report": _l("Reported"), "dispatch": _l("Dispatched"), "unrout
                  "accept": _l("Accept"), "comment": _l("Add a note"), "resolve": _l("Resolve"),
                  "close": _l("Verify and close"), "reopen": _l("Send back (rework)"), "cancel": _l("Cancel"),
                  "reassign": _l("Reassign"), "extend": _l("Extend deadline"), "escalate": _l("Escalate"),
-                 "rehome": _l("Moved by a boundary change"), "sweep": _l("Escalated (overdue)")}
+                 "rehome": _l("Moved by a boundary change"), "take": _l("Take it over"),
+                 "send_down": _l("Send back down with instructions")}
+TRIGGER_LABELS = {"overdue": _l("overdue"), "urgent": _l("urgent"), "manual": _l("asked by the handler"),
+                  "stale": _l("not handled after escalation")}
 CENTER = (29.62, 106.33)
 
 
 @bp.app_context_processor
 def labels():
-    return {"status_label": lambda s: STATUS_LABELS.get(s, s), "action_label": lambda a: ACTION_LABELS.get(a, a)}
+    return {"status_label": lambda s: STATUS_LABELS.get(s, s), "action_label": lambda a: ACTION_LABELS.get(a, a),
+            "trigger_label": lambda t: TRIGGER_LABELS.get(t, t or "")}
 
 
 def _categories_by_duty(session):
@@ -132,3 +136,47 @@ def act(incident_id):
     session.commit()
     flash(_("Saved."), "ok")
     return redirect(url_for("incidents.show", incident_id=incident_id), 303)
+
+
+@bp.after_app_request
+def send_queued_webhooks(response):
+    """Webhooks queued by this request go out after its commit, off the request's path."""
+    if g.pop("webhooks_queued", False) and response.status_code < 400:
+        notify.deliver_in_background(current_app._get_current_object())
+    return response
+
+
+@bp.app_context_processor
+def inbox_badge():
+    user = auth.current_user()
+    return {"unread_count": (lambda: notify.unread_count(db.session(), user)) if user else (lambda: 0)}
+
+
+@bp.get("/inbox")
+@auth.login_required
+def inbox():
+    items = notify.inbox(db.session(), auth.current_user())
+    return render_template("incidents/inbox.html", items=items)
+
+
+@bp.post("/inbox/read")
+@auth.login_required
+def inbox_read():
+    session = db.session()
+    raw = request.form.get("id")
+    notify.mark_read(session, auth.current_user(), int(raw) if raw and raw.isdigit() else None)
+    session.commit()
+    target = request.form.get("next")
+    return redirect(auth.safe_next(target, url_for("incidents.inbox")), 303)
+
+
+@bp.get("/escalations")
+@auth.login_required
+def escalations():
+    """The leader's escalation inbox: what came up, why, how late; one tap to the incident."""
+    session = db.session()
+    rows = session.scalars(
+        select(Incident).where(access.incidents_where(auth.current_scope()), Incident.escalation_level > 0,
+                               Incident.status.in_(OPEN_STATUSES))
+        .order_by(Incident.escalation_level.desc(), Incident.escalated_at)).unique().all()
+    return render_template("incidents/escalations.html", rows=rows, now=services.now())

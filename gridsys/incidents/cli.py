@@ -1,0 +1,105 @@
+"""flask --app gridsys escalate / webhooks …"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .. import db
+from ..cli import transactional
+from ..errors import GridsysError
+from ..zones.services import require_zone
+from . import escalation, notify
+from .models import WEBHOOK_KINDS, Webhook, WebhookDelivery
+
+webhooks_cli = AppGroup("webhooks", help="Town webhooks (generic JSON, WeCom or DingTalk group robots).")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("an ISO time such as 2026-11-30T09:00:00+08:00")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def sweep_once(as_of: datetime | None) -> tuple[int, dict]:
+    session = db.session()
+    try:
+        done = escalation.sweep(session, as_of=as_of)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return len(done), notify.deliver_pending(session)
+
+
+@click.command("escalate")
+@click.option("--loop", "interval", type=click.IntRange(min=1), help="Keep sweeping every SECONDS.")
+@click.option("--now", "as_of", help="Evaluate deadlines as if it were this ISO time (drills, tests); "
+                                     "events still carry the real time.")
+def escalate_command(interval, as_of):
+    """Escalate every incident past its deadline, once; then send pending webhooks."""
+    as_of_time = _parse_time(as_of)
+    while True:
+        count, sent = sweep_once(as_of_time)
+        click.echo(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} escalated {count}; webhooks "
+                   f"{sent['delivered']} delivered, {sent['retry']} to retry, {sent['failed']} failed")
+        if not interval:
+            return
+        time.sleep(interval)
+
+
+@webhooks_cli.command("add")
+@click.option("--town", "town_code", required=True, help="Town code (9 digits).")
+@click.option("--url", required=True)
+@click.option("--kind", type=click.Choice(WEBHOOK_KINDS), default="json", show_default=True)
+@transactional
+def webhooks_add(town_code, url, kind):
+    session = db.session()
+    hook = notify.add_webhook(session, require_zone(session, "town", town_code), url, kind)
+    click.echo(f"webhook #{hook.id} ({kind}) for town {town_code}")
+
+
+@webhooks_cli.command("remove")
+@click.argument("webhook_id", type=int)
+@transactional
+def webhooks_remove(webhook_id):
+    hook = db.session().get(Webhook, webhook_id)
+    if hook is None:
+        raise GridsysError("webhook_not_found", f"no webhook #{webhook_id}")
+    hook.active = False
+    click.echo(f"webhook #{webhook_id} switched off (its delivery log is kept)")
+
+
+@webhooks_cli.command("list")
+def webhooks_list():
+    for hook in db.session().scalars(select(Webhook).order_by(Webhook.id)):
+        click.echo(f"#{hook.id}\t{hook.town.code}\t{hook.kind}\t{'on' if hook.active else 'off'}\t{hook.url}")
+
+
+@webhooks_cli.command("deliver")
+@click.option("--loop", "interval", type=click.IntRange(min=1), help="Keep delivering every SECONDS.")
+def webhooks_deliver(interval):
+    """Send pending webhook messages (the sweep does this too)."""
+    while True:
+        sent = notify.deliver_pending(db.session())
+        click.echo(f"delivered {sent['delivered']}, to retry {sent['retry']}, failed {sent['failed']}")
+        if not interval:
+            return
+        time.sleep(interval)
+
+
+@webhooks_cli.command("log")
+@click.option("--limit", default=20, show_default=True)
+def webhooks_log(limit):
+    """The latest deliveries with their attempts."""
+    rows = db.session().scalars(select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit))
+    for d in rows:
+        click.echo(f"#{d.id}\twebhook #{d.webhook_id}\tincident {d.incident_id}\t{d.status}\t"
+                   f"{d.attempts} attempt(s)")
