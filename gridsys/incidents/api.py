@@ -33,11 +33,12 @@ def incident_json(incident, *, events: bool = False, locale: str = "en") -> dict
         "overdue": bool(incident.is_open and incident.due_at and incident.due_at < services.now()),
         "escalation_level": incident.escalation_level,
         "reopen_count": incident.reopen_count,
-        "photos": [{"id": p.id, "url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id),
-                    "thumbnail_url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id,
-                                             size="thumb")} for p in incident.photos],
     }
     if events:
+        body["photos"] = [{"id": p.id,
+                           "url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id),
+                           "thumbnail_url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id,
+                                                    size="thumb")} for p in incident.photos]
         body["events"] = [{"at": e.at.isoformat(), "action": e.action, "actor": e.actor.username if e.actor else None,
                            "from": e.from_status, "to": e.to_status, "note": e.note, "data": e.data}
                           for e in incident.events]

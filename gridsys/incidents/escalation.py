@@ -33,11 +33,18 @@ def holders(session: Session, incident: Incident, level: int | None = None) -> l
     level = incident.escalation_level if level is None else level
     if level == 0:
         return [incident.assignee] if incident.assignee else []
+    cache = session.info.get("escalation_holders")  # set for the length of a sweep
+    key = (level, incident.area_id if level == 1 else None, incident.town_id)
+    if cache is not None and key in cache:
+        return cache[key]
+    people = None
     if level == 1:
         leader = routing.area_leader(session, incident.area_id)
-        if leader is not None:
-            return [leader]
-    return routing.town_admins(session, incident.town_id)
+        people = [leader] if leader is not None else None
+    people = people or routing.town_admins(session, incident.town_id)
+    if cache is not None:
+        cache[key] = people
+    return people
 
 
 def schedule(incident: Incident) -> None:
@@ -64,7 +71,8 @@ def raise_level(session: Session, incident: Incident, at: datetime, *, trigger: 
     people = holders(session, incident)
     data = {"level": incident.escalation_level, "trigger": trigger, "holders": [u.username for u in people]}
     if record_event:
-        record(session, incident, actor, "escalate", incident.status, incident.status, note=note, data=data, at=at)
+        record(session, incident, actor, "escalate", incident.status, incident.status, note=note, data=data, at=at,
+               flush=False)
     notify.escalated(session, incident, people, data)
     return data
 
@@ -97,6 +105,15 @@ def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP
     as_of = as_of or now()
     done: list[int] = []
     last_id = 0
+    session.info["escalation_holders"], session.info["town_webhooks"] = {}, {}
+    try:
+        return _sweep(session, as_of, batch, done, last_id)
+    finally:
+        session.info.pop("escalation_holders", None)
+        session.info.pop("town_webhooks", None)
+
+
+def _sweep(session: Session, as_of: datetime, batch: int, done: list[int], last_id: int) -> list[int]:
     while True:
         rows = session.scalars(
             select(Incident).where(Incident.status.in_(OPEN_STATUSES), Incident.next_escalation_at <= as_of,

@@ -79,12 +79,12 @@ class Incident(Base):
     next_escalation_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    category: Mapped[Category] = relationship(lazy="joined")
-    grid = relationship("Grid", lazy="joined")
-    area = relationship("Area", lazy="joined")
-    town = relationship("Town", lazy="joined")
-    reporter = relationship("User", foreign_keys=[reporter_id], lazy="joined")
-    assignee = relationship("User", foreign_keys=[assignee_id], lazy="joined")
+    category: Mapped[Category] = relationship()
+    grid = relationship("Grid")
+    area = relationship("Area")
+    town = relationship("Town")
+    reporter = relationship("User", foreign_keys=[reporter_id])
+    assignee = relationship("User", foreign_keys=[assignee_id])
     events: Mapped[list["IncidentEvent"]] = relationship(back_populates="incident",
                                                          order_by="IncidentEvent.id")
     photos: Mapped[list["IncidentPhoto"]] = relationship(back_populates="incident",
@@ -122,7 +122,7 @@ class IncidentEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict] = mapped_column(JSONB, default=dict)
     incident: Mapped[Incident] = relationship(back_populates="events")
-    actor = relationship("User", lazy="joined")
+    actor = relationship("User")
 
 
 class IncidentPhoto(Base):
@@ -162,7 +162,7 @@ class Notification(Base):
     data: Mapped[dict] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    incident: Mapped[Incident | None] = relationship(lazy="joined")
+    incident: Mapped[Incident | None] = relationship()
     __table_args__ = (Index("ix_notifications_user_unread", "user_id", postgresql_where=text("read_at IS NULL")),
                       Index("ix_notifications_user_id", "user_id", "id"))
 
@@ -180,7 +180,7 @@ class Webhook(Base):
     kind: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    town = relationship("Town", lazy="joined")
+    town = relationship("Town")
     __table_args__ = (CheckConstraint(f"kind IN {WEBHOOK_KINDS}", name="kind_known"),)
 
 
@@ -197,7 +197,7 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    webhook: Mapped[Webhook] = relationship(lazy="joined")
+    webhook: Mapped[Webhook] = relationship()
     __table_args__ = (Index("ix_webhook_deliveries_pending", "next_attempt_at",
                             postgresql_where=text("status = 'pending'")),)
 

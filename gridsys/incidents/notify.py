@@ -43,7 +43,6 @@ def escalated(session: Session, incident: Incident, people: list[User], data: di
     for person in people:
         session.add(Notification(user_id=person.id, incident_id=incident.id, kind="escalation", data=data))
     queue_webhooks(session, incident, data)
-    session.flush()
 
 
 def unread_count(session: Session, user: User) -> int:
@@ -114,8 +113,18 @@ def _md(text: str) -> str:
     return "".join(" " if c in "\r\n" else ("\\" + c if c in "[]()#*_`>" else c) for c in (text or ""))[:200]
 
 
+def town_webhooks(session: Session, town_id: int) -> list[Webhook]:
+    cache = session.info.get("town_webhooks")  # set for the length of a sweep
+    if cache is not None and town_id in cache:
+        return cache[town_id]
+    hooks = list(session.scalars(select(Webhook).where(Webhook.town_id == town_id, Webhook.active)))
+    if cache is not None:
+        cache[town_id] = hooks
+    return hooks
+
+
 def queue_webhooks(session: Session, incident: Incident, data: dict) -> None:
-    for hook in session.scalars(select(Webhook).where(Webhook.town_id == incident.town_id, Webhook.active)):
+    for hook in town_webhooks(session, incident.town_id):
         session.add(WebhookDelivery(webhook_id=hook.id, incident_id=incident.id,
                                     payload=payload(hook.kind, incident, data), next_attempt_at=now()))
         if has_app_context():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from ..people.models import AreaLeader, GridAssignment, TownAdmin, User
 from ..zones.services import Location
@@ -27,6 +27,7 @@ class Routing:
 def _grid_workers(session: Session, grid_id: int, duty: str) -> list[GridAssignment]:
     return list(session.scalars(
         select(GridAssignment).join(User, User.id == GridAssignment.user_id)
+        .options(contains_eager(GridAssignment.user))
         .where(GridAssignment.grid_id == grid_id, GridAssignment.duty == duty,
                GridAssignment.valid_to.is_(None), User.active)
         .order_by(GridAssignment.backup, GridAssignment.valid_from, GridAssignment.id)))

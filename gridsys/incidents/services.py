@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .. import geo
 from ..errors import Conflict, GridsysError
@@ -100,22 +100,28 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
                     at: datetime | None = None) -> tuple[Incident, bool]:
     """Log and route an incident in one transaction. Returns (incident, created); the same
     client UUID again returns the stored incident with created=False."""
+    from . import escalation
     client_uuid, lon, lat, category, description, priority, address = check_new(session, data)
-    existing = session.scalar(select(Incident).where(Incident.client_uuid == client_uuid))
+    existing = session.scalar(select(Incident.id).where(Incident.client_uuid == client_uuid))
     if existing is not None:
-        return _same_report(existing, reporter)
+        return _same_report(session.get(Incident, existing), reporter)
     where = locate(session, lon, lat)
     decision = routing.route(session, where, category)
     at = at or now()
     prefix = (where.grid or where.area or where.town).code
+    incident = Incident(
+        client_uuid=client_uuid, geom=geo.to_db(geo.point(lon, lat)), address=address, category=category,
+        description=description, priority=priority, status="reported", town=where.town, area=where.area,
+        grid=where.grid, reporter=reporter, created_at=at, updated_at=at, routing=decision.data,
+        escalation_level=0, reopen_count=0, version=1)
+    if decision.assignee is not None:  # dispatched at once (立案/派遣)
+        incident.status, incident.assignee, incident.assigned_as = "assigned", decision.assignee, decision.assigned_as
+        incident.dispatched_at = at
+        incident.due_at = at + timedelta(hours=due_hours(category, priority))
+    escalation.schedule(incident)
     try:
         with session.begin_nested():
-            incident = Incident(
-                code=next_code(session, prefix, at.date()), client_uuid=client_uuid,
-                geom=geo.to_db(geo.point(lon, lat)), address=address, category_code=category.code,
-                description=description, priority=priority, status="reported", town_id=where.town.id,
-                area_id=where.area.id if where.area else None, grid_id=where.grid.id if where.grid else None,
-                reporter_id=reporter.id, created_at=at, updated_at=at, routing=decision.data)
+            incident.code = next_code(session, prefix, at.date())
             session.add(incident)
             session.flush()
     except IntegrityError:  # the same UUID committed by a concurrent request
@@ -124,18 +130,11 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
             raise
         return _same_report(existing, reporter)
     record(session, incident, reporter, "report", None, "reported", at=at,
-           data={"lon": lon, "lat": lat, "priority": priority})
+           data={"lon": lon, "lat": lat, "priority": priority}, flush=False)
     if decision.assignee is not None:
-        incident.assignee_id = decision.assignee.id
-        incident.assigned_as = decision.assigned_as
-        incident.status = "assigned"
-        incident.dispatched_at = at
-        incident.due_at = at + timedelta(hours=due_hours(category, priority))
-        record(session, incident, None, "dispatch", "reported", "assigned", at=at, data=decision.data)
+        record(session, incident, None, "dispatch", "reported", "assigned", at=at, data=decision.data, flush=False)
     else:
-        record(session, incident, None, "unrouted", "reported", "reported", at=at, data=decision.data)
-    from . import escalation
-    escalation.schedule(incident)
+        record(session, incident, None, "unrouted", "reported", "reported", at=at, data=decision.data, flush=False)
     escalation.on_created(session, incident, at)
     session.flush()
     return incident, True
@@ -149,13 +148,15 @@ def _same_report(existing: Incident, reporter: User) -> tuple[Incident, bool]:
 
 
 def record(session: Session, incident: Incident, actor: User | None, action: str, from_status, to_status,
-           *, note: str = "", data: dict | None = None, at: datetime | None = None) -> IncidentEvent:
+           *, note: str = "", data: dict | None = None, at: datetime | None = None,
+           flush: bool = True) -> IncidentEvent:
     """Append one event to the incident's audit trail."""
     event = IncidentEvent(incident_id=incident.id, actor_id=actor.id if actor else None, action=action,
                           from_status=from_status, to_status=to_status, note=note or "", data=data or {},
                           at=at or now())
     session.add(event)
-    session.flush()
+    if flush:
+        session.flush()
     return event
 
 
@@ -215,7 +216,11 @@ def scoped_incidents(scope, filters: Filters, user_id: int | None = None):
                           Incident.id.desc())
 
 
+LIST_OPTIONS = (joinedload(Incident.category), joinedload(Incident.assignee), joinedload(Incident.reporter),
+                joinedload(Incident.grid), joinedload(Incident.area), joinedload(Incident.town))
+
+
 def page_of(session: Session, query, page: int) -> tuple[list[Incident], int]:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).unique().all()
+    rows = session.scalars(query.options(*LIST_OPTIONS).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).unique().all()
     return list(rows), total

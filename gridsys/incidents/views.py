@@ -178,5 +178,6 @@ def escalations():
     rows = session.scalars(
         select(Incident).where(access.incidents_where(auth.current_scope()), Incident.escalation_level > 0,
                                Incident.status.in_(OPEN_STATUSES))
+        .options(*services.LIST_OPTIONS)
         .order_by(Incident.escalation_level.desc(), Incident.escalated_at)).unique().all()
     return render_template("incidents/escalations.html", rows=rows, now=services.now())

@@ -42,7 +42,8 @@ def init_app(app: Flask) -> None:
                 raise GridsysError("token_invalid", "the API token is unknown, revoked, or its account is "
                                                     "deactivated", status=401)
             g.via_token = True
-            db.session().commit()  # last_used_at
+            if db.session().dirty:
+                db.session().commit()  # last_used_at
         elif "uid" in cookie:
             user = db.session().get(User, cookie["uid"])
             if user is not None and user.active and user.session_version == cookie.get("sv"):

@@ -29,7 +29,7 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan")
     __table_args__ = (
         CheckConstraint("username ~ '^[a-z0-9][a-z0-9._-]{1,39}$'", name="username_format"),
     )
@@ -67,8 +67,8 @@ class GridAssignment(AssignmentMixin, Base):
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), index=True)
     duty: Mapped[str] = mapped_column(String(20))
     backup: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    user: Mapped["User"] = relationship(lazy="joined")
-    grid = relationship("Grid", lazy="joined")
+    user: Mapped["User"] = relationship()
+    grid = relationship("Grid")
     __table_args__ = (
         CheckConstraint(f"duty IN {ASSIGNABLE_DUTIES}", name="duty_known"),
         Index("uq_grid_assignments_primary", "grid_id", "duty", unique=True,
@@ -84,8 +84,8 @@ class AreaLeader(AssignmentMixin, Base):
     __tablename__ = "area_leaders"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
-    user: Mapped["User"] = relationship(lazy="joined")
-    area = relationship("Area", lazy="joined")
+    user: Mapped["User"] = relationship()
+    area = relationship("Area")
     __table_args__ = (
         Index("uq_area_leaders_current", "area_id", unique=True, postgresql_where=text("valid_to IS NULL")),
     )
@@ -97,8 +97,8 @@ class TownAdmin(AssignmentMixin, Base):
     __tablename__ = "town_admins"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
     town_id: Mapped[int] = mapped_column(ForeignKey("towns.id", ondelete="CASCADE"), index=True)
-    user: Mapped["User"] = relationship(lazy="joined")
-    town = relationship("Town", lazy="joined")
+    user: Mapped["User"] = relationship()
+    town = relationship("Town")
     __table_args__ = (
         Index("uq_town_admins_current", "town_id", "user_id", unique=True,
               postgresql_where=text("valid_to IS NULL")),
@@ -117,7 +117,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    user: Mapped["User"] = relationship(lazy="joined")
+    user: Mapped["User"] = relationship()
 
 
 class LoginFailure(Base):

@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import Conflict, GridsysError, NotFound
@@ -297,11 +297,12 @@ def create_token(session: Session, user: User, name: str = "api") -> tuple[ApiTo
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(token),
-                                                ApiToken.revoked_at.is_(None)))
+    row = session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
+                         .where(ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)))
     if row is None or not row.user.active:
         return None
-    row.last_used_at = now()
+    if row.last_used_at is None or row.last_used_at < now() - timedelta(minutes=5):
+        row.last_used_at = now()  # coarse, so a busy integration does not write on every call
     return row.user
 
 

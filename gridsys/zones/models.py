@@ -33,7 +33,7 @@ class ZoneMixin:
 class Town(ZoneMixin, Base):
     __tablename__ = "towns"
     code: Mapped[str] = mapped_column(String(9), unique=True)
-    geom = mapped_column(_geometry("MULTIPOLYGON"), nullable=False)
+    geom = mapped_column(_geometry("MULTIPOLYGON"), nullable=False, deferred=True)
     areas: Mapped[list["Area"]] = relationship(back_populates="town", order_by="Area.code")
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{9}$'", name="code_format"),
@@ -47,7 +47,7 @@ class Area(ZoneMixin, Base):
     __tablename__ = "areas"
     code: Mapped[str] = mapped_column(String(12), unique=True)
     town_id: Mapped[int] = mapped_column(ForeignKey("towns.id", ondelete="RESTRICT"), index=True)
-    geom = mapped_column(_geometry("MULTIPOLYGON"), nullable=False)
+    geom = mapped_column(_geometry("MULTIPOLYGON"), nullable=False, deferred=True)
     town: Mapped[Town] = relationship(back_populates="areas")
     grids: Mapped[list["Grid"]] = relationship(back_populates="area", order_by="Grid.code")
     __table_args__ = (
@@ -66,7 +66,7 @@ class Grid(ZoneMixin, Base):
     __tablename__ = "grids"
     code: Mapped[str] = mapped_column(String(15), unique=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
-    geom = mapped_column(_geometry("POLYGON"), nullable=False)
+    geom = mapped_column(_geometry("POLYGON"), nullable=False, deferred=True)
     area: Mapped[Area] = relationship(back_populates="grids")
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{15}$'", name="code_format"),

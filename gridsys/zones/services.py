@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import shapely
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .. import geo
 from ..errors import GridsysError, NotFound
@@ -214,20 +214,18 @@ def locate(session: Session, lon: float, lat: float) -> Location:
     """The grid, area and town covering a point; a point on a shared edge goes to the lowest code."""
     geo.check_lon_lat(lon, lat)
     pt = geo.point_sql(float(lon), float(lat))
-
-    def first(model):
-        return select(model.id).where(func.ST_Covers(model.geom, pt)).order_by(model.code) \
-            .limit(1).scalar_subquery()
-
-    grid_id, area_id, town_id = session.execute(select(first(Grid), first(Area), first(Town))).one()
-    if grid_id is not None:
-        grid = session.get(Grid, grid_id)
+    # The common case (a point in a grid) is one query; gaps fall back level by level (属地兜底).
+    grid = session.scalar(select(Grid).options(joinedload(Grid.area).joinedload(Area.town))
+                          .where(func.ST_Covers(Grid.geom, pt)).order_by(Grid.code).limit(1))
+    if grid is not None:
         return Location(town=grid.area.town, area=grid.area, grid=grid)
-    if area_id is not None:
-        area = session.get(Area, area_id)
+    area = session.scalar(select(Area).options(joinedload(Area.town))
+                          .where(func.ST_Covers(Area.geom, pt)).order_by(Area.code).limit(1))
+    if area is not None:
         return Location(town=area.town, area=area, grid=None)
-    if town_id is not None:
-        return Location(town=session.get(Town, town_id), area=None, grid=None)
+    town = session.scalar(select(Town).where(func.ST_Covers(Town.geom, pt)).order_by(Town.code).limit(1))
+    if town is not None:
+        return Location(town=town, area=None, grid=None)
     raise GridsysError("point_outside_towns",
                        f"the point {float(lon):.6f}, {float(lat):.6f} lies outside every town; "
                        "check the location (longitude first) or ask an administrator to add the town",

@@ -1,0 +1,22 @@
+"""python -m bench [locate] [create] [sweep] …: run the named benchmarks (default: all)."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+ALL = ["locate", "create_http", "sweep"]
+
+
+def main(argv: list[str]) -> int:
+    names = argv or ALL
+    for name in names:
+        if name not in ALL:
+            print(f"unknown benchmark {name!r}; choose from {', '.join(ALL)}", file=sys.stderr)
+            return 2
+    for name in names:
+        importlib.import_module(f"bench.{name}").run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

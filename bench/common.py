@@ -1,0 +1,54 @@
+"""Shared set-up for benchmarks: a fresh database in the private cluster (or
+GRIDSYS_BENCH_DATABASE_URL), migrated, and small timing helpers."""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
+from gridsys import localdb
+from gridsys.cli import upgrade_database
+from gridsys.db import make_engine
+
+
+def bench_database(name: str = "gridsys_bench") -> str:
+    url = os.environ.get("GRIDSYS_BENCH_DATABASE_URL")
+    if not url:
+        localdb.start()
+        url = localdb.ensure_database(name, recreate=True)
+    upgrade_database(url)
+    return url
+
+
+def engine_and_session(url: str):
+    engine = make_engine(url)
+    return engine, Session(engine, expire_on_commit=False)
+
+
+def percentile(values, p: float) -> float:
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = (len(values) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def summary(label: str, ms: list[float]) -> str:
+    return (f"{label:<48} n={len(ms):>6}  p50={percentile(ms, .5):8.3f} ms  p99={percentile(ms, .99):8.3f} ms  "
+            f"mean={statistics.fmean(ms):8.3f} ms")
+
+
+@contextmanager
+def stopwatch():
+    result = {}
+    start = time.perf_counter()
+    yield result
+    result["s"] = time.perf_counter() - start
+
+
+def header(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
