@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 3
 
-.PHONY: run test bench stop setup os-deps db migrate demo translations clean-db
+.PHONY: run test bench stop setup os-deps db migrate demo translations messages
 
 setup: os-deps $(VENV)/.installed node_modules/.installed translations var/secret_key
 
@@ -55,3 +55,8 @@ bench: db
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m gridsys.localdb stop; fi
+
+# Refresh the catalogue after adding UI text: extracts every _() and merges into zh (then translate).
+messages: $(VENV)/.installed
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k _l -o var/messages.pot .
+	$(VENV)/bin/pybabel -q update -i var/messages.pot -d gridsys/translations --no-fuzzy-matching

@@ -11,6 +11,7 @@ def create_app(config: dict | None = None) -> Flask:
     no servers started, no network)."""
     from . import cli, config as config_module, db, errors, i18n, web
     from .incidents import api as incidents_api, views as incident_views
+    from .map import views as map_views
     from .people import auth, views as people_views
     from .zones import views as zone_views
 
@@ -20,7 +21,8 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     errors.register(app)
-    for blueprint in (web.bp, people_views.bp, zone_views.bp, incident_views.bp, incidents_api.bp):
+    for blueprint in (web.bp, people_views.bp, zone_views.bp, incident_views.bp, incidents_api.bp, map_views.bp):
         app.register_blueprint(blueprint)
+    web.compress_responses(app)
     cli.register(app)
     return app

@@ -65,7 +65,8 @@ def secret_key_file() -> Path:
 def load(overrides: dict | None = None) -> dict:
     cfg = dict(DEFAULTS)
     for env, (key, parse) in ENVIRONMENT.items():
-        if os.environ.get(env):
+        # Set but empty counts for the tile URL (= no tile layer); elsewhere empty means unset.
+        if os.environ.get(env) or (env == "GRIDSYS_TILES_URL" and env in os.environ):
             try:
                 cfg[key] = parse(os.environ[env])
             except ValueError as exc:

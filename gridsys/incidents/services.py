@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +15,7 @@ from ..people import access
 from ..people.models import User
 from ..zones.services import locate
 from . import routing
-from .models import OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident, IncidentEvent
+from .models import DUTIES, OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident, IncidentEvent
 
 MAX_DESCRIPTION = 2000
 MAX_ADDRESS = 200
@@ -166,27 +166,41 @@ def record(session: Session, incident: Incident, actor: User | None, action: str
 class Filters:
     status: str | None = None      # a status, or "open"
     category: str | None = None
+    duty: str | None = None
     grid: str | None = None
     overdue: bool | None = None
+    escalated: bool | None = None
+    since: date | None = None      # created on or after this day
     mine: bool = False
     page: int = 1
+
+
+def _flag(args, name: str) -> bool | None:
+    value = args.get(name)
+    if value not in (None, "", "0", "1", "true", "false"):
+        raise GridsysError(f"{name}_invalid", f"{name} is true or false", status=400)
+    return None if value in (None, "") else value in ("1", "true")
 
 
 def parse_filters(args) -> Filters:
     status = args.get("status") or None
     if status not in (None, "open", *STATUSES):
         raise GridsysError("status_unknown", f"status is open or one of {', '.join(STATUSES)}", status=400)
-    overdue = args.get("overdue")
-    if overdue not in (None, "", "0", "1", "true", "false"):
-        raise GridsysError("overdue_invalid", "overdue is true or false", status=400)
+    duty = args.get("duty") or None
+    if duty not in (None, *DUTIES):
+        raise GridsysError("duty_unknown", f"duty is one of {', '.join(DUTIES)}", status=400)
     try:
         page = int(args.get("page") or 1)
         assert page >= 1
     except (ValueError, AssertionError):
         raise GridsysError("page_invalid", "page is a whole number from 1", status=400)
-    return Filters(status=status, category=args.get("category") or None, grid=args.get("grid") or None,
-                   overdue=None if overdue in (None, "") else overdue in ("1", "true"),
-                   mine=args.get("mine") in ("1", "true"), page=page)
+    try:
+        since = date.fromisoformat(args["since"]) if args.get("since") else None
+    except ValueError:
+        raise GridsysError("since_invalid", "since is a date: YYYY-MM-DD", status=400)
+    return Filters(status=status, category=args.get("category") or None, duty=duty, grid=args.get("grid") or None,
+                   overdue=_flag(args, "overdue"), escalated=_flag(args, "escalated"), since=since,
+                   mine=_flag(args, "mine") or False, page=page)
 
 
 def overdue_expr(at=None):
@@ -203,6 +217,13 @@ def scoped_incidents(scope, filters: Filters, user_id: int | None = None):
         query = query.where(Incident.status == filters.status)
     if filters.category:
         query = query.where(Incident.category_code == filters.category)
+    if filters.duty:
+        query = query.where(Incident.category_code.in_(select(Category.code).where(Category.duty == filters.duty)))
+    if filters.escalated is not None:
+        query = query.where((Incident.escalation_level > 0) == filters.escalated)
+    if filters.since:
+        query = query.where(Incident.created_at >= datetime.combine(filters.since, datetime.min.time(),
+                                                                    tzinfo=timezone.utc))
     if filters.grid:
         query = query.where(Incident.grid_id.in_(select(Grid.id).where(Grid.code == filters.grid)))
     if filters.overdue is True:

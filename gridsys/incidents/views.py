@@ -78,7 +78,14 @@ def report():
         if created:
             flash(_("Sent: %(code)s", code=incident.code), "ok")
         return redirect(url_for("incidents.show", incident_id=incident.id), 303)
-    return render_template("incidents/report.html", groups=_categories_by_duty(session), form={},
+    form = {}
+    try:  # "log an incident here" from the map
+        lon, lat = float(request.args["lon"]), float(request.args["lat"])
+        geo.check_lon_lat(lon, lat)
+        form = {"lon": f"{lon:.7f}", "lat": f"{lat:.7f}"}
+    except (KeyError, ValueError, GridsysError):
+        pass
+    return render_template("incidents/report.html", groups=_categories_by_duty(session), form=form,
                            client_uuid=str(uuid.uuid4()), map=_report_map())
 
 

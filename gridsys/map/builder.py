@@ -33,8 +33,9 @@ class EmbeddedMap:
 def base_map(lat: float, lon: float, zoom: int = 14, **kwargs) -> LocalMap:
     """A map centred on (lat, lon) with the configured tile layer (none when the URL is empty)."""
     cfg = current_app.config
+    # maxZoom on the map itself: clustering needs it even when there is no tile layer.
     m = LocalMap(location=[lat, lon], zoom_start=zoom, tiles=None, control_scale=True,
-                 max_zoom=cfg["TILES_MAX_ZOOM"], **kwargs)
+                 maxZoom=cfg["TILES_MAX_ZOOM"], **kwargs)
     if cfg.get("TILES_URL"):
         folium.TileLayer(tiles=cfg["TILES_URL"], attr=cfg["TILES_ATTRIBUTION"], max_zoom=cfg["TILES_MAX_ZOOM"],
                          name="tiles").add_to(m)

@@ -105,7 +105,8 @@ def login_required(view=None, *, roles: tuple[str, ...] = ()):
 
 
 def safe_next(target: str | None, default: str) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and target.isprintable():
         return target
     return default
 
@@ -115,7 +116,7 @@ def landing_page(user: User) -> str:
     if "admin" in user.roles:
         return url_for("people.admin_people")
     if "area_leader" in user.roles:
-        return url_for("incidents.queue")
+        return url_for("map.page")  # the map of open incidents is where leaders live
     if "grid_worker" in user.roles:
         return url_for("incidents.report")  # one tap from login to logging an incident
     return url_for("web.index")

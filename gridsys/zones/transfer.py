@@ -109,11 +109,17 @@ def import_zones(session: Session, data, *, actor: str, reason: str = "import") 
             key = "created" if existed is None else "updated" if zone.version != old_version else "unchanged"
             counts[feat.level][key] += 1
             written.append((feat, zone))
-        for feat, zone in written:  # checked once everything is in place (swaps of siblings work)
-            try:
-                services.check_zone(session, zone)
-            except GridsysError as exc:
-                raise _refuse(feat.index, feat.code, exc) from None
+        # Checked once everything is in place (swaps of siblings work), one rule at a time so the
+        # refusal names the faulty feature: a spilling child before its parent's "children outside",
+        # the later of two overlapping features (hence reversed) rather than the earlier.
+        for check, order in ((services.check_within_parent, written),
+                             (services.check_no_sibling_overlap, written[::-1]),
+                             (services.check_children_within, written)):
+            for feat, zone in order:
+                try:
+                    check(session, zone)
+                except GridsysError as exc:
+                    raise _refuse(feat.index, feat.code, exc) from None
     return counts
 
 

@@ -31,8 +31,8 @@ def _zone_columns(code_len: int):
 
 def _zone_constraints(table: str, code_len: int):
     return [
-        sa.CheckConstraint(f"code ~ '^[0-9]{{{code_len}}}$'", name=f"ck_{table}_code_format"),
-        sa.CheckConstraint("ST_IsValid(geom)", name=f"ck_{table}_geom_valid"),
+        sa.CheckConstraint(f"code ~ '^[0-9]{{{code_len}}}$'", name="code_format"),
+        sa.CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
         sa.UniqueConstraint("code", name=f"uq_{table}_code"),
     ]
 
@@ -71,7 +71,7 @@ def upgrade() -> None:
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("old_geom", Geometry("GEOMETRY", srid=SRID, spatial_index=False)),
         sa.Column("new_geom", Geometry("GEOMETRY", srid=SRID, spatial_index=False)),
-        sa.CheckConstraint("level IN ('town', 'area', 'grid')", name="ck_boundary_revisions_level_known"),
+        sa.CheckConstraint("level IN ('town', 'area', 'grid')", name="level_known"),
     )
     op.create_index("ix_boundary_revisions_zone_code", "boundary_revisions", ["zone_code"])
 
@@ -85,11 +85,11 @@ def upgrade() -> None:
         sa.Column("escalate_after_hours", sa.Integer, nullable=False),
         sa.Column("priority", sa.String(10), nullable=False),
         sa.Column("active", sa.Boolean, nullable=False, server_default="true"),
-        sa.CheckConstraint("code ~ '^[0-9]{4}$'", name="ck_categories_code_format"),
+        sa.CheckConstraint("code ~ '^[0-9]{4}$'", name="code_format"),
         sa.CheckConstraint("duty IN ('civilization', 'safety', 'civil_affairs', 'culture', 'legal', "
-                           "'counseling')", name="ck_categories_duty_known"),
-        sa.CheckConstraint("priority IN ('normal', 'urgent')", name="ck_categories_priority_known"),
-        sa.CheckConstraint("deadline_hours > 0 AND escalate_after_hours > 0", name="ck_categories_hours_positive"),
+                           "'counseling')", name="duty_known"),
+        sa.CheckConstraint("priority IN ('normal', 'urgent')", name="priority_known"),
+        sa.CheckConstraint("deadline_hours > 0 AND escalate_after_hours > 0", name="hours_positive"),
     )
 
 

@@ -42,14 +42,14 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("last_login_at", sa.DateTime(timezone=True)),
         sa.UniqueConstraint("username", name="uq_users_username"),
-        sa.CheckConstraint("username ~ '^[a-z0-9][a-z0-9._-]{1,39}$'", name="ck_users_username_format"),
+        sa.CheckConstraint("username ~ '^[a-z0-9][a-z0-9._-]{1,39}$'", name="username_format"),
     )
     op.create_table(
         "user_roles",
         sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE",
                                                        name="fk_user_roles_user_id_users"), primary_key=True),
         sa.Column("role", sa.String(20), primary_key=True),
-        sa.CheckConstraint("role IN ('admin', 'area_leader', 'grid_worker')", name="ck_user_roles_role_known"),
+        sa.CheckConstraint("role IN ('admin', 'area_leader', 'grid_worker')", name="role_known"),
     )
     op.create_table(
         "grid_assignments", *_term_columns(), _user_fk("grid_assignments"),
@@ -57,7 +57,7 @@ def upgrade() -> None:
                                                        name="fk_grid_assignments_grid_id_grids"), nullable=False),
         sa.Column("duty", sa.String(20), nullable=False),
         sa.Column("backup", sa.Boolean, nullable=False, server_default="false"),
-        sa.CheckConstraint(f"duty IN {DUTIES}", name="ck_grid_assignments_duty_known"),
+        sa.CheckConstraint(f"duty IN {DUTIES}", name="duty_known"),
     )
     op.create_index("ix_grid_assignments_user_id", "grid_assignments", ["user_id"])
     op.create_index("ix_grid_assignments_grid_id", "grid_assignments", ["grid_id"])

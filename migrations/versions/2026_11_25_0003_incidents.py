@@ -55,8 +55,8 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.UniqueConstraint("code", name="uq_incidents_code"),
         sa.UniqueConstraint("client_uuid", name="uq_incidents_client_uuid"),
-        sa.CheckConstraint(f"status IN {STATUSES}", name="ck_incidents_status_known"),
-        sa.CheckConstraint("priority IN ('normal', 'urgent')", name="ck_incidents_priority_known"),
+        sa.CheckConstraint(f"status IN {STATUSES}", name="status_known"),
+        sa.CheckConstraint("priority IN ('normal', 'urgent')", name="priority_known"),
     )
     op.create_index("ix_incidents_geom", "incidents", ["geom"], postgresql_using="gist")
     op.create_index("ix_incidents_grid_open", "incidents", ["grid_id"], postgresql_where=sa.text(f"status IN {OPEN}"))

@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("active", sa.Boolean, nullable=False, server_default="true"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        sa.CheckConstraint("kind IN ('json', 'wecom', 'dingtalk')", name="ck_webhooks_kind_known"),
+        sa.CheckConstraint("kind IN ('json', 'wecom', 'dingtalk')", name="kind_known"),
     )
     op.create_index("ix_webhooks_town_id", "webhooks", ["town_id"])
     op.create_table(

@@ -1,0 +1,31 @@
+"""folium elements for gridsys maps: live layers fed by GeoJSON endpoints (scoped, bounded,
+refreshed), so the page's HTML stays small however many incidents there are."""
+from __future__ import annotations
+
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+
+
+class LiveLayers(JSCSSMixin, MacroElement):
+    """Zones and clustered incidents loaded by static/map.js from the app's GeoJSON API.
+
+    ``options`` (JSON) carries the endpoints, the viewer's mode (leader/worker/admin), the
+    category names and the UI words; nothing user-written is put into the page by this element.
+    """
+
+    default_js = [("markercluster", "/vendor/leaflet.markercluster/dist/leaflet.markercluster.js"),
+                  ("gridsys_map", "/static/map.js")]
+    default_css = [("markercluster_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.css"),
+                   ("markercluster_default_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.Default.css"),
+                   ("gridsys_map_css", "/static/map.css")]
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            window.gridsysMap = GridsysMap.init({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, options: dict):
+        super().__init__()
+        self._name = "LiveLayers"
+        self.options = options
