@@ -93,7 +93,7 @@ def check_lon_lat(lon, lat, where: str = "") -> None:
 
 def _check_positions(coords, depth: int, where: str) -> None:
     """Walk raw GeoJSON coordinates: 2-D positions in range, closed rings of 4+ positions."""
-    if not isinstance(coords, list):
+    if not isinstance(coords, (list, tuple)):
         raise GeometryError("geometry_malformed", f"{where}coordinates must be arrays")
     if depth == 0:
         if len(coords) != 2:

@@ -99,14 +99,15 @@ def import_zones(session: Session, data, *, actor: str, reason: str = "import") 
     with session.begin_nested():
         for feat in features:  # parents first, so children find them
             existed = services.get_zone(session, feat.level, feat.code)
-            old_version = existed.version if existed else None
+            before = (existed.version, existed.name, existed.name_en) if existed else None
             try:
                 zone = services.write_zone(session, feat.level, feat.code, feat.name, feat.geom,
                                            actor=actor, reason=reason, name_en=feat.name_en,
                                            action="import")
             except GridsysError as exc:
                 raise _refuse(feat.index, feat.code, exc) from None
-            key = "created" if existed is None else "updated" if zone.version != old_version else "unchanged"
+            key = "created" if before is None else \
+                "unchanged" if before == (zone.version, zone.name, zone.name_en) else "updated"
             counts[feat.level][key] += 1
             written.append((feat, zone))
         # Checked once everything is in place (swaps of siblings work), one rule at a time so the

@@ -1,6 +1,8 @@
 """Zone pages (HTML) and the zone JSON endpoints."""
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import select
 from flask import Blueprint, jsonify, render_template, request
 
@@ -31,6 +33,8 @@ def overview():
 def api_locate():
     try:
         lon, lat = float(request.args["lon"]), float(request.args["lat"])
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            raise ValueError
     except (KeyError, ValueError):
         raise GridsysError("coordinates_invalid", "lon and lat query parameters (decimal degrees) are required",
                            status=400)
