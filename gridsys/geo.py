@@ -191,3 +191,21 @@ def _reason_location(reason: str):
         except ValueError:
             return None
     return None
+
+
+def areas_m2(session, geoms) -> list[float]:
+    """Areas in m² of shapely geometries (EPSG:4326), measured by PostGIS geography in one query."""
+    from sqlalchemy import text
+    if not geoms:
+        return []
+    rows = session.execute(text(
+        "SELECT ST_Area(ST_SetSRID(ST_GeomFromWKB(w), :srid)::geography) FROM unnest(CAST(:wkbs AS bytea[])) "
+        "WITH ORDINALITY AS t(w, n) ORDER BY n"), {"srid": STORAGE_SRID, "wkbs": [shapely.to_wkb(g) for g in geoms]})
+    return [float(r[0]) for r in rows]
+
+
+def wkb_param(geom):
+    """SQL expression for a shapely geometry passed as a WKB parameter."""
+    from sqlalchemy import literal
+    from sqlalchemy.types import LargeBinary
+    return func.ST_SetSRID(func.ST_GeomFromWKB(literal(shapely.to_wkb(geom), LargeBinary)), STORAGE_SRID)

@@ -79,7 +79,7 @@ def document() -> dict:
                             "address": {"type": "string", "maxLength": 200}}},
         "Transition": {"type": "object", "required": ["action"], "properties": {
             "action": {"type": "string", "enum": ["accept", "comment", "resolve", "close", "reopen", "cancel",
-                                                  "reassign", "extend", "escalate"]},
+                                                  "reassign", "extend", "escalate", "take", "send_down"]},
             "note": {"type": "string", "maxLength": 2000},
             "version": {"type": "integer", "description": "the version read; a mismatch is 409 stale_update"},
             "assignee": {"type": "string", "description": "username (reassign)"},
@@ -138,6 +138,14 @@ def document() -> dict:
             "parameters": [*FILTERS, _query("bbox", {"type": "string"}, "minlon,minlat,maxlon,maxlat")],
             "responses": {"200": {"description": "RFC 7946", "content": {"application/geo+json": {
                 "schema": _ref("FeatureCollection")}}}, **_errors(400, 401)}}},
+        "/api/v1/map/grids.geojson": {"get": {
+            "summary": "Grids in scope with open/overdue counts and duties lacking a worker",
+            "responses": {"200": {"description": "RFC 7946", "content": {"application/geo+json": {
+                "schema": _ref("FeatureCollection")}}}, **_errors(401)}}},
+        "/api/v1/map/gaps.geojson": {"get": {
+            "summary": "Ground not covered by areas (per town) or grids (per area); administrators",
+            "responses": {"200": {"description": "RFC 7946", "content": {"application/geo+json": {
+                "schema": _ref("FeatureCollection")}}}, **_errors(401, 403)}}},
         "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
                                          "responses": {"200": _json({"type": "object"})}}},
     }

@@ -152,8 +152,9 @@ def parse_bbox(value: str | None):
         return None
     try:
         parts = [float(v) for v in value.split(",")]
-        assert len(parts) == 4
-    except (ValueError, AssertionError):
+    except ValueError:
+        parts = []
+    if len(parts) != 4:
         raise GridsysError("bbox_invalid", "bbox is minlon,minlat,maxlon,maxlat", status=400)
     geo.check_lon_lat(parts[0], parts[1])
     geo.check_lon_lat(parts[2], parts[3])

@@ -38,7 +38,7 @@ def incidents_feature_collection(session: Session, scope, filters: Filters, bbox
                 .limit(MAX_FEATURES).subquery())
     collection = func.json_build_object(
         "type", "FeatureCollection",
-        "features", func.coalesce(func.json_agg(features.c.f), cast("[]", _json())))
+        "features", func.coalesce(func.json_agg(features.c.f), func.json_build_array()))
     return session.scalar(select(cast(collection, String)).select_from(features))
 
 

@@ -11,9 +11,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
 
-from ..people.models import AreaLeader, GridAssignment, TownAdmin, User
+from ..people.models import AreaLeader, GridAssignment, TownAdmin, User, UserRole
 from ..zones.services import Location
 from .models import Category
+
+
+def has_role(user_model, role: str):
+    """Only people who still hold the role are routed to (an assignment outlives a removed role)."""
+    return select(UserRole.user_id).where(UserRole.user_id == user_model.id, UserRole.role == role).exists()
 
 
 @dataclass
@@ -29,7 +34,7 @@ def _grid_workers(session: Session, grid_id: int, duty: str) -> list[GridAssignm
         select(GridAssignment).join(User, User.id == GridAssignment.user_id)
         .options(contains_eager(GridAssignment.user))
         .where(GridAssignment.grid_id == grid_id, GridAssignment.duty == duty,
-               GridAssignment.valid_to.is_(None), User.active)
+               GridAssignment.valid_to.is_(None), User.active, has_role(User, "grid_worker"))
         .order_by(GridAssignment.backup, GridAssignment.valid_from, GridAssignment.id)))
 
 
@@ -37,12 +42,14 @@ def area_leader(session: Session, area_id: int | None) -> User | None:
     if area_id is None:
         return None
     return session.scalar(select(User).join(AreaLeader, AreaLeader.user_id == User.id)
-                          .where(AreaLeader.area_id == area_id, AreaLeader.valid_to.is_(None), User.active))
+                          .where(AreaLeader.area_id == area_id, AreaLeader.valid_to.is_(None), User.active,
+                                 has_role(User, "area_leader")))
 
 
 def town_admins(session: Session, town_id: int) -> list[User]:
     return list(session.scalars(select(User).join(TownAdmin, TownAdmin.user_id == User.id)
-                                .where(TownAdmin.town_id == town_id, TownAdmin.valid_to.is_(None), User.active)
+                                .where(TownAdmin.town_id == town_id, TownAdmin.valid_to.is_(None), User.active,
+                                       has_role(User, "admin"))
                                 .order_by(TownAdmin.valid_from, TownAdmin.id)))
 
 

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import case, func, select, text
@@ -21,10 +24,17 @@ MAX_DESCRIPTION = 2000
 MAX_ADDRESS = 200
 URGENT_DEADLINE_HOURS = 4  # urgent priority shortens a longer category deadline to this
 PAGE_SIZE = 50
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def town_zone() -> ZoneInfo:
+    """The towns' time zone (GRIDSYS_TIMEZONE): dates people read are local dates."""
+    name = current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE) if has_app_context() else DEFAULT_TIMEZONE
+    return ZoneInfo(name)
 
 
 def due_hours(category: Category, priority: str) -> int:
@@ -109,6 +119,7 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     decision = routing.route(session, where, category)
     at = at or now()
     prefix = (where.grid or where.area or where.town).code
+    local_day = at.astimezone(town_zone()).date()  # the code carries the town's date, not UTC's
     incident = Incident(
         client_uuid=client_uuid, geom=geo.to_db(geo.point(lon, lat)), address=address, category=category,
         description=description, priority=priority, status="reported", town=where.town, area=where.area,
@@ -121,7 +132,7 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     escalation.schedule(incident)
     try:
         with session.begin_nested():
-            incident.code = next_code(session, prefix, at.date())
+            incident.code = next_code(session, prefix, local_day)
             session.add(incident)
             session.flush()
     except IntegrityError:  # the same UUID committed by a concurrent request
@@ -191,8 +202,9 @@ def parse_filters(args) -> Filters:
         raise GridsysError("duty_unknown", f"duty is one of {', '.join(DUTIES)}", status=400)
     try:
         page = int(args.get("page") or 1)
-        assert page >= 1
-    except (ValueError, AssertionError):
+    except ValueError:
+        page = 0
+    if page < 1:
         raise GridsysError("page_invalid", "page is a whole number from 1", status=400)
     try:
         since = date.fromisoformat(args["since"]) if args.get("since") else None
@@ -223,7 +235,7 @@ def scoped_incidents(scope, filters: Filters, user_id: int | None = None):
         query = query.where((Incident.escalation_level > 0) == filters.escalated)
     if filters.since:
         query = query.where(Incident.created_at >= datetime.combine(filters.since, datetime.min.time(),
-                                                                    tzinfo=timezone.utc))
+                                                                    tzinfo=town_zone()))
     if filters.grid:
         query = query.where(Incident.grid_id.in_(select(Grid.id).where(Grid.code == filters.grid)))
     if filters.overdue is True:

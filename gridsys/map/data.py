@@ -16,7 +16,8 @@ DEFAULT_CENTRE = (106.33, 29.62)
 
 def _collection(features_subquery) -> object:
     return func.json_build_object("type", "FeatureCollection",
-                                  "features", func.coalesce(func.json_agg(features_subquery.c.f), cast("[]", JSON)))
+                                  "features", func.coalesce(func.json_agg(features_subquery.c.f),
+                                                            func.json_build_array()))
 
 
 def grids_feature_collection(session: Session, scope: Scope) -> str:

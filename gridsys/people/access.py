@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..errors import NotFound
@@ -48,7 +48,13 @@ def scope_for(session: Session, user: User | None) -> Scope:
 
 
 def where(scope: Scope, model):
-    """SQL condition limiting ``model`` (Town, Area or Grid) to the scope."""
+    """SQL condition limiting ``model`` (Town, Area or Grid) to the scope (retired grids never show)."""
+    if model is Grid:
+        return and_(Grid.retired_at.is_(None), _where(scope, model))
+    return _where(scope, model)
+
+
+def _where(scope: Scope, model):
     if scope.everything:
         return true()
     if scope.empty:

@@ -50,7 +50,8 @@ def init_app(app: Flask) -> None:
                 g.user = user
             else:
                 cookie.clear()
-        if request.method in UNSAFE and not g.via_token:
+        # Anonymous API calls get the 401 of login_required, not a CSRF 400.
+        if request.method in UNSAFE and not g.via_token and (g.user is not None or not _is_api()):
             csrf.protect()
         if g.user is not None and g.user.must_change_password and \
                 request.endpoint not in OPEN_WHILE_CHANGING:

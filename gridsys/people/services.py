@@ -176,7 +176,7 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METH
 # --- assignments -----------------------------------------------------------------
 
 def _grid(session: Session, code: str) -> Grid:
-    grid = session.scalar(select(Grid).where(Grid.code == code))
+    grid = session.scalar(select(Grid).where(Grid.code == code, Grid.retired_at.is_(None)))
     if grid is None:
         raise NotFound("grid_not_found", f"no grid with code {code}")
     return grid
@@ -267,7 +267,7 @@ def duty_gaps(session: Session, area_ids=None) -> list[tuple[Grid, list[str]]]:
     covered = {(g, d) for g, d in session.execute(
         select(GridAssignment.grid_id, GridAssignment.duty).where(
             GridAssignment.valid_to.is_(None), ~GridAssignment.backup))}
-    query = select(Grid).order_by(Grid.code)
+    query = select(Grid).where(Grid.retired_at.is_(None)).order_by(Grid.code)
     if area_ids is not None:
         query = query.where(Grid.area_id.in_(area_ids))
     gaps = []

@@ -113,7 +113,8 @@ def admin_person(username):
     }
     return render_template("people/admin_person.html", person=user, history=history, roles=ROLES,
                            duties=ASSIGNABLE_DUTIES, duty_zh=DUTY_ZH,
-                           grids=session.scalars(select(Grid).order_by(Grid.code)).all(),
+                           grids=session.scalars(select(Grid).where(Grid.retired_at.is_(None))
+                                                 .order_by(Grid.code)).all(),
                            areas=session.scalars(select(Area).order_by(Area.code)).all(),
                            towns=session.scalars(select(Town).order_by(Town.code)).all())
 

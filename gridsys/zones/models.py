@@ -49,7 +49,9 @@ class Area(ZoneMixin, Base):
     town_id: Mapped[int] = mapped_column(ForeignKey("towns.id", ondelete="RESTRICT"), index=True)
     geom = mapped_column(_geometry("MULTIPOLYGON"), nullable=False, deferred=True)
     town: Mapped[Town] = relationship(back_populates="areas")
-    grids: Mapped[list["Grid"]] = relationship(back_populates="area", order_by="Grid.code")
+    grids: Mapped[list["Grid"]] = relationship(order_by="Grid.code",
+                                               primaryjoin="and_(Grid.area_id == Area.id, Grid.retired_at.is_(None))",
+                                               viewonly=True)
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{12}$'", name="code_format"),
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),
@@ -67,7 +69,10 @@ class Grid(ZoneMixin, Base):
     code: Mapped[str] = mapped_column(String(15), unique=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
     geom = mapped_column(_geometry("POLYGON"), nullable=False, deferred=True)
-    area: Mapped[Area] = relationship(back_populates="grids")
+    area: Mapped[Area] = relationship()
+    # A deleted or merged-away grid keeps its row (closed incidents still point at it) with an
+    # empty geometry, so it is never located, overlapped or drawn again.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{15}$'", name="code_format"),
         CheckConstraint("ST_IsValid(geom)", name="geom_valid"),

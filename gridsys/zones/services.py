@@ -216,7 +216,8 @@ def locate(session: Session, lon: float, lat: float) -> Location:
     pt = geo.point_sql(float(lon), float(lat))
     # The common case (a point in a grid) is one query; gaps fall back level by level (属地兜底).
     grid = session.scalar(select(Grid).options(joinedload(Grid.area).joinedload(Area.town))
-                          .where(func.ST_Covers(Grid.geom, pt)).order_by(Grid.code).limit(1))
+                          .where(func.ST_Covers(Grid.geom, pt), Grid.retired_at.is_(None))
+                          .order_by(Grid.code).limit(1))
     if grid is not None:
         return Location(town=grid.area.town, area=grid.area, grid=grid)
     area = session.scalar(select(Area).options(joinedload(Area.town))
@@ -263,7 +264,8 @@ def coverage(session: Session, town_code: str | None = None) -> list[CoverageRow
         query = (select(parent.code, parent.name, func.count(child.id), geo.area_m2(parent.geom),
                         func.coalesce(geo.area_m2(func.ST_Intersection(parent.geom, union)), 0),
                         func.coalesce(func.sum(geo.area_m2(child.geom)) - geo.area_m2(union), 0))
-                 .outerjoin(child, getattr(child, PARENT_FK[CHILD_LEVEL[parent_level]]) == parent.id)
+                 .outerjoin(child, and_(getattr(child, PARENT_FK[CHILD_LEVEL[parent_level]]) == parent.id,
+                                        *([child.retired_at.is_(None)] if child is Grid else [])))
                  .group_by(parent.id).order_by(parent.code))
         if town_code:
             query = query.where(parent.code.startswith(town_code))

@@ -135,6 +135,8 @@ def export_zones(session: Session, level: str | None = None, town_code: str | No
         query = select(model).order_by(model.code)
         if town_code:
             query = query.where(model.code.startswith(town_code))
+        if model is MODELS["grid"]:
+            query = query.where(model.retired_at.is_(None))
         if scope is not None:
             from ..people.access import where
             query = query.where(where(scope, model))
