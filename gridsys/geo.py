@@ -205,7 +205,5 @@ def areas_m2(session, geoms) -> list[float]:
 
 
 def wkb_param(geom):
-    """SQL expression for a shapely geometry passed as a WKB parameter."""
-    from sqlalchemy import literal
-    from sqlalchemy.types import LargeBinary
-    return func.ST_SetSRID(func.ST_GeomFromWKB(literal(shapely.to_wkb(geom), LargeBinary)), STORAGE_SRID)
+    """SQL expression for a shapely geometry passed as a (hex WKB) parameter, full precision."""
+    return func.ST_SetSRID(func.ST_GeomFromWKB(func.decode(shapely.to_wkb(geom, hex=True), "hex")), STORAGE_SRID)

@@ -36,6 +36,56 @@ FILTERS = [
 ]
 
 
+GRID_EDITS = {
+    "redraw": ("Reshape a grid; neighbours give up or take the difference",
+               {"geometry": {"type": "object", "description": "GeoJSON Polygon"}}),
+    "split": ("Split a grid by a line into two grids", {"line": {"type": "object", "description": "GeoJSON LineString"},
+                                                         "name": {"type": "string"}}),
+    "merge": ("Merge with an adjacent grid of the same area (the lower code survives)",
+              {"other": {"type": "string"}}),
+    "move": ("Move the grid to another area of the same town (renumbered)", {"area": {"type": "string"}}),
+    "delete": ("Retire the grid; its ground goes to a neighbour or stays a gap", {}),
+    "restore": ("Bring back the shape of a revision", {"revision": {"type": "integer"}}),
+}
+ZONE_EDITS = {
+    ("areas", "grids"): ("Draw a new grid in the area", {"geometry": {"type": "object"}, "name": {"type": "string"}}),
+    ("areas", "import"): ("Replace the area's grids with a FeatureCollection (batch redraw)",
+                          {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}}),
+    ("areas", "redraw"): ("Reshape an area; its grids must stay inside", {"geometry": {"type": "object"}}),
+    ("towns", "redraw"): ("Reshape a town; its areas must stay inside", {"geometry": {"type": "object"}}),
+}
+EDIT_COMMON = {"reason": {"type": "string", "description": "why (required to save; kept in the history)"},
+               "gap_policy": {"type": "string", "enum": ["neighbour", "gap"]},
+               "versions": {"type": "object", "description": "zone code -> version seen in the preview; "
+                                                            "a mismatch is 409 stale_boundary"}}
+
+
+def _edit_pair(path: str, summary: str, props: dict, level: str) -> dict:
+    param = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+    body = {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {**props, **EDIT_COMMON}}}}}
+    effect = _json({"type": "object", "description": "checks, changes (m² per zone), moves (incidents with "
+                                                     "from/to grid and handler)"})
+    return {
+        f"{path}/preview": {"post": {"summary": f"{summary} — preview, writes nothing", "parameters": [param],
+                                     "requestBody": body, "responses": {"200": effect, **_errors(400, 401, 403, 404, 422)}}},
+        path: {"post": {"summary": f"{summary} — save (one transaction)", "parameters": [param], "requestBody": body,
+                        "responses": {"201": effect, **_errors(400, 401, 403, 404, 409, 422)}}},
+    }
+
+
+def redraw_paths() -> dict:
+    paths = {}
+    for name, (summary, props) in GRID_EDITS.items():
+        paths.update(_edit_pair(f"/api/v1/grids/{{code}}/{name}", summary, props, "grid"))
+    for (level, name), (summary, props) in ZONE_EDITS.items():
+        paths.update(_edit_pair(f"/api/v1/{level}/{{code}}/{name}", summary, props, level))
+    paths["/api/v1/grids/{code}/revisions"] = {"get": {
+        "summary": "A grid's boundary history (who, when, why, before/after)", "parameters": [CODE],
+        "responses": {"200": _json({"type": "array", "items": {"type": "object"}}), **_errors(401, 403, 404)}}}
+    return paths
+
+
 def document() -> dict:
     incident = {
         "type": "object",
@@ -146,6 +196,7 @@ def document() -> dict:
             "summary": "Ground not covered by areas (per town) or grids (per area); administrators",
             "responses": {"200": {"description": "RFC 7946", "content": {"application/geo+json": {
                 "schema": _ref("FeatureCollection")}}}, **_errors(401, 403)}}},
+        **redraw_paths(),
         "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
                                          "responses": {"200": _json({"type": "object"})}}},
     }

@@ -176,3 +176,45 @@ def _extend(incident: Incident, hours) -> dict:
     base = old or now()
     incident.due_at = base + timedelta(hours=hours)
     return {"from": old.isoformat() if old else None, "to": incident.due_at.isoformat(), "hours": hours}
+
+
+def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: datetime) -> int:
+    """Boundary changes move open incidents: new grid, area and handler (from routing), set-based
+    so a redraw over a large town stays fast. A new handler must accept again (in_progress →
+    assigned); an event on each incident explains the move. Returns the number moved."""
+    import json
+    from sqlalchemy import text
+    if not moves:
+        return 0
+    rows = session.execute(text("""
+        WITH m AS (
+            SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:grid_ids AS int[]), CAST(:area_ids AS int[]),
+                                 CAST(:assignee_ids AS int[]), CAST(:assigned_as AS text[]),
+                                 CAST(:routings AS jsonb[]), CAST(:datas AS jsonb[]))
+                   AS m(id, grid_id, area_id, assignee_id, assigned_as, routing, data)
+        ), old AS (
+            SELECT i.id, i.status, i.assignee_id FROM incidents i JOIN m ON m.id = i.id
+            WHERE i.status IN ('reported', 'assigned', 'in_progress', 'reopened') FOR UPDATE OF i
+        ), upd AS (
+            UPDATE incidents i SET grid_id = m.grid_id, area_id = m.area_id, assignee_id = m.assignee_id,
+                   assigned_as = m.assigned_as, routing = m.routing, version = i.version + 1, updated_at = :at,
+                   status = CASE WHEN m.assignee_id IS NULL THEN i.status
+                                 WHEN i.status = 'reported' THEN 'assigned'
+                                 WHEN i.status = 'in_progress' AND m.assignee_id IS DISTINCT FROM i.assignee_id
+                                      THEN 'assigned'
+                                 ELSE i.status END,
+                   dispatched_at = CASE WHEN m.assignee_id IS DISTINCT FROM i.assignee_id THEN :at
+                                        ELSE i.dispatched_at END
+            FROM m, old WHERE i.id = m.id AND old.id = m.id
+            RETURNING i.id, old.status AS from_status, i.status AS to_status, m.data
+        )
+        INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
+        SELECT upd.id, :at, (SELECT id FROM users WHERE username = :actor), 'rehome', upd.from_status,
+               upd.to_status, :note, upd.data FROM upd
+        RETURNING incident_id
+    """), {"ids": [m["id"] for m in moves], "grid_ids": [m["grid_id"] for m in moves],
+           "area_ids": [m["area_id"] for m in moves], "assignee_ids": [m["assignee_id"] for m in moves],
+           "assigned_as": [m["assigned_as"] for m in moves], "routings": [json.dumps(m["routing"]) for m in moves],
+           "datas": [json.dumps(m["data"]) for m in moves], "at": at, "actor": actor, "note": reason}).all()
+    session.expire_all()
+    return len(rows)

@@ -29,3 +29,23 @@ class LiveLayers(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "LiveLayers"
         self.options = options
+
+
+class BoundaryEditor(JSCSSMixin, MacroElement):
+    """The administrators' boundary editor (Leaflet-Geoman from npm, served by the app): select a
+    grid, reshape, split, merge, move, delete or draw one; preview the effect; save."""
+
+    default_js = [("geoman", "/vendor/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js"),
+                  ("gridsys_editor", "/static/editor.js")]
+    default_css = [("geoman_css", "/vendor/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css")]
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            window.gridsysEditor = GridsysEditor.init({{ this._parent.get_name() }}, window.gridsysMap,
+                                                      {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, options: dict):
+        super().__init__()
+        self._name = "BoundaryEditor"
+        self.options = options

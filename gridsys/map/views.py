@@ -8,10 +8,11 @@ from sqlalchemy import select
 from .. import db
 from ..i18n import locale
 from ..incidents.models import DUTIES, Category
+from ..zones.models import Area
 from ..people import auth
 from . import data
 from .builder import base_map, embed
-from .layers import LiveLayers
+from .layers import BoundaryEditor, LiveLayers
 
 bp = Blueprint("map", __name__, template_folder="templates")
 REFRESH_SECONDS = 60
@@ -51,7 +52,22 @@ def page():
                   "details": _("Details"), "none": _("Nothing here."), "more": _("and %(n)s more", n="{n}"),
                   "minutes": _("min"), "hours": _("h"), "days": _("d")},
     }).add_to(m)
-    return render_template("map/page.html", map=embed(m), mode=mode, categories=categories, duties=DUTIES)
+    areas = []
+    if mode == "admin":
+        BoundaryEditor({"api": "/api/v1", "words": {
+            "selected": _("Selected: %(code)s %(name)s", code="{code}", name="{name}"),
+            "pickMerge": _("Tap the grid to merge with."), "drawLine": _("Draw the split line across the grid."),
+            "drawPolygon": _("Draw the new grid; its neighbours give up the ground it takes."),
+            "editing": _("Drag the corners; they snap to the neighbours. Then preview."),
+            "ok": _("Checks passed."), "saved": _("Saved."), "reasonNeeded": _("Say why first."),
+            "moves": _("Open incidents that change hands"), "none": _("none"),
+            "grid": _("Grid"), "before": _("Before m²"), "after": _("After m²"), "change": _("Change m²"),
+            "incident": _("Incident"), "from": _("From"), "to": _("To"), "restore": _("Restore"),
+            "gapOpened": _("Gap opened m²"), "gapClosed": _("Gap closed m²"), "stale": _("Reload the map"),
+        }}).add_to(m)
+        areas = session.scalars(select(Area).order_by(Area.code)).all()
+    return render_template("map/page.html", map=embed(m), mode=mode, categories=categories, duties=DUTIES,
+                           areas=areas)
 
 
 @bp.get("/api/v1/map/grids.geojson")

@@ -178,6 +178,8 @@ var GridsysMap = (function () {
       }
     }
 
+    state.reloadZones = loadZones;
+    state.reloadIncidents = loadIncidents;
     state.loaded = loadZones().then(loadIncidents);
     if (opts.refreshSeconds) {
       setInterval(function () { if (!document.hidden) { loadIncidents(); } }, opts.refreshSeconds * 1000);
