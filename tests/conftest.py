@@ -48,10 +48,9 @@ def session(connection):
 
 @pytest.fixture
 def app(database_url, session):
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-                      "SESSION_FACTORY": lambda: session, "TILES_URL": ""})
-    with app.app_context():
-        yield app
+    # No app context is held across requests: each request gets its own g (user, scope, locale).
+    return create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                       "SESSION_FACTORY": lambda: session, "TILES_URL": "", "WEBHOOKS_IN_BACKGROUND": False})
 
 
 @pytest.fixture
