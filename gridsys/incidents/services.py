@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import case, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, case, cast, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload
 
 from .. import geo
@@ -41,15 +41,6 @@ def due_hours(category: Category, priority: str) -> int:
     if priority == "urgent":
         return min(category.deadline_hours, URGENT_DEADLINE_HOURS)
     return category.deadline_hours
-
-
-def next_code(session: Session, prefix: str, day) -> str:
-    """<zone code>-<yyyymmdd>-<seq>; the counter row serialises concurrent reports of one zone."""
-    seq = session.execute(text(
-        "INSERT INTO incident_counters (prefix, day, last) VALUES (:p, :d, 1) "
-        "ON CONFLICT (prefix, day) DO UPDATE SET last = incident_counters.last + 1 RETURNING last"),
-        {"p": prefix, "d": day}).scalar_one()
-    return f"{prefix}-{day:%Y%m%d}-{seq:03d}"
 
 
 def parse_uuid(value) -> uuid.UUID:
@@ -120,25 +111,25 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     at = at or now()
     prefix = (where.grid or where.area or where.town).code
     local_day = at.astimezone(town_zone()).date()  # the code carries the town's date, not UTC's
-    incident = Incident(
-        client_uuid=client_uuid, geom=geo.to_db(geo.point(lon, lat)), address=address, category=category,
-        description=description, priority=priority, status="reported", town=where.town, area=where.area,
-        grid=where.grid, reporter=reporter, created_at=at, updated_at=at, routing=decision.data,
-        escalation_level=0, reopen_count=0, version=1)
+    values = dict(
+        client_uuid=client_uuid, geom=geo.to_db(geo.point(lon, lat)), address=address, category_code=category.code,
+        description=description, priority=priority, status="reported", town_id=where.town.id,
+        area_id=where.area.id if where.area else None, grid_id=where.grid.id if where.grid else None,
+        reporter_id=reporter.id, created_at=at, updated_at=at, routing=decision.data,
+        escalation_level=0, reopen_count=0, version=1,
+        # <zone>-<yyyymmdd>-<seq>, numbered by the counter function inside this same INSERT
+        code=func.concat(f"{prefix}-{local_day:%Y%m%d}-",
+                         func.lpad(cast(func.next_incident_seq(prefix, local_day), String), 3, "0")))
     if decision.assignee is not None:  # dispatched at once (立案/派遣)
-        incident.status, incident.assignee, incident.assigned_as = "assigned", decision.assignee, decision.assigned_as
-        incident.dispatched_at = at
-        incident.due_at = at + timedelta(hours=due_hours(category, priority))
-    escalation.schedule(incident)
-    try:
-        with session.begin_nested():
-            incident.code = next_code(session, prefix, local_day)
-            session.add(incident)
-            session.flush()
-    except IntegrityError:  # the same UUID committed by a concurrent request
+        values.update(status="assigned", assignee_id=decision.assignee.id, assigned_as=decision.assigned_as,
+                      dispatched_at=at, due_at=at + timedelta(hours=due_hours(category, priority)))
+        values["next_escalation_at"] = values["due_at"]
+    # ON CONFLICT: a concurrent request with the same UUID won; answer with its incident.
+    incident = session.scalars(pg_insert(Incident).values(**values)
+                               .on_conflict_do_nothing(index_elements=["client_uuid"])
+                               .returning(Incident)).one_or_none()
+    if incident is None:
         existing = session.scalar(select(Incident).where(Incident.client_uuid == client_uuid))
-        if existing is None:
-            raise
         return _same_report(existing, reporter)
     record(session, incident, reporter, "report", None, "reported", at=at,
            data={"lon": lon, "lat": lat, "priority": priority}, flush=False)
