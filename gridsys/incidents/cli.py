@@ -103,3 +103,31 @@ def webhooks_log(limit):
     for d in rows:
         click.echo(f"#{d.id}\twebhook #{d.webhook_id}\tincident {d.incident_id}\t{d.status}\t"
                    f"{d.attempts} attempt(s)")
+
+
+@webhooks_cli.command("receive")
+@click.option("--port", default=9000, show_default=True)
+def webhooks_receive(port):
+    """A local receiver that prints what webhooks send (for trying escalation out; Ctrl-C stops)."""
+    import http.server
+    import json as json_module
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server naming)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                shown = json_module.dumps(json_module.loads(body), ensure_ascii=False, indent=2)
+            except ValueError:
+                shown = body.decode(errors="replace")
+            click.echo(f"--- {self.path}\n{shown}")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"errcode": 0}')
+
+        def log_message(self, *args):
+            pass
+
+    click.echo(f"listening on http://127.0.0.1:{port}/ (add it with: flask --app gridsys webhooks add "
+               f"--town CODE --url http://127.0.0.1:{port}/ --kind json)")
+    http.server.HTTPServer(("127.0.0.1", port), Receiver).serve_forever()
