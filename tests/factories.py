@@ -34,3 +34,58 @@ def make_grid(session, area, seq=1, geom=None, name=None):
     geom = geom if geom is not None else cell(0, 0, 5, 5)
     code = f"{area.code}{seq:03d}"
     return services.save_zone(session, "grid", code, name or f"测试网格{seq}", geom, actor="test")
+
+
+# --- people --------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+_HASHES: dict[str, str] = {}
+
+
+def password_hash(password=PASSWORD):
+    """The scrypt hash of a password, computed once per test session (scrypt costs ~0.1 s)."""
+    if password not in _HASHES:
+        from gridsys.people.services import hash_password
+        _HASHES[password] = hash_password(password)
+    return _HASHES[password]
+
+
+def make_user(session, username, roles=(), password=PASSWORD, **kw):
+    """An account via the real service (create_user). ``password=None`` generates one that must
+    be changed; the default password reuses a cached hash so tests stay fast."""
+    from gridsys.people.services import create_user
+    if password is not None and "password_hash" not in kw:
+        kw["password_hash"] = password_hash(password)
+        kw.setdefault("must_change_password", False)
+    user, _generated = create_user(session, username, roles=list(roles), password=password, **kw)
+    return user
+
+
+def csrf_token(client, path="/"):
+    """The CSRF token a page carries in <meta name="csrf-token">."""
+    import re
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, f"no csrf-token meta on {path}"
+    return match.group(1)
+
+
+def login(client, username, password=PASSWORD, **kw):
+    """POST the login form with a valid CSRF token; returns the (unfollowed) response."""
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token}, **kw)
+
+
+def post_form(client, path, data=None, token_page="/", **kw):
+    """POST a form the way a browser does: with the CSRF token of a page it just loaded."""
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, token_page)}, **kw)
+
+
+def login_as(client, user):
+    """A browser session for ``user`` without the login form (no scrypt check): for tests about
+    what a logged-in person may see or do; test_login.py drives the real form."""
+    with client.session_transaction() as cookie:
+        cookie["uid"], cookie["sv"] = user.id, user.session_version
+    return client

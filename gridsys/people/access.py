@@ -41,7 +41,7 @@ def scope_for(session: Session, user: User | None) -> Scope:
     def ids(column, model):
         return frozenset(session.scalars(select(column).where(model.user_id == user.id,
                                                               model.valid_to.is_(None))))
-    towns = ids(TownAdmin.town_id, TownAdmin)
+    towns = ids(TownAdmin.town_id, TownAdmin) if "admin" in user.roles else frozenset()
     areas = ids(AreaLeader.area_id, AreaLeader) if "area_leader" in user.roles else frozenset()
     grids = ids(GridAssignment.grid_id, GridAssignment) if "grid_worker" in user.roles else frozenset()
     return Scope(user.id, False, towns, areas, grids)

@@ -264,9 +264,11 @@ def end_assignment(session: Session, kind: str, assignment_id: int):
 
 def duty_gaps(session: Session, area_ids=None) -> list[tuple[Grid, list[str]]]:
     """Grids that lack a current primary worker for one or more duties (what admins act on)."""
+    # Only people routing would actually reach count as cover (active, still a grid worker).
     covered = {(g, d) for g, d in session.execute(
-        select(GridAssignment.grid_id, GridAssignment.duty).where(
-            GridAssignment.valid_to.is_(None), ~GridAssignment.backup))}
+        select(GridAssignment.grid_id, GridAssignment.duty).join(User, User.id == GridAssignment.user_id).where(
+            GridAssignment.valid_to.is_(None), ~GridAssignment.backup, User.active,
+            select(UserRole.user_id).where(UserRole.user_id == User.id, UserRole.role == "grid_worker").exists()))}
     query = select(Grid).where(Grid.retired_at.is_(None)).order_by(Grid.code)
     if area_ids is not None:
         query = query.where(Grid.area_id.in_(area_ids))
@@ -323,12 +325,13 @@ CSV_COLUMNS = ("username", "display_name", "phone", "roles")
 def import_users_csv(session: Session, text: str) -> list[tuple[User, str | None]]:
     """Create accounts from CSV (username, display_name, phone, roles separated by ';').
     All or nothing; each new account gets a generated password to change at first login."""
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text), skipinitialspace=True)
     if reader.fieldnames is None or [f.strip() for f in reader.fieldnames][:4] != list(CSV_COLUMNS):
         raise GridsysError("csv_header_invalid", f"the first line must be: {','.join(CSV_COLUMNS)}")
     created = []
     with session.begin_nested():
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num  # the physical line, even after blank or multi-line rows
             try:
                 created.append(create_user(session, row["username"] or "", display_name=row["display_name"],
                                            phone=row["phone"], roles=(row["roles"] or "").split(";")))

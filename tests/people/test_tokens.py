@@ -1,0 +1,108 @@
+"""API tokens: shown once, stored as SHA-256, used as 'Authorization: Bearer', no CSRF."""
+import hashlib
+
+import pytest
+from sqlalchemy import select, text
+
+from gridsys.people import services
+from gridsys.people.models import ApiToken
+
+
+def create_token_via_cli(cli, username):
+    result = cli.invoke(args=["tokens", "create", username])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_cli_token_is_printed_once_and_stored_only_as_sha256(cli, session, world):
+    token = create_token_via_cli(cli, "worker1")
+    assert token.startswith("gs_") and len(token) > 40 and "\n" not in token
+    row = session.scalar(select(ApiToken).where(ApiToken.user_id == world.worker.id))
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    dump = session.execute(text("SELECT row_to_json(t)::text FROM api_tokens t")).scalars().all()
+    assert len(dump) == 1 and token not in dump[0] and token[3:] not in dump[0]
+
+
+def test_cli_token_for_unknown_or_inactive_user_is_refused(cli, session, world):
+    result = cli.invoke(args=["tokens", "create", "nobody"])
+    assert result.exit_code == 1 and "error user_not_found" in result.output
+    services.set_active(session, world.worker, False)
+    session.commit()
+    result = cli.invoke(args=["tokens", "create", "worker1"])
+    assert result.exit_code == 1 and "error account_inactive" in result.output
+    assert session.scalar(select(ApiToken.id)) is None
+
+
+def test_bearer_token_authenticates_the_api(client, cli, session, world):
+    token = create_token_via_cli(cli, "worker1")
+    response = client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 200
+    assert response.get_json() == {"username": "worker1", "display_name": "网格员一",
+                                   "roles": ["grid_worker"], "grids": [world.grids[0].code]}
+    assert session.scalar(select(ApiToken.last_used_at)) is not None
+    assert "Set-Cookie" not in response.headers  # a token request does not open a browser session
+
+
+def test_scheme_is_case_insensitive(client, session, world):
+    _row, token = services.create_token(session, world.leader)
+    session.commit()
+    assert client.get("/api/v1/me", headers={"Authorization": f"bearer {token}"}).status_code == 200
+
+
+def test_revoked_token_is_refused(client, cli, session, world):
+    token = create_token_via_cli(cli, "worker1")
+    row_id = session.scalar(select(ApiToken.id))
+    result = cli.invoke(args=["tokens", "revoke", str(row_id)])
+    assert result.exit_code == 0, result.output
+    response = client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "token_invalid"
+
+
+def test_token_of_a_deactivated_user_is_refused(client, session, world):
+    _row, token = services.create_token(session, world.worker)
+    session.commit()
+    world.worker.active = False  # even without set_active's revocation, an inactive owner is refused
+    session.commit()
+    response = client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "token_invalid"
+
+
+@pytest.mark.parametrize("header", ["Basic d29ya2VyMTp4", "Bearer ", "Bearer", "Bearer gs_unknown", "gs_x"])
+def test_malformed_or_unknown_authorization_is_401(client, world, header):
+    response = client.get("/api/v1/me", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "token_invalid"
+
+
+@pytest.mark.parametrize("scheme", ["Basic", "Token", "Bearer:"])
+def test_a_valid_token_under_another_scheme_is_refused(client, session, world, scheme):
+    _row, token = services.create_token(session, world.worker)
+    session.commit()
+    response = client.get("/api/v1/me", headers={"Authorization": f"{scheme} {token}"})
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "token_invalid"
+
+
+def test_bearer_requests_skip_csrf(client, session, world):
+    _row, token = services.create_token(session, world.worker)
+    session.commit()
+    response = client.post("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_cookie_requests_to_unsafe_api_methods_need_csrf(client, world):
+    from tests.factories import login_as
+    login_as(client, world.worker)
+    response = client.post("/api/v1/me")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_request"
+
+
+def test_anonymous_api_is_401_json(client, world):
+    for path in ("/api/v1/me", f"/api/v1/grids/{world.grids[0].code}", "/api/v1/zones.geojson"):
+        response = client.get(path)
+        assert response.status_code == 401, path
+        assert response.get_json()["error"]["code"] == "login_required"
