@@ -259,6 +259,18 @@ def ensure_database(name: str, *, recreate: bool = False) -> str:
     return url(name)
 
 
+def drop_database(name: str) -> None:
+    """Drop a database of the private cluster (test runs clean up after themselves)."""
+    import psycopg
+    from psycopg import sql
+    state = read_state()
+    if not state:
+        return
+    with psycopg.connect(host="127.0.0.1", port=state["port"], user=ROLE, password=state["password"],
+                         dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gridsys.localdb", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["start", "stop", "status", "url"])

@@ -11,17 +11,22 @@ from gridsys import create_app, localdb
 from gridsys.cli import upgrade_database
 from gridsys.db import make_engine
 
-TEST_DB = "gridsys_test"
+# One database per test run, so runs side by side never drop each other's tables.
+TEST_DB = f"gridsys_test_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
 def database_url():
     url = os.environ.get("GRIDSYS_TEST_DATABASE_URL")
-    if not url:
-        localdb.start()
-        url = localdb.ensure_database(TEST_DB, recreate=True)
+    if url:
+        upgrade_database(url)
+        yield url
+        return
+    localdb.start()
+    url = localdb.ensure_database(TEST_DB, recreate=True)
     upgrade_database(url)
-    return url
+    yield url
+    localdb.drop_database(TEST_DB)
 
 
 @pytest.fixture(scope="session")
