@@ -1,25 +1,28 @@
-"""The baseline for bench.create_http: a Flask endpoint that does one INSERT and commits,
-served by the same gunicorn settings against the same database."""
+"""The app served for bench.create_http: gridsys itself plus one bare endpoint that does a
+single INSERT and commits — on the same server, through the same middleware (sessions, CSRF
+exemption by bearer token, compression), so the comparison isolates what logging an incident
+costs: routing, numbering, events, escalation scheduling."""
 from __future__ import annotations
 
-import os
-
-from flask import Flask, jsonify, request
+from flask import jsonify, request
 from sqlalchemy import text
 
-from gridsys.db import make_engine
+from gridsys import create_app as create_gridsys_app
+from gridsys import db
+from gridsys.people import auth
 
 
-def create_app() -> Flask:
-    app = Flask(__name__)
-    engine = make_engine(os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1))
+def create_app():
+    app = create_gridsys_app()
 
-    @app.post("/bare")
+    @auth.login_required
     def bare():
         body = request.get_json()
-        with engine.begin() as conn:
-            new_id = conn.execute(text("INSERT INTO bench_bare (payload) VALUES (:p) RETURNING id"),
-                                  {"p": body.get("description", "")}).scalar_one()
+        session = db.session()
+        new_id = session.execute(text("INSERT INTO bench_bare (payload) VALUES (:p) RETURNING id"),
+                                 {"p": body.get("description", "")}).scalar_one()
+        session.commit()
         return jsonify(id=new_id), 201
 
+    app.add_url_rule("/bench/bare", "bench_bare", bare, methods=["POST"])
     return app

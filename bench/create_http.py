@@ -1,5 +1,6 @@
 """Creating incidents over HTTP under gunicorn with concurrent clients (routing, events,
-commit), beside a bare endpoint doing one INSERT into the same database, in the same run.
+commit), beside a bare endpoint on the same server doing one INSERT into the same database, in
+the same run (bench/bare_app.py).
 Target (DESIGN.md): at least 50% of the bare endpoint's throughput."""
 from __future__ import annotations
 
@@ -113,23 +114,21 @@ def run() -> dict:
     session.commit()
     points = grid_points(session, 2000)
     env = dict(os.environ, DATABASE_URL=url, GRIDSYS_SECRET_KEY="bench", GRIDSYS_TILES_URL="")
-    p_app, p_bare = free_port(), free_port()
-    app = serve("gridsys:create_app()", p_app, env)
-    bare = serve("bench.bare_app:create_app()", p_bare, env)
+    port = free_port()
+    server = serve("bench.bare_app:create_app()", port, env)  # gridsys + /bench/bare, one server
     try:
-        hammer(p_app, "/api/v1/incidents", token, 200, points)  # warm up both
-        hammer(p_bare, "/bare", None, 200, points)
+        hammer(port, "/api/v1/incidents", token, 200, points)  # warm up both
+        hammer(port, "/bench/bare", token, 200, points)
         results = {}
-        for label, port, path, tok in (("bare", p_bare, "/bare", None), ("create", p_app, "/api/v1/incidents", token),
-                                       ("bare", p_bare, "/bare", None), ("create", p_app, "/api/v1/incidents", token)):
-            seconds, failed = hammer(port, path, tok, REQUESTS, points)
+        for label, path in (("bare", "/bench/bare"), ("create", "/api/v1/incidents"),
+                            ("bare", "/bench/bare"), ("create", "/api/v1/incidents")):
+            seconds, failed = hammer(port, path, token, REQUESTS, points)
             rate = REQUESTS / seconds
             results.setdefault(label, []).append(rate)
             print(f"{label:<8} {REQUESTS} requests in {seconds:6.2f} s = {rate:7.1f} req/s  ({failed} failed)")
     finally:
-        for proc in (app, bare):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
     bare_rate, create_rate = max(results["bare"]), max(results["create"])
     count = session.execute(text("SELECT count(*) FROM incidents")).scalar()
     print(f"best: create {create_rate:.1f} req/s vs bare INSERT {bare_rate:.1f} req/s = "

@@ -190,8 +190,8 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
         WITH m AS (
             SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:grid_ids AS int[]), CAST(:area_ids AS int[]),
                                  CAST(:assignee_ids AS int[]), CAST(:assigned_as AS text[]),
-                                 CAST(:routings AS jsonb[]), CAST(:datas AS jsonb[]))
-                   AS m(id, grid_id, area_id, assignee_id, assigned_as, routing, data)
+                                 CAST(:routings AS jsonb[]), CAST(:datas AS jsonb[]), CAST(:hours AS int[]))
+                   AS m(id, grid_id, area_id, assignee_id, assigned_as, routing, data, hours)
         ), old AS (
             SELECT i.id, i.status, i.assignee_id FROM incidents i JOIN m ON m.id = i.id
             WHERE i.status IN ('reported', 'assigned', 'in_progress', 'reopened') FOR UPDATE OF i
@@ -204,7 +204,14 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
                                       THEN 'assigned'
                                  ELSE i.status END,
                    dispatched_at = CASE WHEN m.assignee_id IS DISTINCT FROM i.assignee_id THEN :at
-                                        ELSE i.dispatched_at END
+                                        ELSE i.dispatched_at END,
+                   -- dispatched for the first time by the move: it gets its deadline now
+                   due_at = CASE WHEN i.due_at IS NULL AND m.assignee_id IS NOT NULL
+                                 THEN CAST(:at AS timestamptz) + make_interval(hours => m.hours) ELSE i.due_at END,
+                   next_escalation_at = CASE WHEN i.due_at IS NULL AND m.assignee_id IS NOT NULL
+                                                  AND i.escalation_level = 0
+                                             THEN CAST(:at AS timestamptz) + make_interval(hours => m.hours)
+                                             ELSE i.next_escalation_at END
             FROM m, old WHERE i.id = m.id AND old.id = m.id
             RETURNING i.id, old.status AS from_status, i.status AS to_status, m.data
         )
@@ -215,6 +222,7 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
     """), {"ids": [m["id"] for m in moves], "grid_ids": [m["grid_id"] for m in moves],
            "area_ids": [m["area_id"] for m in moves], "assignee_ids": [m["assignee_id"] for m in moves],
            "assigned_as": [m["assigned_as"] for m in moves], "routings": [json.dumps(m["routing"]) for m in moves],
-           "datas": [json.dumps(m["data"]) for m in moves], "at": at, "actor": actor, "note": reason}).all()
+           "datas": [json.dumps(m["data"]) for m in moves], "hours": [m.get("deadline_hours") for m in moves],
+           "at": at, "actor": actor, "note": reason}).all()
     session.expire_all()
     return len(rows)

@@ -21,6 +21,7 @@ from ..zones.models import Area, Grid
 from ..zones.services import Location
 from . import lifecycle, routing
 from .models import OPEN_STATUSES, Category, Incident
+from .services import due_hours
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Move:
     to_assignee_id: int | None = None
     assigned_as: str | None = None
     routing: dict = field(default_factory=dict)
+    deadline_hours: int | None = None  # for an incident dispatched for the first time by the move
 
     def as_dict(self) -> dict:
         return {"incident": self.incident_id, "code": self.code, "from_grid": self.from_grid,
@@ -69,7 +71,7 @@ def planned_moves(session: Session, plan) -> list[Move]:
     rows = session.execute(
         select(Incident.id, Incident.code, grid_alias.code, area_alias.code, user_alias.username,
                Incident.category_code, Incident.town_id, Incident.geom.ST_X(), Incident.geom.ST_Y(),
-               Incident.grid_id)
+               Incident.grid_id, Incident.priority)
         .outerjoin(grid_alias, grid_alias.id == Incident.grid_id)
         .outerjoin(area_alias, area_alias.id == Incident.area_id)
         .outerjoin(user_alias, user_alias.id == Incident.assignee_id)
@@ -94,7 +96,7 @@ def planned_moves(session: Session, plan) -> list[Move]:
         moves.append(Move(row[0], row[1], row[2], grid_code, row[3], area_code, row[4],
                           decision.assignee.username if decision.assignee else None,
                           decision.assignee.id if decision.assignee else None, decision.assigned_as,
-                          decision.data))
+                          decision.data, due_hours(category, row[10])))
     return moves
 
 
@@ -165,6 +167,7 @@ def apply_moves(session: Session, moves: list[Move], *, actor: str, reason: str,
     lifecycle.rehome(session, [
         {"id": m.incident_id, "grid_id": grid_ids.get(m.to_grid), "area_id": area_ids.get(m.to_area),
          "assignee_id": m.to_assignee_id, "assigned_as": m.assigned_as, "routing": m.routing,
+         "deadline_hours": m.deadline_hours,
          "data": {"from_grid": m.from_grid, "to_grid": m.to_grid, "from_area": m.from_area, "to_area": m.to_area,
                   "from_handler": m.from_handler, "to_handler": m.to_handler, "rule": m.routing.get("rule"),
                   "assignee": m.to_handler, "duty": m.routing.get("duty"), "grid": m.to_grid,

@@ -111,12 +111,12 @@ def _drop_slivers(session: Session, geom):
     return kept[0] if len(kept) == 1 else MultiPolygon(kept)
 
 
-def _fit(session: Session, geom, level: str, code: str, what: str):
+def _fit(session: Session, geom, level: str, code: str, what: str, before=None):
     """A neighbour's new shape, refused if it vanished or (for grids) fell apart."""
     geom = _drop_slivers(session, _polygonal(geom, level))
     if geom.is_empty:
         raise _refuse("neighbour_swallowed", f"the edit would swallow {level} {code} whole: merge or delete "
-                                             f"it instead", other_code=code)
+                                             f"it instead", before, other_code=code)
     if level == "grid" and geom.geom_type != "Polygon":
         pieces = sorted(geom.geoms, key=lambda g: g.area)
         raise _refuse("neighbour_split", f"the edit would cut {what} {code} in two pieces; a grid is one "
@@ -187,7 +187,8 @@ def plan_reshape(session: Session, level: str, code: str, geometry, *, gap_polic
     for s in siblings:
         if s.code in changed:
             plan.changes.append(Change(level, s.code, shapes[s.code],
-                                       _fit(session, changed[s.code], level, s.code, "neighbour"), s.id))
+                                       _fit(session, changed[s.code], level, s.code, "neighbour", shapes[s.code]),
+                                       s.id))
             plan.versions[s.code] = s.version
     return plan
 
@@ -207,13 +208,17 @@ def plan_create(session: Session, area_code: str, geometry, name: str, *, lock: 
         shape = geo.from_db(s.geom)
         if shape.intersects(new) and not shape.touches(new):
             plan.changes.append(Change("grid", s.code, shape, _fit(session, shape.difference(new), "grid", s.code,
-                                                                   "grid"), s.id))
+                                                                   "grid", shape), s.id))
             plan.versions[s.code] = s.version
     return plan
 
 
 def next_grid_code(session: Session, area) -> str:
-    used = {int(c[-3:]) for c in session.scalars(select(Grid.code).where(Grid.area_id == area.id))}
+    """The lowest sequence never used in the area: codes left behind by moves keep their history."""
+    used = {int(c[-3:]) for c in session.scalars(select(Grid.code).where(Grid.code.startswith(area.code)))}
+    used |= {int(c[-3:]) for c in session.scalars(
+        select(BoundaryRevision.zone_code).where(BoundaryRevision.level == "grid",
+                                                 BoundaryRevision.zone_code.startswith(area.code)))}
     free = next((n for n in range(1, 1000) if n not in used), None)
     if free is None:
         raise GridsysError("area_full", f"area {area.code} already has 999 grid codes")
@@ -238,11 +243,13 @@ def plan_split(session: Session, code: str, line_obj, *, name: str | None = None
         raise _refuse("split_line_invalid", "the line must cross the grid from edge to edge exactly once, "
                                             f"cutting it in two (it makes {len(pieces)} part(s))", line)
     area = zone.area
+    name = (name or "").strip() or f"{zone.name}（拆分）"
+    if len(name) > 100:
+        raise GridsysError("name_invalid", "the new grid's name has at most 100 characters")
     new_code = next_grid_code(session, area)
     plan = Plan("split", "grid", code, area.code, versions={code: zone.version})
     plan.changes.append(Change("grid", code, old, pieces[0], zone.id))
-    plan.changes.append(Change("grid", new_code, None, pieces[1], None, name=name or f"{zone.name}（拆分）",
-                               parent_code=area.code))
+    plan.changes.append(Change("grid", new_code, None, pieces[1], None, name=name, parent_code=area.code))
     return plan
 
 
@@ -331,7 +338,11 @@ def plan_batch(session: Session, area_code: str, collection, *, lock: bool = Fal
                                                     f"area {area.code}", feature_index=wrong[0].index)
     plan = Plan("batch", "grid", area.code, area.code)
     current = {s.code: s for s in _siblings(session, "grid", area.id, lock=lock)}
+    retired = set(session.scalars(select(Grid.code).where(Grid.area_id == area.id, Grid.retired_at.is_not(None))))
     for f in features:
+        if f.code in retired:
+            raise GridsysError("grid_code_retired", f"feature #{f.index}: grid code {f.code} was retired; "
+                                                    "give the grid a new code", feature_index=f.index)
         _check_inside(session, f.geom, area, "grid", f.code)
         zone = current.get(f.code)
         plan.changes.append(Change("grid", f.code, geo.from_db(zone.geom) if zone else None, f.geom,
@@ -507,9 +518,10 @@ def _write_change(session: Session, plan: Plan, c: Change, *, actor: str, reason
         session.flush()
         return revision.id
     name = c.name or (session.get(model, c.zone_id).name if c.zone_id else c.code)
+    last = session.scalar(select(func.max(BoundaryRevision.id))) or 0
     zone = services.write_zone(session, c.level, c.code, name, c.new, actor=actor, reason=reason,
                                action=plan.kind if c.old is not None else "create")
     c.zone_id = zone.id
-    revision = session.scalar(select(BoundaryRevision).where(BoundaryRevision.zone_code == c.code)
-                              .order_by(BoundaryRevision.id.desc()).limit(1))
-    return revision.id if revision else None
+    # write_zone adds a revision only when the shape changed: report only what this save wrote.
+    return session.scalar(select(BoundaryRevision.id).where(BoundaryRevision.zone_code == c.code,
+                                                            BoundaryRevision.id > last))
