@@ -193,6 +193,12 @@ def _reason_location(reason: str):
     return None
 
 
+def snap_tolerance_degrees(lat: float, metres: float = SNAP_TOLERANCE_M) -> float:
+    """``metres`` as degrees of longitude at ``lat`` (the larger of the two degree lengths there),
+    for snapping vertices in shapely; only ever used as a tolerance, never as a measurement."""
+    return metres / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
+
+
 def areas_m2(session, geoms) -> list[float]:
     """Areas in m² of shapely geometries (EPSG:4326), measured by PostGIS geography in one query."""
     from sqlalchemy import text

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import String, case, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import geo
 from ..errors import Conflict, GridsysError
@@ -131,6 +132,10 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     if incident is None:
         existing = session.scalar(select(Incident).where(Incident.client_uuid == client_uuid))
         return _same_report(existing, reporter)
+    # Hand the incident the objects already in hand, so nothing is loaded again for the answer.
+    for name, value in (("category", category), ("town", where.town), ("area", where.area),
+                        ("grid", where.grid), ("reporter", reporter), ("assignee", decision.assignee)):
+        set_committed_value(incident, name, value)
     record(session, incident, reporter, "report", None, "reported", at=at,
            data={"lon": lon, "lat": lat, "priority": priority}, flush=False)
     if decision.assignee is not None:

@@ -97,15 +97,15 @@ var GridsysEditor = (function () {
       var gap = $("ed-gap").value, reason = $("ed-reason").value;
       switch (state.action) {
         case "reshape": return {url: "/grids/" + code() + "/redraw",
-          body: {geometry: state.selected.toGeoJSON().geometry, gap_policy: gap, reason: reason}};
+          body: {geometry: state.selected.toGeoJSON(false).geometry, gap_policy: gap, reason: reason}};
         case "split": return state.drawn && {url: "/grids/" + code() + "/split",
-          body: {line: state.drawn.toGeoJSON().geometry, name: $("ed-name").value, reason: reason}};
+          body: {line: state.drawn.toGeoJSON(false).geometry, name: $("ed-name").value, reason: reason}};
         case "merge": return state.mergeTarget && {url: "/grids/" + code() + "/merge",
           body: {other: state.mergeTarget, reason: reason}};
         case "move": return {url: "/grids/" + code() + "/move", body: {area: $("ed-area").value, reason: reason}};
         case "delete": return {url: "/grids/" + code() + "/delete", body: {gap_policy: gap, reason: reason}};
         case "create": return state.drawn && {url: "/areas/" + $("ed-area").value + "/grids",
-          body: {geometry: state.drawn.toGeoJSON().geometry, name: $("ed-name").value, reason: reason}};
+          body: {geometry: state.drawn.toGeoJSON(false).geometry, name: $("ed-name").value, reason: reason}};
         case "restore": return {url: "/grids/" + code() + "/restore",
           body: {revision: state.revision, gap_policy: gap, reason: reason}};
       }

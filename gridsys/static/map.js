@@ -40,7 +40,7 @@ var GridsysMap = (function () {
     var grids = L.geoJSON(null, {style: gridStyle(opts.mode), onEachFeature: bindGrid}).addTo(map);
     var gaps = null;
     var state = {map: map, cluster: cluster, grids: grids, count: 0, fetches: 0, ready: false};
-    var pending = null, fitted = false;
+    var pending = null, fitted = false, fitting = false;
     map.addLayer(cluster);
 
     function bindGrid(feature, layer) {
@@ -141,7 +141,12 @@ var GridsysMap = (function () {
         .then(function (data) {
           grids.clearLayers();
           grids.addData(data);
-          if (!fitted && data.features.length) { map.fitBounds(grids.getBounds()); fitted = true; }
+          if (!fitted && data.features.length) {
+            fitting = true;  // our own fit: the incidents are fetched once, for the fitted view
+            map.fitBounds(grids.getBounds(), {animate: false});
+            fitting = false;
+            fitted = true;
+          }
         })];
       if (opts.gapsUrl) {
         jobs.push(fetch(opts.gapsUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); })
@@ -157,6 +162,7 @@ var GridsysMap = (function () {
 
     var moveTimer = null;
     map.on("moveend", function () {
+      if (fitting) { return; }
       clearTimeout(moveTimer);
       moveTimer = setTimeout(loadIncidents, 300);
     });

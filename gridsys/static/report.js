@@ -28,7 +28,7 @@
       if (!data || !data.features.length) { return; }
       var layer = L.geoJSON(data, {
         style: {color: "#1d4ed8", weight: 2, fillOpacity: 0.05},
-        onEachFeature: function (f, l) { l.bindTooltip(document.createTextNode(f.properties.name).textContent); }
+        onEachFeature: function (f, l) { l.bindTooltip(document.createTextNode(f.properties.name)); }  // text, never HTML
       }).addTo(map);
       layer.eachLayer(function (l) { l.on("click", function (e) { place(e.latlng, false); }); });
       if (!lat.value) { map.fitBounds(layer.getBounds()); }

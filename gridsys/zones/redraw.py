@@ -145,6 +145,21 @@ def _check_inside(session: Session, geom, parent, level: str, code: str) -> None
                       spill, zone_code=code)
 
 
+def snap_to(geom, references, level: str):
+    """Snap a drawn outline's vertices to the neighbours' and the parent's (within the snapping
+    tolerance), so shared edges stay shared despite the editor's rounding."""
+    if not references or geom.is_empty:
+        return geom
+    tolerance = geo.snap_tolerance_degrees(geom.centroid.y)
+    reference = shapely.union_all([r.boundary for r in references])
+    snapped = shapely.snap(geom, reference, tolerance)
+    if not snapped.is_valid:
+        snapped = _polygonal(shapely.make_valid(snapped), level)
+    if level == "grid" and snapped.geom_type != "Polygon":
+        return geom
+    return snapped
+
+
 def _new_geometry(obj, level: str):
     geom = geo.parse_geometry(obj, services.EXPECTED_TYPE[level])
     if level != "grid" and geom.geom_type == "Polygon":
@@ -162,12 +177,13 @@ def plan_reshape(session: Session, level: str, code: str, geometry, *, gap_polic
     zone = _zone(session, level, code, lock=lock)
     new = geometry if hasattr(geometry, "geom_type") else _new_geometry(geometry, level)
     parent = _parent(session, level, zone)
+    siblings = [s for s in _siblings(session, level, parent.id if parent else None, lock=lock) if s.id != zone.id]
+    shapes = {s.code: geo.from_db(s.geom) for s in siblings}
+    new = snap_to(new, [*shapes.values(), *([geo.from_db(parent.geom)] if parent else [])], level)
     _check_inside(session, new, parent, level, code)
     old = geo.from_db(zone.geom)
     plan = Plan(kind, level, code, parent.code if parent else None, versions={code: zone.version})
     plan.changes.append(Change(level, code, old, new, zone.id))
-    siblings = [s for s in _siblings(session, level, parent.id if parent else None, lock=lock) if s.id != zone.id]
-    shapes = {s.code: geo.from_db(s.geom) for s in siblings}
     changed: dict[str, object] = {}
     for s in siblings:  # neighbours give up the ground the zone now takes
         shape = shapes[s.code]
