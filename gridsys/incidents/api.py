@@ -32,9 +32,15 @@ def incident_json(incident, *, events: bool = False, locale: str = "en") -> dict
         "due_at": incident.due_at.isoformat() if incident.due_at else None,
         "overdue": bool(incident.is_open and incident.due_at and incident.due_at < services.now()),
         "escalation_level": incident.escalation_level,
+        "escalation_trigger": incident.escalation_trigger if incident.escalation_level else None,
+        "escalated_at": incident.escalated_at.isoformat() if incident.escalation_level and incident.escalated_at
+        else None,
         "reopen_count": incident.reopen_count,
     }
     if events:
+        from .escalation import holders
+        body["escalation_holders"] = [u.username for u in holders(db.session(), incident)] \
+            if incident.escalation_level else []
         body["photos"] = [{"id": p.id,
                            "url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id),
                            "thumbnail_url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id,

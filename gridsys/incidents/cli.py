@@ -5,7 +5,7 @@ import time
 from datetime import datetime, timezone
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from .. import db
@@ -40,6 +40,7 @@ def sweep_once(as_of: datetime | None) -> tuple[int, dict]:
 
 
 @click.command("escalate")
+@with_appcontext
 @click.option("--loop", "interval", type=click.IntRange(min=1), help="Keep sweeping every SECONDS.")
 @click.option("--now", "as_of", help="Evaluate deadlines as if it were this ISO time (drills, tests); "
                                      "events still carry the real time.")

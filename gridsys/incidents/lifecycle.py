@@ -173,7 +173,7 @@ def _extend(incident: Incident, hours) -> dict:
     if not 0 < hours <= MAX_EXTENSION_HOURS:
         raise GridsysError("hours_invalid", f"an extension is 1 to {MAX_EXTENSION_HOURS} hours")
     old = incident.due_at
-    base = old or now()
+    base = max(old, now()) if old else now()  # extending a passed deadline counts from now
     incident.due_at = base + timedelta(hours=hours)
     return {"from": old.isoformat() if old else None, "to": incident.due_at.isoformat(), "hours": hours}
 

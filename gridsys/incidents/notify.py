@@ -6,6 +6,7 @@ retries and back-off, logging every attempt. A failing receiver never loses the 
 """
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -152,7 +153,7 @@ def _post(url: str, body: dict, kind: str) -> tuple[int | None, str | None]:
             return response.status, None
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         return None, str(getattr(exc, "reason", exc))[:500]
 
 

@@ -1,6 +1,7 @@
 """Logging an incident (idempotent by client UUID), its code and deadline, and scoped queries."""
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -8,7 +9,9 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import String, case, cast, func, select
+from sqlalchemy import (Date, DateTime, Integer, String, Uuid, bindparam, case, cast, func, insert, literal, null,
+                        select, union_all)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -54,6 +57,10 @@ def parse_uuid(value) -> uuid.UUID:
 
 def active_category(session: Session, code) -> Category:
     category = session.get(Category, str(code or ""))
+    return _usable(category, code)
+
+
+def _usable(category: Category | None, code) -> Category:
     if category is None:
         raise GridsysError("category_unknown", f"no category {code!r}: see GET /api/v1/categories")
     if not category.active:
@@ -73,7 +80,8 @@ class NewIncident:
 
 
 def check_new(session: Session, data: NewIncident):
-    """Validate a report before anything is written; returns the parsed values."""
+    """Validate a report before anything is written; returns the parsed values and the id of
+    an incident already stored under the same client UUID (one query for both)."""
     client_uuid = parse_uuid(data.client_uuid)
     try:
         lon, lat = float(data.lon), float(data.lat)
@@ -81,7 +89,11 @@ def check_new(session: Session, data: NewIncident):
         raise GridsysError("location_missing", "a location (lon, lat) is required: use the phone's "
                                                "position or tap the map")
     geo.check_lon_lat(lon, lat)
-    category = active_category(session, data.category)
+    stored = select(Incident.id).where(Incident.client_uuid == client_uuid).scalar_subquery()
+    row = session.execute(select(Category, stored).where(Category.code == str(data.category or ""))).first()
+    if row is not None and row[1] is not None:
+        return client_uuid, lon, lat, row[0], None, None, None, row[1]  # a resend: nothing else matters
+    category = _usable(row[0] if row else None, data.category)
     description = data.description.strip() if isinstance(data.description, str) else ""
     if not description:
         raise GridsysError("description_missing", "describe what is wrong in a few words")
@@ -95,7 +107,7 @@ def check_new(session: Session, data: NewIncident):
     address = data.address.strip() if isinstance(data.address, str) else None
     if address and len(address) > MAX_ADDRESS:
         raise GridsysError("address_too_long", f"the address has at most {MAX_ADDRESS} characters")
-    return client_uuid, lon, lat, category, description, priority, address or None
+    return client_uuid, lon, lat, category, description, priority, address or None, None
 
 
 def create_incident(session: Session, reporter: User, data: NewIncident, *,
@@ -103,8 +115,7 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     """Log and route an incident in one transaction. Returns (incident, created); the same
     client UUID again returns the stored incident with created=False."""
     from . import escalation
-    client_uuid, lon, lat, category, description, priority, address = check_new(session, data)
-    existing = session.scalar(select(Incident.id).where(Incident.client_uuid == client_uuid))
+    client_uuid, lon, lat, category, description, priority, address, existing = check_new(session, data)
     if existing is not None:
         return _same_report(session.get(Incident, existing), reporter)
     where = locate(session, lon, lat)
@@ -112,23 +123,20 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     at = at or now()
     prefix = (where.grid or where.area or where.town).code
     local_day = at.astimezone(town_zone()).date()  # the code carries the town's date, not UTC's
-    values = dict(
-        client_uuid=client_uuid, geom=geo.to_db(geo.point(lon, lat)), address=address, category_code=category.code,
-        description=description, priority=priority, status="reported", town_id=where.town.id,
+    dispatched = decision.assignee is not None  # dispatched at once (立案/派遣)
+    due = at + timedelta(hours=due_hours(category, priority)) if dispatched else None
+    params = dict(
+        client_uuid=client_uuid, geom_wkb=geo.point(lon, lat).wkb_hex, address=address,
+        category_code=category.code, description=description, priority=priority,
+        status="assigned" if dispatched else "reported", town_id=where.town.id,
         area_id=where.area.id if where.area else None, grid_id=where.grid.id if where.grid else None,
-        reporter_id=reporter.id, created_at=at, updated_at=at, routing=decision.data,
-        escalation_level=0, reopen_count=0, version=1,
-        # <zone>-<yyyymmdd>-<seq>, numbered by the counter function inside this same INSERT
-        code=func.concat(f"{prefix}-{local_day:%Y%m%d}-",
-                         func.lpad(cast(func.next_incident_seq(prefix, local_day), String), 3, "0")))
-    if decision.assignee is not None:  # dispatched at once (立案/派遣)
-        values.update(status="assigned", assignee_id=decision.assignee.id, assigned_as=decision.assigned_as,
-                      dispatched_at=at, due_at=at + timedelta(hours=due_hours(category, priority)))
-        values["next_escalation_at"] = values["due_at"]
-    # ON CONFLICT: a concurrent request with the same UUID won; answer with its incident.
-    incident = session.scalars(pg_insert(Incident).values(**values)
-                               .on_conflict_do_nothing(index_elements=["client_uuid"])
-                               .returning(Incident)).one_or_none()
+        reporter_id=reporter.id, at=at, routing=decision.data, prefix=prefix, day=local_day,
+        code_prefix=f"{prefix}-{local_day:%Y%m%d}-",
+        assignee_id=decision.assignee.id if dispatched else None, assigned_as=decision.assigned_as,
+        dispatched_at=at if dispatched else None, due_at=due, next_escalation_at=due,
+        second_action="dispatch" if dispatched else "unrouted",
+        report_data={"lon": lon, "lat": lat, "priority": priority})
+    incident = session.scalars(select(Incident).from_statement(_insert_statement()), params).one_or_none()
     if incident is None:
         existing = session.scalar(select(Incident).where(Incident.client_uuid == client_uuid))
         return _same_report(existing, reporter)
@@ -136,15 +144,47 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     for name, value in (("category", category), ("town", where.town), ("area", where.area),
                         ("grid", where.grid), ("reporter", reporter), ("assignee", decision.assignee)):
         set_committed_value(incident, name, value)
-    record(session, incident, reporter, "report", None, "reported", at=at,
-           data={"lon": lon, "lat": lat, "priority": priority}, flush=False)
-    if decision.assignee is not None:
-        record(session, incident, None, "dispatch", "reported", "assigned", at=at, data=decision.data, flush=False)
-    else:
-        record(session, incident, None, "unrouted", "reported", "reported", at=at, data=decision.data, flush=False)
     escalation.on_created(session, incident, at)
     session.flush()
     return incident, True
+
+
+@functools.cache
+def _insert_statement():
+    """The incident and its first two events (reported; dispatched or not) in one statement,
+    built once (bound parameters only) so it is compiled once. ON CONFLICT on the client UUID:
+    a concurrent request with the same UUID won, nothing is inserted and no event is written.
+    The code <zone>-<yyyymmdd>-<seq> is numbered by next_incident_seq inside the INSERT."""
+    table = Incident.__table__
+    p = functools.partial(bindparam)
+    values = {
+        "client_uuid": p("client_uuid", type_=Uuid), "address": p("address", type_=String),
+        "geom": func.ST_SetSRID(func.ST_GeomFromWKB(func.decode(p("geom_wkb", type_=String), "hex")),
+                                geo.STORAGE_SRID),
+        "category_code": p("category_code", type_=String), "description": p("description", type_=String),
+        "priority": p("priority", type_=String), "status": p("status", type_=String),
+        "town_id": p("town_id", type_=Integer), "area_id": p("area_id", type_=Integer),
+        "grid_id": p("grid_id", type_=Integer), "reporter_id": p("reporter_id", type_=Integer),
+        "created_at": p("at", type_=DateTime(timezone=True)), "updated_at": p("at", type_=DateTime(timezone=True)),
+        "routing": p("routing", type_=JSONB), "escalation_level": 0, "reopen_count": 0, "version": 1,
+        "code": func.concat(p("code_prefix", type_=String), func.lpad(cast(func.next_incident_seq(
+            p("prefix", type_=String), p("day", type_=Date)), String), 3, "0")),
+        "assignee_id": p("assignee_id", type_=Integer), "assigned_as": p("assigned_as", type_=String),
+        "dispatched_at": p("dispatched_at", type_=DateTime(timezone=True)),
+        "due_at": p("due_at", type_=DateTime(timezone=True)),
+        "next_escalation_at": p("next_escalation_at", type_=DateTime(timezone=True)),
+    }
+    inserted = (pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=["client_uuid"])
+                .returning(*table.c).cte("inserted"))
+    at = p("at", type_=DateTime(timezone=True))
+    events = insert(IncidentEvent.__table__).from_select(
+        ["incident_id", "at", "actor_id", "action", "from_status", "to_status", "note", "data"],
+        union_all(
+            select(inserted.c.id, at, p("reporter_id", type_=Integer), literal("report"), null(),
+                   literal("reported"), literal(""), p("report_data", type_=JSONB)),
+            select(inserted.c.id, at, null(), p("second_action", type_=String), literal("reported"),
+                   inserted.c.status, literal(""), p("routing", type_=JSONB)))).cte("events")
+    return select(inserted).add_cte(events)
 
 
 def _same_report(existing: Incident, reporter: User) -> tuple[Incident, bool]:

@@ -117,9 +117,11 @@ def show(incident_id):
     import folium
     folium.CircleMarker([point.y, point.x], radius=9, color="#b3261e", fill=True, fill_opacity=0.8).add_to(m)
     actions = lifecycle.allowed_actions(auth.current_user(), scope, incident)
+    from .escalation import holders
     return render_template("incidents/show.html", incident=incident, map=embed(m), actions=actions,
                            reason=reason_text(incident.routing, locale()), now=services.now(),
-                           duty_zh=DUTY_ZH)
+                           duty_zh=DUTY_ZH,
+                           holders=holders(session, incident) if incident.escalation_level else [])
 
 
 @bp.post("/incidents/<int:incident_id>/act")
@@ -183,7 +185,7 @@ def escalations():
     """The leader's escalation inbox: what came up, why, how late; one tap to the incident."""
     session = db.session()
     rows = session.scalars(
-        select(Incident).where(access.incidents_where(auth.current_scope()), Incident.escalation_level > 0,
+        select(Incident).where(access.responsible_for(auth.current_scope()), Incident.escalation_level > 0,
                                Incident.status.in_(OPEN_STATUSES))
         .options(*services.LIST_OPTIONS)
         .order_by(Incident.escalation_level.desc(), Incident.escalated_at)).unique().all()

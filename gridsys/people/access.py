@@ -99,6 +99,17 @@ def incidents_where(scope: Scope):
                Incident.assignee_id == scope.user_id)
 
 
+def responsible_for(scope: Scope):
+    """Incidents of the scope's zones or handled by the user (not those merely reported)."""
+    from ..incidents.models import Incident
+    if scope.everything:
+        return true()
+    if scope.user_id is None:
+        return false()
+    return or_(Incident.grid_id.in_(scope.grid_ids), Incident.area_id.in_(scope.area_ids),
+               Incident.town_id.in_(scope.town_ids), Incident.assignee_id == scope.user_id)
+
+
 def require_incident(session: Session, scope: Scope, incident_id, *, for_update: bool = False):
     """The incident if the scope may see it; otherwise the same 404 as a missing one."""
     from ..incidents.models import Incident

@@ -1,0 +1,139 @@
+"""Two sweeps at the same moment on two connections: each overdue incident is escalated once.
+
+Like test_concurrency.py this needs committed data (a second connection cannot see the test's
+rolled-back transaction): a town of its own (code 500106904) with N overdue incidents, removed
+again at the end. Both sweeps start together (a barrier) and both hold their transaction open
+until the other has swept too, so without ``FOR UPDATE SKIP LOCKED`` the second would escalate
+again what the first has not committed yet (or, with a plain ``FOR UPDATE``, wait for it forever).
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from gridsys.db import Base
+from gridsys.incidents import escalation, services
+from gridsys.incidents.catalogue import load_catalogue
+from gridsys.incidents.models import Category, Incident, IncidentEvent, Notification
+from gridsys.people import services as people
+from gridsys.people.models import AreaLeader, GridAssignment, TownAdmin, User
+from gridsys.zones.models import Town
+from tests.factories import ORIGIN, STEP, cell, make_area, make_grid, make_town
+from tests.incidents.helpers import CATALOGUE
+
+TOWN = "500106904"
+USERNAMES = ("esc-conc-worker", "esc-conc-leader")
+N = 40
+WAIT_S = 10
+
+
+@pytest.fixture
+def overdue_town(engine, password_hash):
+    """A committed town, a worker and a leader, and N incidents a day past their deadline."""
+    _clean_up(engine)
+    new_codes = ()
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            before = set(s.scalars(select(Category.code)))
+            load_catalogue(s, CATALOGUE.read_bytes())
+            new_codes = set(s.scalars(select(Category.code))) - before
+            town = make_town(s, TOWN, cell(200, 200, 210, 210), name="升级并发测试镇")
+            area = make_area(s, town, 1, cell(200, 200, 210, 210))
+            grid = make_grid(s, area, 1, cell(200, 200, 210, 210))
+            worker, _ = people.create_user(s, USERNAMES[0], roles=["grid_worker"], password_hash=password_hash)
+            leader, _ = people.create_user(s, USERNAMES[1], roles=["area_leader"], password_hash=password_hash)
+            people.assign_grid(s, worker, grid.code, "general")
+            people.set_area_leader(s, leader, area.code)
+            dispatched = escalation.now() - timedelta(days=2)
+            ids = []
+            for n in range(N):
+                incident, _ = services.create_incident(s, worker, services.NewIncident(
+                    client_uuid=uuid.uuid4(), lon=ORIGIN[0] + (201 + n % 8) * STEP,
+                    lat=ORIGIN[1] + (201 + n // 8) * STEP, category="0201", description="升级并发测试"),
+                    at=dispatched)
+                ids.append(incident.id)
+            s.commit()
+            found = SimpleNamespace(ids=sorted(ids), leader_id=leader.id)
+        yield found
+    finally:
+        _clean_up(engine, new_codes)
+
+
+def _clean_up(engine, category_codes=()):
+    """Delete what ``overdue_town`` made: its incidents (events, notifications …), people, zones."""
+    incident_ids = (select(Incident.id).join(Town, Town.id == Incident.town_id).where(Town.code == TOWN)
+                    .scalar_subquery())
+    user_ids = select(User.id).where(User.username.in_(USERNAMES)).scalar_subquery()
+    zone = {"p": TOWN + "%"}
+    with engine.begin() as conn:  # one transaction: nobody else ever sees the log unprotected
+        conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+        conn.execute(text("ALTER TABLE incident_events DISABLE TRIGGER incident_events_append_only"))
+        for table in reversed(Base.metadata.sorted_tables):  # photos, events, notifications … first
+            if "incident_id" in table.c and table.name != "incidents":
+                conn.execute(table.delete().where(table.c.incident_id.in_(incident_ids)))
+        conn.execute(text("ALTER TABLE incident_events ENABLE TRIGGER incident_events_append_only"))
+        conn.execute(Incident.__table__.delete().where(Incident.id.in_(incident_ids)))
+        conn.execute(text("DELETE FROM incident_counters WHERE prefix LIKE :p"), zone)
+        for model in (GridAssignment, AreaLeader, TownAdmin, Notification):
+            conn.execute(model.__table__.delete().where(model.user_id.in_(user_ids)))
+        conn.execute(User.__table__.delete().where(User.id.in_(user_ids)))
+        for table in ("grids", "areas", "towns"):
+            conn.execute(text(f"DELETE FROM {table} WHERE code LIKE :p"), zone)
+        conn.execute(text("DELETE FROM boundary_revisions WHERE zone_code LIKE :p"), zone)
+        conn.execute(Category.__table__.delete().where(Category.code.in_(sorted(category_codes))))
+
+
+class Sweeper:
+    """One sweep on its own connection: start at the barrier, sweep, wait for the other, commit."""
+
+    def __init__(self, engine, start: threading.Barrier, swept: threading.Barrier, batch: int):
+        self.result = self.error = None
+        self.thread = threading.Thread(target=self._run, args=(engine, start, swept, batch), daemon=True)
+        self.thread.start()
+
+    def _run(self, engine, start, swept, batch):
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                start.wait()
+                done = escalation.sweep(session, batch=batch)
+                swept.wait()  # both transactions are open here: the locks, not the timing, keep them apart
+                session.commit()
+                self.result = done
+        except Exception as exc:  # noqa: BLE001 (handed to the test)
+            self.error = exc
+            start.abort()
+            swept.abort()
+
+    def join(self):
+        self.thread.join(WAIT_S + 5)
+        assert not self.thread.is_alive(), "a sweep never finished"
+
+
+@pytest.mark.parametrize("batch", [escalation.SWEEP_BATCH, 7])
+def test_two_sweeps_at_once_escalate_each_incident_exactly_once(engine, overdue_town, batch):
+    start, swept = threading.Barrier(2, timeout=WAIT_S), threading.Barrier(2, timeout=WAIT_S)
+    sweepers = [Sweeper(engine, start, swept, batch) for _ in range(2)]
+    for s in sweepers:
+        s.join()
+    assert [s.error for s in sweepers] == [None, None]
+    first, second = (s.result for s in sweepers)
+    assert not set(first) & set(second)
+    assert sorted(first + second) == overdue_town.ids
+    with Session(engine) as check:
+        ours = Incident.id.in_(overdue_town.ids)
+        levels = check.execute(select(Incident.escalation_level, func.count()).where(ours)
+                               .group_by(Incident.escalation_level)).all()
+        assert levels == [(1, N)]
+        per_incident = check.execute(select(IncidentEvent.incident_id, func.count())
+                                     .where(IncidentEvent.incident_id.in_(overdue_town.ids),
+                                            IncidentEvent.action == "escalate")
+                                     .group_by(IncidentEvent.incident_id)).all()
+        assert sorted(per_incident) == [(i, 1) for i in overdue_town.ids]
+        notified = check.scalars(select(Notification.incident_id).where(Notification.user_id == overdue_town.leader_id))
+        assert sorted(notified) == overdue_town.ids
