@@ -7,13 +7,13 @@ from __future__ import annotations
 import time
 
 from shapely.geometry import box
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from gridsys import geo
 from gridsys.incidents.models import OPEN_STATUSES, Incident
 from gridsys.people import services as people
 from gridsys.zones import redraw
-from gridsys.zones.models import Area, Grid
+from gridsys.zones.models import Area
 from gridsys.zones.services import locate
 
 from .common import bench_database, engine_and_session, header

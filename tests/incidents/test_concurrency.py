@@ -8,24 +8,21 @@ PostgreSQL, so no other connection ever sees the log unprotected).
 """
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gridsys.db import Base
 from gridsys.errors import Conflict
 from gridsys.incidents import lifecycle, services
 from gridsys.incidents.catalogue import load_catalogue
 from gridsys.incidents.models import Category, Incident, IncidentEvent
 from gridsys.people import services as people
-from gridsys.people.models import AreaLeader, GridAssignment, TownAdmin, User
-from gridsys.zones.models import Town
+from gridsys.people.models import User
 from tests.factories import ORIGIN, STEP, cell, make_area, make_grid, make_town
+from tests.committed import Racer, backend_pid, clean_up, wait_until_blocked
 from tests.incidents.helpers import CATALOGUE
 
 TOWN = "500106902"
@@ -64,64 +61,7 @@ def committed(engine, password_hash):
 
 
 def _clean_up(engine, category_codes=()):
-    """Delete what ``committed`` made: its town's incidents (with their events), people and zones."""
-    incident_ids = (select(Incident.id).join(Town, Town.id == Incident.town_id).where(Town.code == TOWN)
-                    .scalar_subquery())
-    user_ids = select(User.id).where(User.username.in_(USERNAMES)).scalar_subquery()
-    zone = {"p": TOWN + "%"}
-    with engine.begin() as conn:
-        conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-        conn.execute(text("ALTER TABLE incident_events DISABLE TRIGGER incident_events_append_only"))
-        for table in reversed(Base.metadata.sorted_tables):  # photos, events, notifications … first
-            if "incident_id" in table.c and table.name != "incidents":
-                conn.execute(table.delete().where(table.c.incident_id.in_(incident_ids)))
-        conn.execute(text("ALTER TABLE incident_events ENABLE TRIGGER incident_events_append_only"))
-        conn.execute(Incident.__table__.delete().where(Incident.id.in_(incident_ids)))
-        conn.execute(text("DELETE FROM incident_counters WHERE prefix LIKE :p"), zone)
-        for model in (GridAssignment, AreaLeader, TownAdmin):
-            conn.execute(model.__table__.delete().where(model.user_id.in_(user_ids)))
-        conn.execute(User.__table__.delete().where(User.id.in_(user_ids)))
-        for table in ("grids", "areas", "towns"):
-            conn.execute(text(f"DELETE FROM {table} WHERE code LIKE :p"), zone)
-        conn.execute(text("DELETE FROM boundary_revisions WHERE zone_code LIKE :p"), zone)
-        conn.execute(Category.__table__.delete().where(Category.code.in_(sorted(category_codes))))
-
-
-class Racer:
-    """Run ``work`` in a thread; keep its result or the exception it raised."""
-
-    def __init__(self, work):
-        self.result = self.error = None
-        self.thread = threading.Thread(target=self._run, args=(work,), daemon=True)
-        self.thread.start()
-
-    def _run(self, work):
-        try:
-            self.result = work()
-        except Exception as exc:  # noqa: BLE001 (handed to the test)
-            self.error = exc
-
-    def join(self):
-        self.thread.join(WAIT_S)
-        assert not self.thread.is_alive(), "the second connection never finished"
-
-
-def backend_pid(session: Session) -> int:
-    return session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-
-
-def wait_until_blocked(engine, pid: int, racer: Racer) -> None:
-    """Wait until connection ``pid`` waits for a lock: proof the first one holds it."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            waiting = conn.execute(text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :p"),
-                                   {"p": pid}).scalar()
-        if waiting == "Lock":
-            return
-        assert racer.thread.is_alive(), f"the second connection did not wait for the first: {racer.error!r}"
-        time.sleep(0.02)
-    pytest.fail("the second connection was never seen waiting for the lock")
+    clean_up(engine, TOWN, USERNAMES, category_codes)
 
 
 def report(session, reporter, client_uuid=None):

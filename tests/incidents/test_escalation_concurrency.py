@@ -14,17 +14,15 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gridsys.db import Base
 from gridsys.incidents import escalation, services
 from gridsys.incidents.catalogue import load_catalogue
 from gridsys.incidents.models import Category, Incident, IncidentEvent, Notification
 from gridsys.people import services as people
-from gridsys.people.models import AreaLeader, GridAssignment, TownAdmin, User
-from gridsys.zones.models import Town
 from tests.factories import ORIGIN, STEP, cell, make_area, make_grid, make_town
+from tests.committed import clean_up
 from tests.incidents.helpers import CATALOGUE
 
 TOWN = "500106904"
@@ -66,27 +64,7 @@ def overdue_town(engine, password_hash):
 
 
 def _clean_up(engine, category_codes=()):
-    """Delete what ``overdue_town`` made: its incidents (events, notifications …), people, zones."""
-    incident_ids = (select(Incident.id).join(Town, Town.id == Incident.town_id).where(Town.code == TOWN)
-                    .scalar_subquery())
-    user_ids = select(User.id).where(User.username.in_(USERNAMES)).scalar_subquery()
-    zone = {"p": TOWN + "%"}
-    with engine.begin() as conn:  # one transaction: nobody else ever sees the log unprotected
-        conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-        conn.execute(text("ALTER TABLE incident_events DISABLE TRIGGER incident_events_append_only"))
-        for table in reversed(Base.metadata.sorted_tables):  # photos, events, notifications … first
-            if "incident_id" in table.c and table.name != "incidents":
-                conn.execute(table.delete().where(table.c.incident_id.in_(incident_ids)))
-        conn.execute(text("ALTER TABLE incident_events ENABLE TRIGGER incident_events_append_only"))
-        conn.execute(Incident.__table__.delete().where(Incident.id.in_(incident_ids)))
-        conn.execute(text("DELETE FROM incident_counters WHERE prefix LIKE :p"), zone)
-        for model in (GridAssignment, AreaLeader, TownAdmin, Notification):
-            conn.execute(model.__table__.delete().where(model.user_id.in_(user_ids)))
-        conn.execute(User.__table__.delete().where(User.id.in_(user_ids)))
-        for table in ("grids", "areas", "towns"):
-            conn.execute(text(f"DELETE FROM {table} WHERE code LIKE :p"), zone)
-        conn.execute(text("DELETE FROM boundary_revisions WHERE zone_code LIKE :p"), zone)
-        conn.execute(Category.__table__.delete().where(Category.code.in_(sorted(category_codes))))
+    clean_up(engine, TOWN, USERNAMES, category_codes)
 
 
 class Sweeper:
