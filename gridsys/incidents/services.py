@@ -9,10 +9,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import (Date, DateTime, Integer, String, Uuid, bindparam, case, cast, func, insert, literal, null,
-                        select, union_all)
+from sqlalchemy import Date, DateTime, Uuid, bindparam, case, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -152,39 +150,38 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
 @functools.cache
 def _insert_statement():
     """The incident and its first two events (reported; dispatched or not) in one statement,
-    built once (bound parameters only) so it is compiled once. ON CONFLICT on the client UUID:
-    a concurrent request with the same UUID won, nothing is inserted and no event is written.
-    The code <zone>-<yyyymmdd>-<seq> is numbered by next_incident_seq inside the INSERT."""
-    table = Incident.__table__
-    p = functools.partial(bindparam)
-    values = {
-        "client_uuid": p("client_uuid", type_=Uuid), "address": p("address", type_=String),
-        "geom": func.ST_SetSRID(func.ST_GeomFromWKB(func.decode(p("geom_wkb", type_=String), "hex")),
-                                geo.STORAGE_SRID),
-        "category_code": p("category_code", type_=String), "description": p("description", type_=String),
-        "priority": p("priority", type_=String), "status": p("status", type_=String),
-        "town_id": p("town_id", type_=Integer), "area_id": p("area_id", type_=Integer),
-        "grid_id": p("grid_id", type_=Integer), "reporter_id": p("reporter_id", type_=Integer),
-        "created_at": p("at", type_=DateTime(timezone=True)), "updated_at": p("at", type_=DateTime(timezone=True)),
-        "routing": p("routing", type_=JSONB), "escalation_level": 0, "reopen_count": 0, "version": 1,
-        "code": func.concat(p("code_prefix", type_=String), func.lpad(cast(func.next_incident_seq(
-            p("prefix", type_=String), p("day", type_=Date)), String), 3, "0")),
-        "assignee_id": p("assignee_id", type_=Integer), "assigned_as": p("assigned_as", type_=String),
-        "dispatched_at": p("dispatched_at", type_=DateTime(timezone=True)),
-        "due_at": p("due_at", type_=DateTime(timezone=True)),
-        "next_escalation_at": p("next_escalation_at", type_=DateTime(timezone=True)),
-    }
-    inserted = (pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=["client_uuid"])
-                .returning(*table.c).cte("inserted"))
-    at = p("at", type_=DateTime(timezone=True))
-    events = insert(IncidentEvent.__table__).from_select(
-        ["incident_id", "at", "actor_id", "action", "from_status", "to_status", "note", "data"],
-        union_all(
-            select(inserted.c.id, at, p("reporter_id", type_=Integer), literal("report"), null(),
-                   literal("reported"), literal(""), p("report_data", type_=JSONB)),
-            select(inserted.c.id, at, null(), p("second_action", type_=String), literal("reported"),
-                   inserted.c.status, literal(""), p("routing", type_=JSONB)))).cte("events")
-    return select(inserted).add_cte(events)
+    compiled once. ON CONFLICT on the client UUID: a concurrent request with the same UUID won,
+    nothing is inserted and no event is written. The code <zone>-<yyyymmdd>-<seq> is numbered
+    by next_incident_seq inside the INSERT. (Plain SQL: the dialect's ON CONFLICT construct is
+    not cacheable, and compiling it on every report cost more than the database work.)"""
+    columns = [c for c in Incident.__table__.c]
+    returning = ", ".join("ST_AsEWKB(geom) AS geom" if c.name == "geom" else c.name for c in columns)
+    sql = text(f"""
+        WITH inserted AS (
+            INSERT INTO incidents (client_uuid, geom, address, category_code, description, priority, status,
+                                   town_id, area_id, grid_id, reporter_id, created_at, updated_at, routing,
+                                   escalation_level, reopen_count, version, code, assignee_id, assigned_as,
+                                   dispatched_at, due_at, next_escalation_at)
+            VALUES (:client_uuid, ST_SetSRID(ST_GeomFromWKB(decode(:geom_wkb, 'hex')), {geo.STORAGE_SRID}),
+                    :address, :category_code, :description, :priority, :status, :town_id, :area_id, :grid_id,
+                    :reporter_id, :at, :at, :routing, 0, 0, 1,
+                    :code_prefix || lpad(next_incident_seq(:prefix, :day)::text, 3, '0'),
+                    :assignee_id, :assigned_as, :dispatched_at, :due_at, :next_escalation_at)
+            ON CONFLICT (client_uuid) DO NOTHING
+            RETURNING *
+        ), events AS (
+            INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
+            SELECT id, :at, :reporter_id, 'report', NULL, 'reported', '', :report_data FROM inserted
+            UNION ALL
+            SELECT id, :at, NULL, :second_action, 'reported', status, '', :routing FROM inserted
+        )
+        SELECT {returning} FROM inserted""").bindparams(
+        bindparam("routing", type_=JSONB), bindparam("report_data", type_=JSONB),
+        bindparam("client_uuid", type_=Uuid), bindparam("day", type_=Date),
+        bindparam("at", type_=DateTime(timezone=True)), bindparam("dispatched_at", type_=DateTime(timezone=True)),
+        bindparam("due_at", type_=DateTime(timezone=True)),
+        bindparam("next_escalation_at", type_=DateTime(timezone=True)))
+    return sql.columns(*columns)
 
 
 def _same_report(existing: Incident, reporter: User) -> tuple[Incident, bool]:
