@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import Date, DateTime, Uuid, bindparam, case, func, select, text
+from sqlalchemy import Date, DateTime, Uuid, and_, bindparam, case, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -18,7 +18,8 @@ from .. import geo
 from ..errors import Conflict, GridsysError
 from ..people import access
 from ..people.models import User
-from ..zones.services import locate
+from ..zones.models import Area, Grid
+from ..zones.services import Location, locate
 from . import routing
 from .models import DUTIES, OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident, IncidentEvent
 
@@ -78,8 +79,9 @@ class NewIncident:
 
 
 def check_new(session: Session, data: NewIncident):
-    """Validate a report before anything is written; returns the parsed values and the id of
-    an incident already stored under the same client UUID (one query for both)."""
+    """Validate a report before anything is written; returns the parsed values, the id of an
+    incident already stored under the same client UUID, and the grid covering the point (with
+    its area and town) — the three found in one query, the common case of a report."""
     client_uuid = parse_uuid(data.client_uuid)
     try:
         lon, lat = float(data.lon), float(data.lat)
@@ -88,9 +90,13 @@ def check_new(session: Session, data: NewIncident):
                                                "position or tap the map")
     geo.check_lon_lat(lon, lat)
     stored = select(Incident.id).where(Incident.client_uuid == client_uuid).scalar_subquery()
-    row = session.execute(select(Category, stored).where(Category.code == str(data.category or ""))).first()
+    row = session.execute(
+        select(Category, stored, Grid)
+        .outerjoin(Grid, and_(func.ST_Covers(Grid.geom, geo.point_sql(lon, lat)), Grid.retired_at.is_(None)))
+        .options(joinedload(Grid.area).joinedload(Area.town))
+        .where(Category.code == str(data.category or "")).order_by(Grid.code).limit(1)).first()
     if row is not None and row[1] is not None:
-        return client_uuid, lon, lat, row[0], None, None, None, row[1]  # a resend: nothing else matters
+        return client_uuid, lon, lat, row[0], None, None, None, row[1], None  # a resend: nothing else matters
     category = _usable(row[0] if row else None, data.category)
     description = data.description.strip() if isinstance(data.description, str) else ""
     if not description:
@@ -105,7 +111,7 @@ def check_new(session: Session, data: NewIncident):
     address = data.address.strip() if isinstance(data.address, str) else None
     if address and len(address) > MAX_ADDRESS:
         raise GridsysError("address_too_long", f"the address has at most {MAX_ADDRESS} characters")
-    return client_uuid, lon, lat, category, description, priority, address or None, None
+    return client_uuid, lon, lat, category, description, priority, address or None, None, row[2]
 
 
 def create_incident(session: Session, reporter: User, data: NewIncident, *,
@@ -113,10 +119,11 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     """Log and route an incident in one transaction. Returns (incident, created); the same
     client UUID again returns the stored incident with created=False."""
     from . import escalation
-    client_uuid, lon, lat, category, description, priority, address, existing = check_new(session, data)
+    client_uuid, lon, lat, category, description, priority, address, existing, grid = check_new(session, data)
     if existing is not None:
         return _same_report(session.get(Incident, existing), reporter)
-    where = locate(session, lon, lat)
+    # In a grid: found already. In a gap (属地兜底) or outside every town: the full lookup.
+    where = Location(town=grid.area.town, area=grid.area, grid=grid) if grid else locate(session, lon, lat)
     decision = routing.route(session, where, category)
     at = at or now()
     prefix = (where.grid or where.area or where.town).code
@@ -254,7 +261,6 @@ def overdue_expr(at=None):
 
 def scoped_incidents(scope, filters: Filters, user_id: int | None = None):
     """The select() of incidents a scope may see, filtered; open and overdue first."""
-    from ..zones.models import Grid
     query = select(Incident).where(access.incidents_where(scope))
     if filters.status == "open":
         query = query.where(Incident.status.in_(OPEN_STATUSES))
