@@ -18,7 +18,7 @@ from .. import geo
 from ..errors import Conflict, GridsysError
 from ..people import access
 from ..people.models import User
-from ..zones.models import Area, Grid
+from ..zones.models import Area, Grid, Town
 from ..zones.services import Location, locate
 from . import routing
 from .models import DUTIES, OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident, IncidentEvent
@@ -91,9 +91,9 @@ def check_new(session: Session, data: NewIncident):
     geo.check_lon_lat(lon, lat)
     stored = select(Incident.id).where(Incident.client_uuid == client_uuid).scalar_subquery()
     row = session.execute(
-        select(Category, stored, Grid)
+        select(Category, stored, Grid, Area, Town).select_from(Category)
         .outerjoin(Grid, and_(func.ST_Covers(Grid.geom, geo.point_sql(lon, lat)), Grid.retired_at.is_(None)))
-        .options(joinedload(Grid.area).joinedload(Area.town))
+        .outerjoin(Area, Area.id == Grid.area_id).outerjoin(Town, Town.id == Area.town_id)
         .where(Category.code == str(data.category or "")).order_by(Grid.code).limit(1)).first()
     if row is not None and row[1] is not None:
         return client_uuid, lon, lat, row[0], None, None, None, row[1], None  # a resend: nothing else matters
@@ -111,7 +111,8 @@ def check_new(session: Session, data: NewIncident):
     address = data.address.strip() if isinstance(data.address, str) else None
     if address and len(address) > MAX_ADDRESS:
         raise GridsysError("address_too_long", f"the address has at most {MAX_ADDRESS} characters")
-    return client_uuid, lon, lat, category, description, priority, address or None, None, row[2]
+    where = Location(town=row[4], area=row[3], grid=row[2]) if row[2] is not None else None
+    return client_uuid, lon, lat, category, description, priority, address or None, None, where
 
 
 def create_incident(session: Session, reporter: User, data: NewIncident, *,
@@ -119,11 +120,11 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     """Log and route an incident in one transaction. Returns (incident, created); the same
     client UUID again returns the stored incident with created=False."""
     from . import escalation
-    client_uuid, lon, lat, category, description, priority, address, existing, grid = check_new(session, data)
+    client_uuid, lon, lat, category, description, priority, address, existing, where = check_new(session, data)
     if existing is not None:
         return _same_report(session.get(Incident, existing), reporter)
     # In a grid: found already. In a gap (属地兜底) or outside every town: the full lookup.
-    where = Location(town=grid.area.town, area=grid.area, grid=grid) if grid else locate(session, lon, lat)
+    where = where or locate(session, lon, lat)
     decision = routing.route(session, where, category)
     at = at or now()
     prefix = (where.grid or where.area or where.town).code
