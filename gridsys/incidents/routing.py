@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session, joinedload
 
 from ..people.models import AreaLeader, GridAssignment, TownAdmin, User, UserRole
 from ..zones.services import Location
@@ -29,13 +29,22 @@ class Routing:
     data: dict = field(default_factory=dict)
 
 
-def _grid_workers(session: Session, grid_id: int, duty: str) -> list[GridAssignment]:
-    return list(session.scalars(
-        select(GridAssignment).join(User, User.id == GridAssignment.user_id)
-        .options(contains_eager(GridAssignment.user))
-        .where(GridAssignment.grid_id == grid_id, GridAssignment.duty == duty,
-               GridAssignment.valid_to.is_(None), User.active, has_role(User, "grid_worker"))
-        .order_by(GridAssignment.backup, GridAssignment.valid_from, GridAssignment.id)))
+def grid_worker_choice(grid_id, duty):
+    """The rule for a grid's worker, as a query of the chosen assignment's id: the duty's
+    primary, then its backups, then the grid's general worker and its backups; only active
+    people who still hold the grid_worker role. ``grid_id`` and ``duty`` may be values or columns
+    (so a caller can fold the choice into a query of its own)."""
+    return (select(GridAssignment.id).join(User, User.id == GridAssignment.user_id)
+            .where(GridAssignment.grid_id == grid_id, GridAssignment.duty.in_([duty, "general"]),
+                   GridAssignment.valid_to.is_(None), User.active, has_role(User, "grid_worker"))
+            .order_by(case((GridAssignment.duty == duty, 0), else_=1), GridAssignment.backup,
+                      GridAssignment.valid_from, GridAssignment.id)
+            .limit(1))
+
+
+def chosen_worker(session: Session, grid_id: int, duty: str) -> GridAssignment | None:
+    return session.scalar(select(GridAssignment).options(joinedload(GridAssignment.user))
+                          .where(GridAssignment.id == grid_worker_choice(grid_id, duty).scalar_subquery()))
 
 
 def area_leader(session: Session, area_id: int | None) -> User | None:
@@ -53,17 +62,21 @@ def town_admins(session: Session, town_id: int) -> list[User]:
                                 .order_by(TownAdmin.valid_from, TownAdmin.id)))
 
 
-def route(session: Session, where: Location, category: Category) -> Routing:
+NOT_LOOKED_UP = object()
+
+
+def route(session: Session, where: Location, category: Category, *, chosen=NOT_LOOKED_UP) -> Routing:
+    """Who handles an incident of ``category`` at ``where``, and why. ``chosen`` is the grid's
+    worker assignment when the caller already looked it up with grid_worker_choice (or None)."""
     duty = category.duty
     base = {"duty": duty, "category": category.code, "level": where.level, "town": where.town.code,
             "area": where.area.code if where.area else None, "grid": where.grid.code if where.grid else None}
     if where.grid is not None:
-        for wanted, rule in ((duty, "duty"), ("general", "general")):
-            workers = _grid_workers(session, where.grid.id, wanted)
-            if workers:
-                chosen = workers[0]
-                kind = f"{rule}_{'backup' if chosen.backup else 'primary'}"
-                return Routing(chosen.user, wanted, kind, {**base, "rule": kind, "assignee": chosen.user.username})
+        if chosen is NOT_LOOKED_UP:
+            chosen = chosen_worker(session, where.grid.id, duty) if where.grid.id is not None else None
+        if chosen is not None:
+            kind = f"{'duty' if chosen.duty == duty else 'general'}_{'backup' if chosen.backup else 'primary'}"
+            return Routing(chosen.user, chosen.duty, kind, {**base, "rule": kind, "assignee": chosen.user.username})
     leader = area_leader(session, where.area.id if where.area else None)
     if leader is not None:
         return Routing(leader, "area_leader", "area_leader", {**base, "rule": "area_leader",

@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import geo
 from ..errors import Conflict, GridsysError
 from ..people import access
-from ..people.models import User
+from ..people.models import GridAssignment, User
 from ..zones.models import Area, Grid, Town
 from ..zones.services import Location, locate
 from . import routing
@@ -90,10 +90,12 @@ def check_new(session: Session, data: NewIncident):
                                                "position or tap the map")
     geo.check_lon_lat(lon, lat)
     stored = select(Incident.id).where(Incident.client_uuid == client_uuid).scalar_subquery()
+    choice = routing.grid_worker_choice(Grid.id, Category.duty).scalar_subquery()
     row = session.execute(
-        select(Category, stored, Grid, Area, Town).select_from(Category)
+        select(Category, stored, Grid, Area, Town, GridAssignment, User).select_from(Category)
         .outerjoin(Grid, and_(func.ST_Covers(Grid.geom, geo.point_sql(lon, lat)), Grid.retired_at.is_(None)))
         .outerjoin(Area, Area.id == Grid.area_id).outerjoin(Town, Town.id == Area.town_id)
+        .outerjoin(GridAssignment, GridAssignment.id == choice).outerjoin(User, User.id == GridAssignment.user_id)
         .where(Category.code == str(data.category or "")).order_by(Grid.code).limit(1)).first()
     if row is not None and row[1] is not None:
         return client_uuid, lon, lat, row[0], None, None, None, row[1], None  # a resend: nothing else matters
@@ -111,8 +113,12 @@ def check_new(session: Session, data: NewIncident):
     address = data.address.strip() if isinstance(data.address, str) else None
     if address and len(address) > MAX_ADDRESS:
         raise GridsysError("address_too_long", f"the address has at most {MAX_ADDRESS} characters")
-    where = Location(town=row[4], area=row[3], grid=row[2]) if row[2] is not None else None
-    return client_uuid, lon, lat, category, description, priority, address or None, None, where
+    found = None
+    if row[2] is not None:  # in a grid: its location and the worker routing would choose, found already
+        if row[5] is not None:
+            set_committed_value(row[5], "user", row[6])
+        found = (Location(town=row[4], area=row[3], grid=row[2]), row[5])
+    return client_uuid, lon, lat, category, description, priority, address or None, None, found
 
 
 def create_incident(session: Session, reporter: User, data: NewIncident, *,
@@ -120,12 +126,15 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     """Log and route an incident in one transaction. Returns (incident, created); the same
     client UUID again returns the stored incident with created=False."""
     from . import escalation
-    client_uuid, lon, lat, category, description, priority, address, existing, where = check_new(session, data)
+    client_uuid, lon, lat, category, description, priority, address, existing, found = check_new(session, data)
     if existing is not None:
         return _same_report(session.get(Incident, existing), reporter)
-    # In a grid: found already. In a gap (属地兜底) or outside every town: the full lookup.
-    where = where or locate(session, lon, lat)
-    decision = routing.route(session, where, category)
+    if found is not None:
+        where, chosen = found
+        decision = routing.route(session, where, category, chosen=chosen)
+    else:  # in a gap (属地兜底) or outside every town: the full lookup
+        where = locate(session, lon, lat)
+        decision = routing.route(session, where, category)
     at = at or now()
     prefix = (where.grid or where.area or where.town).code
     local_day = at.astimezone(town_zone()).date()  # the code carries the town's date, not UTC's
