@@ -70,8 +70,11 @@ def may(actor: User, scope: access.Scope, incident: Incident, who: str) -> bool:
 
 def allowed_actions(actor: User, scope: access.Scope, incident: Incident) -> list[str]:
     """What this person can do now (for showing buttons)."""
+    hidden = {"escalate"} if incident.escalation_level >= escalation.MAX_LEVEL else set()
+    if incident.escalation_level == 0:
+        hidden.add("send_down")
     return [name for name, a in ACTIONS.items()
-            if incident.status in a.allowed_from and may(actor, scope, incident, a.who)]
+            if name not in hidden and incident.status in a.allowed_from and may(actor, scope, incident, a.who)]
 
 
 def transition(session: Session, incident: Incident, actor: User, action: str, *, note: str = "",
