@@ -176,6 +176,11 @@ def document() -> dict:
                      "responses": {"201": _json(_ref("Incident"), "Created"),
                                    "200": _json(_ref("Incident"), "Already stored (same client_uuid)"),
                                    **_errors(400, 401, 409, 422)}}},
+        "/api/v1/incidents.csv": {"get": {
+            "summary": "Incidents in scope as UTF-8 CSV (same filters, all pages, at most 100 000)",
+            "parameters": FILTERS,
+            "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          **_errors(400, 401)}}},
         "/api/v1/incidents/{incident_id}": {"get": {"summary": "One incident with its events", "parameters": [ID],
                                                     "responses": {"200": _json(_ref("Incident")), **_errors(401, 404)}}},
         "/api/v1/incidents/{incident_id}/transitions": {"post": {

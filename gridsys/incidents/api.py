@@ -185,3 +185,38 @@ def geojson():
 def openapi():
     from ..openapi import document
     return jsonify(document())
+
+
+CSV_COLUMNS = ("code", "status", "priority", "category", "category_name", "duty", "town", "area", "grid",
+               "address", "description", "reporter", "assignee", "created_at", "due_at", "overdue",
+               "escalation_level", "reopen_count", "lon", "lat")
+
+
+def _cell(value) -> str:
+    """A CSV cell that a spreadsheet shows as text: no formula from user input (=, +, -, @)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/api/v1/incidents.csv")
+@auth.login_required
+def csv_export():
+    """Incidents in scope (same filters as the list, all pages) as UTF-8 CSV for spreadsheets."""
+    import csv
+    import io
+    filters = services.parse_filters(request.args)
+    session = db.session()
+    query = services.scoped_incidents(auth.current_scope(), filters, auth.current_user().id) \
+        .options(*services.LIST_OPTIONS).limit(services.CSV_LIMIT)
+    out = io.StringIO()
+    out.write("\ufeff")  # so spreadsheet programs read the Chinese text as UTF-8
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for incident in session.scalars(query).unique():
+        row = incident_json(incident)
+        row.update(category_name=incident.category.name_zh,
+                   reporter=incident.reporter.display_name if incident.reporter else None,
+                   assignee=incident.assignee.display_name if incident.assignee else None)
+        writer.writerow([_cell(row.get(c)) for c in CSV_COLUMNS])
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=incidents.csv"})

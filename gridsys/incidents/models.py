@@ -192,7 +192,7 @@ class WebhookDelivery(Base):
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     payload: Mapped[dict] = mapped_column(JSONB)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | delivered | failed | dropped (webhook switched off)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

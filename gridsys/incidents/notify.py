@@ -168,6 +168,10 @@ def deliver_pending(session: Session, *, limit: int = 100, as_of: datetime | Non
                                                                                 of=WebhookDelivery))
         if delivery is None:
             break
+        if not delivery.webhook.active:  # switched off after the message was queued: not sent
+            delivery.status = "dropped"
+            session.commit()
+            continue
         started = time.monotonic()
         status_code, error = _post(delivery.webhook.url, delivery.payload, delivery.webhook.kind)
         ok = error is None and status_code is not None and 200 <= status_code < 300

@@ -27,6 +27,7 @@ MAX_DESCRIPTION = 2000
 MAX_ADDRESS = 200
 URGENT_DEADLINE_HOURS = 4  # urgent priority shortens a longer category deadline to this
 PAGE_SIZE = 50
+CSV_LIMIT = 100_000
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 

@@ -173,7 +173,9 @@ def inbox():
 def inbox_read():
     session = db.session()
     raw = request.form.get("id")
-    notify.mark_read(session, auth.current_user(), int(raw) if raw and raw.isdigit() else None)
+    if raw and not raw.isdigit():
+        raise GridsysError("notification_invalid", "id is the number of a notification", status=400)
+    notify.mark_read(session, auth.current_user(), int(raw) if raw else None)
     session.commit()
     target = request.form.get("next")
     return redirect(auth.safe_next(target, url_for("incidents.inbox")), 303)

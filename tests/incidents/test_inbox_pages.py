@@ -210,3 +210,18 @@ def test_incident_json_shows_why_since_when_and_who_holds_it(client, session, wo
     assert body["escalation_trigger"] == "manual"
     assert body["escalated_at"] == incident.escalated_at.isoformat()
     assert "leader1" in str(body.get("escalation_holders"))
+
+
+def test_marking_read_with_a_bad_id_changes_nothing(client, session, world):
+    from sqlalchemy import func
+    report(session, world.general1, "g11", "0201", at=escalation.now() - timedelta(days=2))
+    escalation.sweep(session)
+    session.commit()
+    unread = lambda: session.scalar(select(func.count()).where(Notification.read_at.is_(None)))  # noqa: E731
+    before = unread()
+    assert before > 0
+    login(client, world.leader1.username)
+    response = client.post("/inbox/read", data={"id": "all", "csrf_token": csrf_token(client, "/inbox")})
+    assert response.status_code == 400
+    session.expire_all()
+    assert unread() == before

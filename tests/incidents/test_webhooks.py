@@ -389,3 +389,13 @@ def test_a_failing_webhook_does_not_fail_the_sweep(app, cli, session, world, clo
     assert result.exit_code == 0, result.output
     assert "escalated 1; webhooks 0 delivered, 1 to retry, 0 failed" in result.output
     assert incident.escalation_level == 1
+
+
+def test_a_hook_switched_off_after_queueing_sends_nothing(session, world, receiver):
+    switched = hook(session, world, receiver.url("/late"))
+    escalated(session, world)
+    switched.active = False
+    session.commit()
+    deliver(session)
+    assert [d.status for d in deliveries(session)] == ["dropped"]
+    assert receiver.posts == []
