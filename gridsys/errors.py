@@ -45,14 +45,24 @@ def _wants_json() -> bool:
 
 
 def register(app: Flask) -> None:
+    def rollback():
+        """An error page must not run on a failed transaction (the header counts unread messages)."""
+        from . import db
+        try:
+            db.session().rollback()
+        except Exception:  # noqa: BLE001 (the original error is what the user must see)
+            pass
+
     @app.errorhandler(GridsysError)
     def domain_error(exc: GridsysError):
+        rollback()
         if _wants_json():
             return jsonify(error=exc.to_dict()), exc.status
         return render_template("error.html", code=exc.code, message=exc.message), exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        rollback()
         if _wants_json():
             code = HTTP_CODES.get(exc.code, "http_error")
             return jsonify(error={"code": code, "message": exc.description}), exc.code

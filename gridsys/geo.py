@@ -80,7 +80,7 @@ def buffer_m(geom_expr, metres: float):
 def check_lon_lat(lon, lat, where: str = "") -> None:
     try:
         lon, lat = float(lon), float(lat)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise GeometryError("coordinates_invalid", f"{where}coordinates must be numbers, got {lon!r}, {lat!r}")
     if not (math.isfinite(lon) and math.isfinite(lat)):
         raise GeometryError("coordinates_invalid", f"{where}coordinates must be finite numbers")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, \
     send_from_directory, url_for
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, select, text
 
 from . import db
 from .people import access, auth
@@ -30,7 +30,8 @@ def index():
     scope = auth.current_scope()
     towns = session.execute(
         select(Town, func.count(func.distinct(Area.id)), func.count(Grid.id))
-        .outerjoin(Area, Area.town_id == Town.id).outerjoin(Grid, Grid.area_id == Area.id)
+        .outerjoin(Area, Area.town_id == Town.id)
+        .outerjoin(Grid, and_(Grid.area_id == Area.id, Grid.retired_at.is_(None)))
         .where(access.where(scope, Town)).group_by(Town.id).order_by(Town.code)).all()
     mine = {
         "areas": session.scalars(select(Area).join(AreaLeader, AreaLeader.area_id == Area.id)

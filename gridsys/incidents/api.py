@@ -5,8 +5,9 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import select
 
 from .. import db, geo
-from ..errors import GridsysError, NotFound
+from ..errors import Forbidden, GridsysError, NotFound
 from ..people import access, auth
+from ..inputs import whole_number
 from . import lifecycle, photos, services
 from .models import Category, IncidentPhoto
 from .routing import reason_text
@@ -96,7 +97,7 @@ def transitions(incident_id):
     session = db.session()
     incident = access.require_incident(session, auth.current_scope(), incident_id)
     lifecycle.transition(session, incident, auth.current_user(), str(body.get("action") or ""),
-                         note=body.get("note") if isinstance(body.get("note"), str) else "",
+                         note=body.get("note"),
                          expected_version=_version(body.get("version")), assignee=body.get("assignee"),
                          hours=body.get("hours"), scope=auth.current_scope())
     session.commit()
@@ -106,10 +107,7 @@ def transitions(incident_id):
 def _version(value):
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise GridsysError("version_invalid", "version is the whole number you read with the incident", status=400)
+    return whole_number(value, "version_invalid", "version (the one read with the incident)")
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/photos")
@@ -120,7 +118,13 @@ def upload_photo(incident_id):
     upload = request.files.get("photo") or request.files.get("file")
     if upload is None:
         raise GridsysError("photo_missing", "send the image as multipart/form-data field 'photo'", status=400)
-    photo = photos.add_photo(session, incident, auth.current_user(), upload.read())
+    user = auth.current_user()
+    if not (incident.assignee_id == user.id or incident.reporter_id == user.id
+            or access.manages_incident(auth.current_scope(), incident)):
+        raise Forbidden("actor_not_allowed", "only the handler, the reporter or a leader adds photos")
+    photo = photos.add_photo(session, incident, user, upload.read())
+    services.record(session, incident, user, "photo", incident.status, incident.status,
+                    data={"photo_id": photo.id})
     session.commit()
     return jsonify(id=photo.id, width=photo.width, height=photo.height,
                    url=url_for("incidents_api.photo", incident_id=incident.id, photo_id=photo.id)), 201
@@ -134,8 +138,8 @@ def photo(incident_id, photo_id, size="full"):
     session = db.session()
     incident = access.require_incident(session, auth.current_scope(), incident_id)
     column = IncidentPhoto.thumbnail if size == "thumb" else IncidentPhoto.data
-    if size not in ("full", "thumb"):
-        raise NotFound("photo_not_found", "no such photo size")
+    if size not in ("full", "thumb") or not 0 < photo_id < 2**31:
+        raise NotFound("photo_not_found", "no such photo")
     blob = session.scalar(select(column).where(IncidentPhoto.id == photo_id,
                                                IncidentPhoto.incident_id == incident.id))
     if blob is None:

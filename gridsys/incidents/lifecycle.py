@@ -13,6 +13,7 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, Forbidden, GridsysError
+from ..inputs import text_or_none, whole_number
 from ..people import access
 from ..people.models import User
 from .models import OPEN_STATUSES, Incident
@@ -86,7 +87,8 @@ def transition(session: Session, incident: Incident, actor: User, action: str, *
         raise GridsysError("action_unknown", f"unknown action {action!r}: one of {', '.join(ACTIONS)}",
                            status=400)
     session.refresh(incident, with_for_update={"of": Incident})
-    if expected_version is not None and int(expected_version) != incident.version:
+    if expected_version is not None and \
+            whole_number(expected_version, "version_invalid", "version") != incident.version:
         raise Conflict("stale_update", "someone else changed this incident meanwhile: reload it and "
                                        "try again")
     scope = scope or access.scope_for(session, actor)
@@ -94,7 +96,7 @@ def transition(session: Session, incident: Incident, actor: User, action: str, *
         raise Conflict("transition_not_allowed", f"cannot {action} an incident that is {incident.status}")
     if not may(actor, scope, incident, spec.who):
         raise Forbidden("actor_not_allowed", f"you may not {action} this incident")
-    note = (note or "").strip()
+    note = (text_or_none(note, "note_invalid", "note") or "").strip()
     if spec.needs_note and not note:
         raise GridsysError("note_required", f"{action} needs a note saying why or what was done")
     if len(note) > MAX_NOTE:
@@ -152,6 +154,7 @@ def _fresh_deadline(incident: Incident, at, force: bool = False) -> dict:
 
 def _reassign(session, incident: Incident, username, at) -> dict:
     from sqlalchemy import select
+    username = text_or_none(username, "assignee_invalid", "assignee (a username)")
     target = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
     if target is None or not target.active:
         raise GridsysError("assignee_unknown", f"no active person named {username!r}")
@@ -169,12 +172,7 @@ def _reassign(session, incident: Incident, username, at) -> dict:
 
 
 def _extend(incident: Incident, hours) -> dict:
-    try:
-        hours = int(hours)
-    except (TypeError, ValueError):
-        raise GridsysError("hours_invalid", "extend needs hours: a whole number of hours to add")
-    if not 0 < hours <= MAX_EXTENSION_HOURS:
-        raise GridsysError("hours_invalid", f"an extension is 1 to {MAX_EXTENSION_HOURS} hours")
+    hours = whole_number(hours, "hours_invalid", "hours (to add)", 1, MAX_EXTENSION_HOURS, status=422)
     old = incident.due_at
     base = max(old, now()) if old else now()  # extending a passed deadline counts from now
     incident.due_at = base + timedelta(hours=hours)

@@ -15,8 +15,8 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app, has_app_context
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, object_session
 
 from .. import geo
 from ..errors import GridsysError
@@ -46,13 +46,22 @@ def escalated(session: Session, incident: Incident, people: list[User], data: di
     queue_webhooks(session, incident, data)
 
 
+def _mine(user: User):
+    """A person's notifications about incidents they may still see (a leader whose term ended, or
+    whose incident moved to another area, no longer reads about it)."""
+    from ..people import access
+    scope = access.scope_for(object_session(user), user)
+    return and_(Notification.user_id == user.id,
+                or_(Notification.incident_id.is_(None),
+                    Notification.incident_id.in_(select(Incident.id).where(access.incidents_where(scope)))))
+
+
 def unread_count(session: Session, user: User) -> int:
-    return session.scalar(select(func.count()).where(Notification.user_id == user.id,
-                                                     Notification.read_at.is_(None)))
+    return session.scalar(select(func.count()).where(_mine(user), Notification.read_at.is_(None)))
 
 
 def inbox(session: Session, user: User, limit: int = 100) -> list[Notification]:
-    return list(session.scalars(select(Notification).where(Notification.user_id == user.id)
+    return list(session.scalars(select(Notification).where(_mine(user))
                                 .order_by(Notification.read_at.is_not(None), Notification.id.desc()).limit(limit)))
 
 

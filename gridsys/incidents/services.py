@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import geo
 from ..errors import Conflict, GridsysError
+from ..inputs import whole_number
 from ..people import access
 from ..people.models import GridAssignment, User
 from ..zones.models import Area, Grid, Town
@@ -86,7 +87,7 @@ def check_new(session: Session, data: NewIncident):
     client_uuid = parse_uuid(data.client_uuid)
     try:
         lon, lat = float(data.lon), float(data.lat)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise GridsysError("location_missing", "a location (lon, lat) is required: use the phone's "
                                                "position or tap the map")
     geo.check_lon_lat(lon, lat)
@@ -251,12 +252,7 @@ def parse_filters(args) -> Filters:
     duty = args.get("duty") or None
     if duty not in (None, *DUTIES):
         raise GridsysError("duty_unknown", f"duty is one of {', '.join(DUTIES)}", status=400)
-    try:
-        page = int(args.get("page") or 1)
-    except ValueError:
-        page = 0
-    if page < 1:
-        raise GridsysError("page_invalid", "page is a whole number from 1", status=400)
+    page = whole_number(args.get("page") or 1, "page_invalid", "page", 1, 1_000_000)
     try:
         since = date.fromisoformat(args["since"]) if args.get("since") else None
     except ValueError:

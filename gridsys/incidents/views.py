@@ -12,6 +12,7 @@ from .. import db, geo
 from ..errors import GridsysError
 from ..i18n import locale
 from ..map.builder import base_map, embed
+from ..inputs import whole_number
 from ..people import access, auth
 from ..people.models import DUTY_ZH
 from ..zones.models import Grid
@@ -173,9 +174,8 @@ def inbox():
 def inbox_read():
     session = db.session()
     raw = request.form.get("id")
-    if raw and not raw.isdigit():
-        raise GridsysError("notification_invalid", "id is the number of a notification", status=400)
-    notify.mark_read(session, auth.current_user(), int(raw) if raw else None)
+    notification_id = whole_number(raw, "notification_invalid", "id (a notification)", 1) if raw else None
+    notify.mark_read(session, auth.current_user(), notification_id)
     session.commit()
     target = request.form.get("next")
     return redirect(auth.safe_next(target, url_for("incidents.inbox")), 303)

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from .. import db
 from ..errors import Forbidden, GridsysError
+from ..inputs import has_nul
 from .access import NOBODY, Scope, scope_for
 from .models import User
 from .services import user_for_token
@@ -27,6 +28,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+
+    @app.before_request
+    def refuse_nul_bytes():
+        """PostgreSQL text cannot hold NUL: refuse it at the door instead of failing in the database."""
+        raw = request.get_data(cache=True) if request.is_json and request.content_length else b""
+        if has_nul(request.path, *request.args.values(), *request.form.values()) or b"\x00" in raw \
+                or b"\\u0000" in raw:
+            raise GridsysError("nul_byte", "the request contains a NUL character: remove it", status=400)
 
     @app.before_request
     def identify():

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from .. import geo
 from ..errors import Conflict, GridsysError, NotFound
+from ..inputs import text_or_none, whole_number
 from . import services
 from .models import MODELS, Area, BoundaryRevision, Grid
 
@@ -213,7 +214,7 @@ def plan_create(session: Session, area_code: str, geometry, name: str, *, lock: 
     """A new grid drawn in an area; the grids it overlaps give up that ground."""
     area = _zone(session, "area", area_code, lock=lock)
     new = geometry if hasattr(geometry, "geom_type") else _new_geometry(geometry, "grid")
-    name = (name or "").strip()
+    name = (text_or_none(name, "name_invalid", "name") or "").strip()
     if not name or len(name) > 100:
         raise GridsysError("name_invalid", "a new grid needs a name of 1 to 100 characters")
     code = next_grid_code(session, area)
@@ -259,7 +260,7 @@ def plan_split(session: Session, code: str, line_obj, *, name: str | None = None
         raise _refuse("split_line_invalid", "the line must cross the grid from edge to edge exactly once, "
                                             f"cutting it in two (it makes {len(pieces)} part(s))", line)
     area = zone.area
-    name = (name or "").strip() or f"{zone.name}（拆分）"
+    name = (text_or_none(name, "name_invalid", "name") or "").strip() or f"{zone.name}（拆分）"
     if len(name) > 100:
         raise GridsysError("name_invalid", "the new grid's name has at most 100 characters")
     new_code = next_grid_code(session, area)
@@ -473,10 +474,7 @@ def check_versions(plan: Plan, expected: dict | None) -> None:
     """Optimistic concurrency: the client says which versions it previewed."""
     for code, version in (expected or {}).items():
         current = plan.versions.get(code)
-        try:
-            version = int(version)
-        except (TypeError, ValueError):
-            raise GridsysError("version_invalid", "versions are whole numbers", status=400)
+        version = whole_number(version, "version_invalid", f"the version of {code}")
         if current is not None and current != version:
             raise Conflict("stale_boundary", f"{code} was changed by someone else meanwhile (version {current}, "
                                              f"you saw {version}): reload and redo the edit")
@@ -487,7 +485,7 @@ def save(session: Session, plan: Plan, *, actor: str, reason: str, expected_vers
     """Write the plan in the caller's transaction: geometries with a revision each, retirements,
     then the open incidents re-homed. Flushes; the caller commits."""
     from ..incidents.rehome import apply_moves, planned_moves
-    reason = (reason or "").strip()
+    reason = (text_or_none(reason, "reason_invalid", "reason") or "").strip()
     if not reason:
         raise GridsysError("reason_required", "say why the boundary changes (kept in the history)")
     check_versions(plan, expected_versions)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .. import db, geo
 from ..errors import GridsysError
+from ..inputs import whole_number
 from ..people import auth
 from . import redraw
 from .models import BoundaryRevision, Grid
@@ -78,10 +79,7 @@ _edit_routes("/api/v1/towns/<code>/redraw", "town_redraw", lambda body, lock, co
 
 
 def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise GridsysError("revision_invalid", "revision is the id of a revision of this grid", status=400)
+    return whole_number(value, "revision_invalid", "revision (the id of a revision of this grid)", 1)
 
 
 @bp.get("/api/v1/grids/<code>/revisions")
