@@ -25,5 +25,9 @@ def create_app(config: dict | None = None) -> Flask:
                       redraw_api.bp):
         app.register_blueprint(blueprint)
     web.compress_responses(app)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     cli.register(app)
     return app

@@ -30,6 +30,9 @@ DEFAULTS = {
     "BASE_URL": "http://127.0.0.1:8000",
     # Send webhooks from a background thread right after a request commits (the sweep retries).
     "WEBHOOKS_IN_BACKGROUND": True,
+    # Reverse proxies in front of the app (nginx: 1): their X-Forwarded-For/-Proto are trusted,
+    # so the login rate limit counts the phone's address, not the proxy's.
+    "PROXY_COUNT": 0,
 }
 
 # environment variable -> (config key, parser)
@@ -42,6 +45,7 @@ ENVIRONMENT = {
     "GRIDSYS_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in ("1", "true", "yes")),
     "GRIDSYS_TIMEZONE": ("TIMEZONE", str),
     "GRIDSYS_BASE_URL": ("BASE_URL", str),
+    "GRIDSYS_PROXY_COUNT": ("PROXY_COUNT", int),
     "GRIDSYS_REPORTER_MAY_CLOSE": ("REPORTER_MAY_CLOSE", lambda v: v.lower() in ("1", "true", "yes")),
 }
 

@@ -227,3 +227,19 @@ def test_zones_page_needs_a_login(client, demo):
 
 def test_zones_page_is_refused_to_a_grid_worker(worker, demo):
     assert worker.get("/zones").status_code == 403
+
+
+def test_behind_a_proxy_the_forwarded_address_is_the_client(database_url, session):
+    from flask import request
+    from gridsys import create_app
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t",
+                      "SESSION_FACTORY": lambda: session, "PROXY_COUNT": 1})
+    seen = {}
+
+    @app.get("/_addr")
+    def addr():
+        seen["addr"] = request.remote_addr
+        return "ok"
+    app.test_client().get("/_addr", environ_base={"REMOTE_ADDR": "10.0.0.1"},
+                          headers={"X-Forwarded-For": "203.0.113.9"})
+    assert seen["addr"] == "203.0.113.9"
