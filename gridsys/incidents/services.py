@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import Date, DateTime, Uuid, and_, bindparam, case, func, select, text
+from sqlalchemy import Date, DateTime, Float, String, Uuid, and_, bindparam, case, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -80,6 +80,23 @@ class NewIncident:
     address: object = None
 
 
+@functools.cache
+def _lookup_statement():
+    """Category, a stored resend, the covering grid with its area and town, and the worker routing
+    would choose (grid_worker_choice): one query, built once (bound parameters only)."""
+    stored = select(Incident.id).where(Incident.client_uuid == bindparam("client_uuid", type_=Uuid)) \
+        .scalar_subquery()
+    choice = routing.grid_worker_choice(Grid.id, Category.duty).scalar_subquery()
+    point = func.ST_SetSRID(func.ST_MakePoint(bindparam("lon", type_=Float), bindparam("lat", type_=Float)),
+                            geo.STORAGE_SRID)
+    return (select(Category, stored, Grid, Area, Town, GridAssignment, User).select_from(Category)
+            .outerjoin(Grid, and_(func.ST_Covers(Grid.geom, point), Grid.retired_at.is_(None)))
+            .outerjoin(Area, Area.id == Grid.area_id).outerjoin(Town, Town.id == Area.town_id)
+            .outerjoin(GridAssignment, GridAssignment.id == choice)
+            .outerjoin(User, User.id == GridAssignment.user_id)
+            .where(Category.code == bindparam("category", type_=String)).order_by(Grid.code).limit(1))
+
+
 def check_new(session: Session, data: NewIncident):
     """Validate a report before anything is written; returns the parsed values, the id of an
     incident already stored under the same client UUID, and the grid covering the point (with
@@ -91,14 +108,8 @@ def check_new(session: Session, data: NewIncident):
         raise GridsysError("location_missing", "a location (lon, lat) is required: use the phone's "
                                                "position or tap the map")
     geo.check_lon_lat(lon, lat)
-    stored = select(Incident.id).where(Incident.client_uuid == client_uuid).scalar_subquery()
-    choice = routing.grid_worker_choice(Grid.id, Category.duty).scalar_subquery()
-    row = session.execute(
-        select(Category, stored, Grid, Area, Town, GridAssignment, User).select_from(Category)
-        .outerjoin(Grid, and_(func.ST_Covers(Grid.geom, geo.point_sql(lon, lat)), Grid.retired_at.is_(None)))
-        .outerjoin(Area, Area.id == Grid.area_id).outerjoin(Town, Town.id == Area.town_id)
-        .outerjoin(GridAssignment, GridAssignment.id == choice).outerjoin(User, User.id == GridAssignment.user_id)
-        .where(Category.code == str(data.category or "")).order_by(Grid.code).limit(1)).first()
+    row = session.execute(_lookup_statement(), {"client_uuid": client_uuid, "lon": lon, "lat": lat,
+                                                "category": str(data.category or "")}).first()
     if row is not None and row[1] is not None:
         return client_uuid, lon, lat, row[0], None, None, None, row[1], None  # a resend: nothing else matters
     category = _usable(row[0] if row else None, data.category)
