@@ -164,7 +164,7 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
         dispatched_at=at if dispatched else None, due_at=due, next_escalation_at=due,
         second_action="dispatch" if dispatched else "unrouted",
         report_data={"lon": lon, "lat": lat, "priority": priority})
-    incident = session.scalars(select(Incident).from_statement(_insert_statement()), params).one_or_none()
+    incident = session.scalars(_insert_statement(), params).one_or_none()
     if incident is None:
         existing = session.scalar(select(Incident).where(Incident.client_uuid == client_uuid))
         return _same_report(existing, reporter)
@@ -211,7 +211,7 @@ def _insert_statement():
         bindparam("at", type_=DateTime(timezone=True)), bindparam("dispatched_at", type_=DateTime(timezone=True)),
         bindparam("due_at", type_=DateTime(timezone=True)),
         bindparam("next_escalation_at", type_=DateTime(timezone=True)))
-    return sql.columns(*columns)
+    return select(Incident).from_statement(sql.columns(*columns))
 
 
 def _same_report(existing: Incident, reporter: User) -> tuple[Incident, bool]:
