@@ -52,6 +52,16 @@ def session(connection):
 
 
 @pytest.fixture
+def catalogue(session):
+    """The category catalogue of data/, committed (a savepoint of the test)."""
+    from gridsys.cli import DATA
+    from gridsys.incidents.catalogue import load_catalogue
+    counts = load_catalogue(session, (DATA / "categories.json").read_bytes())
+    session.commit()
+    return counts
+
+
+@pytest.fixture
 def app(database_url, session):
     # No app context is held across requests: each request gets its own g (user, scope, locale).
     return create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",

@@ -77,11 +77,6 @@ def raise_level(session: Session, incident: Incident, at: datetime, *, trigger: 
     return data
 
 
-def escalate_manually(session: Session, incident: Incident, actor: User, at: datetime) -> dict:
-    """The handler (or a leader) sends it one level up; the caller records the event."""
-    return raise_level(session, incident, at, trigger="manual", actor=actor, record_event=False)
-
-
 def on_created(session: Session, incident: Incident, at: datetime) -> None:
     """An urgent incident goes to the area leader's attention at once; it stays with its handler."""
     if incident.priority == "urgent" and incident.assignee_id is not None and incident.assigned_as not in (

@@ -127,7 +127,7 @@ def _apply(session, incident: Incident, actor: User, action: str, *, assignee, h
     elif action == "extend":
         return {**_extend(incident, hours), **escalation.de_escalate(incident)}
     elif action == "escalate":
-        return escalation.escalate_manually(session, incident, actor, at)
+        return escalation.raise_level(session, incident, at, trigger="manual", actor=actor, record_event=False)
     elif action == "take":
         previous = incident.assignee.username if incident.assignee else None
         incident.assignee_id, incident.assignee, incident.assigned_as = actor.id, actor, "taken"

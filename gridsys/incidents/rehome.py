@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from .. import geo
 from ..people.models import User
 from ..zones.models import Area, Grid
-from ..zones.services import Location
+from ..zones.services import Location, parent_code
 from . import lifecycle, routing
 from .models import OPEN_STATUSES, Category, Incident
 from .services import due_hours
@@ -114,7 +114,7 @@ def _new_homes(session: Session, plan, rows, points) -> list[tuple[str | None, s
             continue
         grid_code = next((c.code for c in grid_changes if covered[c.code][i]), None)
         if grid_code is not None:
-            out.append((grid_code, services_parent(grid_code)))
+            out.append((grid_code, parent_code("grid", grid_code)))
             continue
         if plan.level == "grid":
             # Not covered by any changed grid: a gap now (属地兜底 to the area), or an unchanged grid.
@@ -126,17 +126,13 @@ def _new_homes(session: Session, plan, rows, points) -> list[tuple[str | None, s
     return out
 
 
-def services_parent(grid_code: str) -> str:
-    return grid_code[:12]
-
-
 def _locate_unchanged(session: Session, plan, point, row):
     changed_ids = {c.zone_id for c in plan.changes if c.level == "grid" and c.zone_id}
     grid = session.scalar(select(Grid).where(Grid.geom.ST_Covers(geo.wkb_param(point)), Grid.retired_at.is_(None),
                                              Grid.id.notin_(changed_ids) if changed_ids else True)
                           .order_by(Grid.code).limit(1))
     if grid is not None:
-        return grid.code, grid.code[:12]
+        return grid.code, parent_code("grid", grid.code)
     return None, row[3]  # in a gap of its area: the area leader takes it (属地兜底)
 
 
@@ -152,7 +148,7 @@ def _location(session: Session, plan, grid_code, area_code, town_id) -> Location
         if grid is None:  # created by this plan: no workers yet, so routing falls back to the area
             grid = SimpleNamespace(id=None, code=grid_code)
         if area is None:
-            area = session.scalar(select(Area).where(Area.code == grid_code[:12]))
+            area = session.scalar(select(Area).where(Area.code == parent_code("grid", grid_code)))
     return Location(town=session.get(Town, town_id), area=area, grid=grid)
 
 

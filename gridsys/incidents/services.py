@@ -56,11 +56,6 @@ def parse_uuid(value) -> uuid.UUID:
                                                   "(e.g. crypto.randomUUID())")
 
 
-def active_category(session: Session, code) -> Category:
-    category = session.get(Category, str(code or ""))
-    return _usable(category, code)
-
-
 def _usable(category: Category | None, code) -> Category:
     if category is None:
         raise GridsysError("category_unknown", f"no category {code!r}: see GET /api/v1/categories")

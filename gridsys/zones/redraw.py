@@ -421,7 +421,10 @@ def area_changes(session: Session, plan: Plan) -> list[dict]:
 
 
 def check_children(session: Session, plan: Plan) -> None:
-    """Redrawing an area or town: its own children must stay inside its new outline."""
+    """Redrawing an area or town: its own children must stay inside its new outline (grids the
+    plan itself redraws or moves are checked as part of the plan, not here)."""
+    planned = {m.code for m in plan.changes if m.level == "grid" and m.zone_id} | \
+        {m.old_code for m in plan.changes if m.old_code}
     for c in plan.changes:
         if c.level == "grid" or c.new is None or c.zone_id is None:
             continue
@@ -430,11 +433,8 @@ def check_children(session: Session, plan: Plan) -> None:
         query = select(child.code, child.geom).where(fk == c.zone_id)
         if child is Grid:
             query = query.where(Grid.retired_at.is_(None))
-        moved_grid_ids = {m.zone_id for m in plan.changes if m.level == "grid"}
         for code, raw in session.execute(query):
-            if child is Grid and any(m.zone_id and m.code == code for m in plan.changes if m.level == "grid"):
-                continue
-            if c.level == "area" and moved_grid_ids and code in {m.old_code for m in plan.changes}:
+            if child is Grid and code in planned:
                 continue
             shape = geo.from_db(raw)
             spill = _drop_slivers(session, _polygonal(shape.difference(c.new), "area"))

@@ -23,10 +23,9 @@ from types import SimpleNamespace
 import pytest
 
 from gridsys import create_app
-from gridsys.incidents.catalogue import load_catalogue
 from gridsys.people import services as people
 from tests.factories import cell, make_area, make_grid, make_town
-from tests.incidents.helpers import CATALOGUE, PASSWORD
+from tests.incidents.helpers import PASSWORD
 
 
 @pytest.fixture
@@ -41,13 +40,6 @@ def app(database_url, session):
 def password_hash():
     """scrypt is slow on purpose: hash the shared test password once per session."""
     return people.hash_password(PASSWORD)
-
-
-@pytest.fixture
-def catalogue(session):
-    counts = load_catalogue(session, CATALOGUE.read_bytes())
-    session.commit()
-    return counts
 
 
 @pytest.fixture

@@ -23,12 +23,10 @@ from sqlalchemy import func, select
 
 from gridsys import geo
 from gridsys.incidents import lifecycle, services as incidents
-from gridsys.incidents.catalogue import load_catalogue
 from gridsys.incidents.models import Incident, IncidentEvent
 from gridsys.people import services as people
 from gridsys.zones.models import Area, BoundaryRevision, Grid
 from tests.factories import ORIGIN, STEP, cell, make_area, make_grid, make_town, make_user
-from tests.incidents.helpers import CATALOGUE
 
 SAFETY = "0201"  # a category of the safety duty
 
@@ -85,13 +83,6 @@ def report(session, reporter, x, y, category=SAFETY) -> Incident:
 def act(session, incident, actor, action, **kw):
     lifecycle.transition(session, incident, actor, action, **kw)
     session.commit()
-
-
-@pytest.fixture
-def catalogue(session):
-    counts = load_catalogue(session, CATALOGUE.read_bytes())
-    session.commit()
-    return counts
 
 
 @pytest.fixture
