@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 
@@ -64,6 +65,7 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         rollback()
         if _wants_json():
-            code = HTTP_CODES.get(exc.code, "http_error")
+            # A stale or missing CSRF token has its own code: a phone's queue fetches a fresh one and retries.
+            code = "csrf_invalid" if isinstance(exc, CSRFError) else HTTP_CODES.get(exc.code, "http_error")
             return jsonify(error={"code": code, "message": exc.description}), exc.code
         return render_template("error.html", code=exc.code, message=exc.description), exc.code

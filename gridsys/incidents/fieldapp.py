@@ -1,0 +1,92 @@
+"""The grid worker's installable, offline-first report app: manifest, service worker, app shell.
+
+The service worker (static/sw.js, Workbox from npm) precaches the app shell and its assets and
+keeps the last catalogue and grid outlines; reports themselves wait in the phone's IndexedDB
+(static/report.js) and are sent through the JSON API, each once, by its client UUID.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask_babel import gettext as _
+
+from .. import __version__
+
+bp = Blueprint("fieldapp", __name__)
+
+PACKAGE = Path(__file__).resolve().parent.parent
+SHELL_ENDPOINT = "fieldapp.shell"
+WORKBOX_MODULES = ("core", "routing", "strategies", "precaching", "expiration")
+# What the shell's version covers: a change to any of these is a new app version for the phones.
+VERSIONED_SOURCES = ("static", "templates", "incidents/templates", "translations")
+ASSET_REF = re.compile(r"""(?:src|href)="(/(?:static|vendor)/[^"]+)\"""")
+
+
+@functools.cache
+def _source_digest() -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for folder in VERSIONED_SOURCES:
+        for path in sorted((PACKAGE / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".js", ".css", ".html", ".mo", ".png"):
+                digest.update(path.relative_to(PACKAGE).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def app_version() -> str:
+    """The field app's version: the sources' digest, or GRIDSYS_APP_VERSION when set (deploys, tests)."""
+    return current_app.config.get("APP_VERSION") or _source_digest()
+
+
+def workbox_urls() -> list[str]:
+    return [url_for("web.vendor", filename=f"workbox-{m}/build/workbox-{m}.prod.js") for m in WORKBOX_MODULES]
+
+
+def shell_assets(shell_html: str) -> list[str]:
+    """Every script and style the shell page loads from the app (so the list cannot drift from it)."""
+    return sorted(set(ASSET_REF.findall(shell_html)) | {url_for("fieldapp.manifest"),
+                                                        url_for("static", filename="icons/icon-192.png"),
+                                                        url_for("static", filename="icons/icon-512.png")})
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, at the root so its scope is the whole app; never cached by HTTP (the
+    browser checks it for a new version on every visit)."""
+    from .views import render_shell
+    version = app_version()
+    config = {"version": version, "shell": url_for(SHELL_ENDPOINT),
+              "assets": shell_assets(render_shell()), "workbox": workbox_urls(),
+              "api": [url_for("incidents_api.categories"), url_for("zones.api_zones_geojson")]}
+    source = (PACKAGE / "static" / "sw.js").read_text(encoding="utf-8")
+    body = f"self.GRIDSYS = {json.dumps(config)};\n{source}"
+    return Response(body, mimetype="application/javascript",
+                    headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+
+
+@bp.get("/report/shell")
+def shell():
+    """The report page without anything personal (no name, no token): what the phone keeps to
+    open offline. The page fetches who is logged in and a CSRF token when it sends."""
+    from .views import render_shell
+    return Response(render_shell(), mimetype="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    body = {
+        "name": _("Grid report"), "short_name": _("Grid report"),
+        "description": _("Log incidents in the field, with or without network."),
+        "start_url": url_for("incidents.report"), "scope": "/", "display": "standalone",
+        "background_color": "#f6f7f9", "theme_color": "#b3261e", "lang": "zh-CN",
+        "icons": [{"src": url_for("static", filename=f"icons/icon-{s}.png"), "sizes": f"{s}x{s}",
+                   "type": "image/png", "purpose": "any maskable"} for s in (192, 512)],
+    }
+    response = jsonify(body)
+    response.mimetype = "application/manifest+json"
+    return response
