@@ -1,7 +1,8 @@
 """The one place for SRIDs, GeoJSON <-> geometry, validity checks and metre maths.
 
 Storage is EPSG:4326 (what phones report). Metre figures go through PostGIS
-``geography`` (see ``area_m2`` and ``buffer_m``), never through degrees.
+``geography`` (see ``area_m2`` and ``buffer_m``), never through degrees. Positions given in
+GCJ-02 (Gaode/Tencent maps, some in-app location APIs) are converted to WGS 84 on the way in.
 """
 from __future__ import annotations
 
@@ -51,6 +52,74 @@ def point(lon: float, lat: float) -> Point:
 
 def point_sql(lon: float, lat: float):
     return func.ST_SetSRID(func.ST_MakePoint(lon, lat), STORAGE_SRID)
+
+
+# --- GCJ-02 ("Mars coordinates") ------------------------------------------------
+# Written here rather than taken from PyPI: the packages that do this (eviltransform, prcoords,
+# coord-convert, …) are a few dozen lines each, unmaintained for years or pulling in GDAL, and
+# most invert by a single step (1–2 m off); this is the published formula plus an iterated inverse.
+
+COORDINATE_SYSTEMS = ("wgs84", "gcj02")
+_KRASOVSKY_A = 6378245.0
+_KRASOVSKY_EE = 0.00669342162296594323
+
+
+def _outside_china(lon: float, lat: float) -> bool:
+    return not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271)
+
+
+def _gcj_offset(lon: float, lat: float) -> tuple[float, float]:
+    x, y = lon - 105.0, lat - 35.0
+    common = (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x)) + common
+            + (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+            + (160.0 * math.sin(y / 12.0 * math.pi) + 320.0 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0)
+    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x)) + common
+            + (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+            + (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0)
+    rad = math.radians(lat)
+    magic = 1 - _KRASOVSKY_EE * math.sin(rad) ** 2
+    dlat = dlat * 180.0 / (_KRASOVSKY_A * (1 - _KRASOVSKY_EE) / (magic * math.sqrt(magic)) * math.pi)
+    dlon = dlon * 180.0 / (_KRASOVSKY_A / math.sqrt(magic) * math.cos(rad) * math.pi)
+    return dlon, dlat
+
+
+def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
+    """WGS 84 -> GCJ-02 (the standard transform); positions outside China are unchanged."""
+    if _outside_china(lon, lat):
+        return lon, lat
+    dlon, dlat = _gcj_offset(lon, lat)
+    return lon + dlon, lat + dlat
+
+
+def gcj02_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
+    """GCJ-02 -> WGS 84 by fixed-point iteration of the forward transform (a round trip agrees to
+    well under a millimetre; one step, as many libraries do, leaves 1–2 m)."""
+    if _outside_china(lon, lat):
+        return lon, lat
+    wlon, wlat = lon, lat
+    for _ in range(30):
+        glon, glat = wgs84_to_gcj02(wlon, wlat)
+        if abs(glon - lon) < 1e-10 and abs(glat - lat) < 1e-10:  # ~0.01 mm
+            break
+        wlon, wlat = wlon + (lon - glon), wlat + (lat - glat)
+    return wlon, wlat
+
+
+def parse_coords(value) -> str:
+    """The coordinate system a client sends positions in: wgs84 (default) or gcj02."""
+    if value is None or value == "":
+        return "wgs84"
+    if isinstance(value, str) and value in COORDINATE_SYSTEMS:
+        return value
+    raise GeometryError("coords_unknown", "coords is wgs84 (GPS, the default) or gcj02 (Gaode/Tencent maps)",
+                        status=400)
+
+
+def to_storage_lonlat(lon: float, lat: float, coords: str) -> tuple[float, float]:
+    """A checked position in ``coords`` as stored (WGS 84)."""
+    check_lon_lat(lon, lat)
+    return gcj02_to_wgs84(float(lon), float(lat)) if coords == "gcj02" else (float(lon), float(lat))
 
 
 def to_geojson(geom) -> dict:
