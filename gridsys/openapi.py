@@ -25,6 +25,16 @@ def _query(name, schema, description):
 
 
 ID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+COORDS = {"type": "string", "enum": ["wgs84", "gcj02"], "default": "wgs84",
+          "description": "the system lon/lat are given in: wgs84 (GPS) or gcj02 (Gaode/Tencent maps, some in-app "
+                         "location APIs), converted to WGS 84 on the way in; anything else is 400 coords_unknown"}
+LOCATION = [
+    {"name": "lon", "in": "query", "required": True, "schema": {"type": "number"}},
+    {"name": "lat", "in": "query", "required": True, "schema": {"type": "number"}},
+    _query("coords", COORDS, "coordinate system of lon/lat"),
+]
+ZONE_REF = {"type": ["object", "null"], "required": ["code", "name"],
+            "properties": {"code": {"type": "string"}, "name": {"type": "string"}}}
 CODE = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9]{15}$"}}
 FILTERS = [
     _query("status", {"type": "string", "enum": ["open", "reported", "assigned", "in_progress", "resolved",
@@ -99,7 +109,11 @@ def document() -> dict:
             "town": {"type": "string"}, "area": {"type": ["string", "null"]}, "grid": {"type": ["string", "null"]},
             "reporter": {"type": ["string", "null"]}, "assignee": {"type": ["string", "null"]},
             "assigned_as": {"type": ["string", "null"]}, "routing_reason": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
+            "created_at": {"type": "string", "format": "date-time",
+                           "description": "when the report arrived"},
+            "observed_at": {"type": "string", "format": "date-time",
+                            "description": "when the worker observed it (the phone's clock); the arrival time "
+                                           "when the report did not say"},
             "due_at": {"type": ["string", "null"], "format": "date-time"}, "overdue": {"type": "boolean"},
             "escalation_level": {"type": "integer", "minimum": 0, "maximum": 2},
             "escalation_trigger": {"type": ["string", "null"], "enum": ["overdue", "urgent", "manual", "stale", None]},
@@ -107,7 +121,7 @@ def document() -> dict:
             "escalation_holders": {"type": "array", "items": {"type": "string"},
                                    "description": "who holds an escalated incident (with its events)"},
             "reopen_count": {"type": "integer"},
-            "photos": {"type": "array", "items": {"type": "object"}},
+            "photos": {"type": "array", "items": _ref("Photo"), "description": "with its events"},
             "events": {"type": "array", "items": _ref("Event")},
         },
     }
@@ -130,7 +144,45 @@ def document() -> dict:
                             "category": {"type": "string", "pattern": "^[0-9]{4}$"},
                             "description": {"type": "string", "minLength": 1, "maxLength": 2000},
                             "priority": {"type": "string", "enum": ["normal", "urgent"]},
-                            "address": {"type": "string", "maxLength": 200}}},
+                            "address": {"type": "string", "maxLength": 200},
+                            "observed_at": {
+                                "type": "string", "format": "date-time", "maxLength": 40,
+                                "description": "when the worker observed it, ISO 8601 with offset (e.g. "
+                                               "2026-12-01T09:30:00+08:00); default the arrival time. Refused: "
+                                               "unreadable, no offset or not text (observed_at_invalid), over 10 "
+                                               "minutes ahead of the server (observed_at_future), over 30 days "
+                                               "old (observed_at_too_old)"},
+                            "coords": COORDS}},
+        "Photo": {"type": "object", "required": ["id", "url", "thumbnail_url", "client_uuid"], "properties": {
+            "id": {"type": "integer"}, "width": {"type": "integer"}, "height": {"type": "integer"},
+            "client_uuid": {"type": ["string", "null"], "format": "uuid"},
+            "url": {"type": "string"}, "thumbnail_url": {"type": "string"}}},
+        "RoutingPreview": {"type": "object", "required": ["grid", "area", "town", "assignee", "assigned_as", "reason",
+                                                          "priority", "deadline_hours"], "properties": {
+            "grid": ZONE_REF, "area": ZONE_REF, "town": ZONE_REF,
+            "assignee": {"type": ["object", "null"], "properties": {
+                "username": {"type": "string"}, "display_name": {"type": "string"}},
+                "description": "who the report would go to (null without a category, or nobody to route to)"},
+            "assigned_as": {"type": ["string", "null"], "description": "a duty, area_leader or town_admin"},
+            "reason": {"type": ["string", "null"], "description": "the routing reason in the request's language"},
+            "priority": {"type": ["string", "null"], "enum": ["normal", "urgent", None]},
+            "deadline_hours": {"type": ["integer", "null"],
+                               "description": "hours to handle it once dispatched (null when nobody would be)"}}},
+        "Me": {"type": "object", "required": ["username", "display_name", "roles", "grids", "csrf_token", "duties",
+                                              "frequent_categories"], "properties": {
+            "username": {"type": "string"}, "display_name": {"type": "string"},
+            "roles": {"type": "array", "items": {"type": "string"}},
+            "grids": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"const": "all"}],
+                      "description": "grid codes in the caller's scope, or 'all'"},
+            "csrf_token": {"type": ["string", "null"],
+                           "description": "a CSRF token for this browser session (send as X-CSRFToken); null for "
+                                          "bearer tokens, which need none"},
+            "duties": {"type": "array", "items": {"type": "object", "properties": {
+                "grid": {"type": "string"}, "duty": {"type": "string"}, "backup": {"type": "boolean"}}},
+                "description": "the caller's current duties per grid"},
+            "frequent_categories": {"type": "array", "maxItems": 8, "items": {"type": "string"},
+                                    "description": "category codes the caller reported most in the last 90 "
+                                                   "days, most used first"}}},
         "Transition": {"type": "object", "required": ["action"], "properties": {
             "action": {"type": "string", "enum": ["accept", "comment", "resolve", "close", "reopen", "cancel",
                                                   "reassign", "extend", "escalate", "take", "send_down"]},
@@ -151,12 +203,19 @@ def document() -> dict:
         (404, "Not found or out of the caller's scope"), (409, "Conflict (state, stale update, duplicate)"),
         (413, "Too large"), (415, "Unsupported media type"), (422, "Refused input"))}
     paths = {
-        "/api/v1/me": {"get": {"summary": "Who the caller is", "responses": {
-            "200": _json({"type": "object"}), **_errors(401)}}},
-        "/api/v1/locate": {"get": {"summary": "The grid, area and town covering a point", "parameters": [
-            {"name": "lon", "in": "query", "required": True, "schema": {"type": "number"}},
-            {"name": "lat", "in": "query", "required": True, "schema": {"type": "number"}}],
+        "/api/v1/me": {"get": {"summary": "Who the caller is, a CSRF token, their duties and most-used categories",
+                               "responses": {"200": _json(_ref("Me")), **_errors(401)}}},
+        "/api/v1/locate": {"get": {"summary": "The grid, area and town covering a point", "parameters": LOCATION,
             "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 422)}}},
+        "/api/v1/routing/preview": {"get": {
+            "summary": "Where a report at this point would go and why (the rule of logging); writes nothing",
+            "description": "Without category: grid, area and town only. Refusals as when logging: "
+                           "location_missing, coords_unknown, point_outside_towns, category_unknown, "
+                           "category_retired, priority_unknown.",
+            "parameters": [*LOCATION, _query("category", {"type": "string"}, "category code"),
+                           _query("priority", {"type": "string", "enum": ["normal", "urgent"]},
+                                  "as the report would ask (default the category's)")],
+            "responses": {"200": _json(_ref("RoutingPreview")), **_errors(400, 401, 422)}}},
         "/api/v1/zones.geojson": {"get": {"summary": "Zones in scope", "parameters": [
             _query("level", {"type": "string", "enum": ["town", "area", "grid"]}, "only this level")],
             "responses": {"200": _json(_ref("FeatureCollection")), **_errors(400, 401)}}},
@@ -188,10 +247,19 @@ def document() -> dict:
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Transition")}}},
             "responses": {"200": _json(_ref("Incident")), **_errors(400, 401, 403, 404, 409, 422)}}},
         "/api/v1/incidents/{incident_id}/photos": {"post": {
-            "summary": "Attach a photo (JPEG/PNG/WebP, at most 10 MB; EXIF removed)", "parameters": [ID],
+            "summary": "Attach a photo (JPEG/PNG/WebP/HEIC, at most 10 MB; stored as JPEG, EXIF removed); "
+                       "idempotent by client_uuid",
+            "parameters": [ID],
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                "type": "object", "properties": {"photo": {"type": "string", "format": "binary"}}}}}},
-            "responses": {"201": _json({"type": "object"}, "Stored"), **_errors(400, 401, 404, 409, 413, 415)}}},
+                "type": "object", "required": ["photo"], "properties": {
+                    "photo": {"type": "string", "format": "binary"},
+                    "client_uuid": {"type": "string", "format": "uuid",
+                                    "description": "made on the phone, one per photo: a resend returns the stored "
+                                                   "photo (200); used on another incident is 409 "
+                                                   "photo_uuid_conflict; not a UUID is 400 client_uuid_invalid"}}}}}},
+            "responses": {"201": _json(_ref("Photo"), "Stored"),
+                          "200": _json(_ref("Photo"), "Already stored (same client_uuid)"),
+                          **_errors(400, 401, 403, 404, 409, 413, 415, 422)}}},
         "/api/v1/incidents.geojson": {"get": {
             "summary": "Incidents in scope as GeoJSON for maps",
             "parameters": [*FILTERS, _query("bbox", {"type": "string"}, "minlon,minlat,maxlon,maxlat")],

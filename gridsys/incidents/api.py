@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from .. import db, geo
 from ..errors import Forbidden, GridsysError, NotFound
+from ..i18n import locale as request_locale
 from ..people import access, auth
 from ..inputs import whole_number
 from . import lifecycle, photos, services
@@ -30,6 +31,7 @@ def incident_json(incident, *, events: bool = False, locale: str = "en") -> dict
         "assigned_as": incident.assigned_as,
         "routing_reason": reason_text(incident.routing, locale),
         "created_at": incident.created_at.isoformat(),
+        "observed_at": (incident.observed_at or incident.created_at).isoformat(),
         "due_at": incident.due_at.isoformat() if incident.due_at else None,
         "overdue": bool(incident.is_open and incident.due_at and incident.due_at < services.now()),
         "escalation_level": incident.escalation_level,
@@ -42,14 +44,19 @@ def incident_json(incident, *, events: bool = False, locale: str = "en") -> dict
         from .escalation import holders
         body["escalation_holders"] = [u.username for u in holders(db.session(), incident)] \
             if incident.escalation_level else []
-        body["photos"] = [{"id": p.id,
-                           "url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id),
-                           "thumbnail_url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=p.id,
-                                                    size="thumb")} for p in incident.photos]
+        body["photos"] = [photo_json(incident, p) for p in incident.photos]
         body["events"] = [{"at": e.at.isoformat(), "action": e.action, "actor": e.actor.username if e.actor else None,
                            "from": e.from_status, "to": e.to_status, "note": e.note, "data": e.data}
                           for e in incident.events]
     return body
+
+
+def photo_json(incident, photo) -> dict:
+    return {"id": photo.id, "width": photo.width, "height": photo.height,
+            "client_uuid": str(photo.client_uuid) if photo.client_uuid else None,
+            "url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=photo.id),
+            "thumbnail_url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=photo.id,
+                                     size="thumb")}
 
 
 def _json_body() -> dict:
@@ -66,7 +73,8 @@ def create():
     session = db.session()
     data = services.NewIncident(client_uuid=body.get("client_uuid"), lon=body.get("lon"), lat=body.get("lat"),
                                 category=body.get("category"), description=body.get("description"),
-                                priority=body.get("priority"), address=body.get("address"))
+                                priority=body.get("priority"), address=body.get("address"),
+                                observed_at=body.get("observed_at"), coords=body.get("coords"))
     incident, created = services.create_incident(session, auth.current_user(), data)
     session.commit()
     return jsonify(incident_json(incident)), 201 if created else 200
@@ -122,12 +130,10 @@ def upload_photo(incident_id):
     if not (incident.assignee_id == user.id or incident.reporter_id == user.id
             or access.manages_incident(auth.current_scope(), incident)):
         raise Forbidden("actor_not_allowed", "only the handler, the reporter or a leader adds photos")
-    photo = photos.add_photo(session, incident, user, upload.read())
-    services.record(session, incident, user, "photo", incident.status, incident.status,
-                    data={"photo_id": photo.id})
+    client_uuid = photos.parse_photo_uuid(request.form.get("client_uuid"))
+    photo, created = photos.upload_photo(session, incident, user, upload.read(), client_uuid)
     session.commit()
-    return jsonify(id=photo.id, width=photo.width, height=photo.height,
-                   url=url_for("incidents_api.photo", incident_id=incident.id, photo_id=photo.id)), 201
+    return jsonify(photo_json(incident, photo)), 201 if created else 200
 
 
 @bp.get("/incidents/<int:incident_id>/photos/<int:photo_id>")
@@ -146,6 +152,27 @@ def photo(incident_id, photo_id, size="full"):
         raise NotFound("photo_not_found", f"no photo {photo_id} on this incident")
     return Response(blob, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=3600",
                                                           "X-Content-Type-Options": "nosniff"})
+
+
+@bp.get("/api/v1/routing/preview")
+@auth.login_required
+def routing_preview():
+    """Where a report at this point would go, and why (the same rule as logging it); writes nothing."""
+    args = request.args
+    preview = services.preview_routing(db.session(), args.get("lon"), args.get("lat"), args.get("category"),
+                                       coords=args.get("coords"), priority=args.get("priority"))
+    where, decision = preview.where, preview.decision
+    assignee = decision.assignee if decision else None
+    return jsonify(
+        grid=_zone_json(where.grid), area=_zone_json(where.area), town=_zone_json(where.town),
+        assignee={"username": assignee.username, "display_name": assignee.display_name} if assignee else None,
+        assigned_as=decision.assigned_as if decision else None,
+        reason=reason_text(decision.data, request_locale()) if decision else None,
+        priority=preview.priority, deadline_hours=preview.deadline_hours)
+
+
+def _zone_json(zone):
+    return {"code": zone.code, "name": zone.label(request_locale())} if zone is not None else None
 
 
 @bp.get("/api/v1/categories")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary,
@@ -42,6 +42,7 @@ class Category(Base):
 
 STATUSES = ("reported", "assigned", "in_progress", "resolved", "closed", "reopened", "cancelled")
 OPEN_STATUSES = ("reported", "assigned", "in_progress", "reopened")
+OBSERVED_SHOWN_APART = timedelta(minutes=1)
 FINAL_STATUSES = ("closed", "cancelled")
 
 
@@ -66,6 +67,9 @@ class Incident(Base):
     assigned_as: Mapped[str | None] = mapped_column(String(20))  # duty, 'area_leader' or 'town_admin'
     routing: Mapped[dict] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When the worker saw it (the phone's clock); a report from an offline queue arrives later.
+    # NULL on incidents older than the column: their creation time stands in.
+    observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -107,6 +111,13 @@ class Incident(Base):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def observed_apart(self) -> datetime | None:
+        """The observed time when it is worth showing beside the arrival time (over a minute apart)."""
+        if self.observed_at is None or self.created_at is None:
+            return None
+        return self.observed_at if abs(self.observed_at - self.created_at) > OBSERVED_SHOWN_APART else None
+
 
 class IncidentEvent(Base):
     """The append-only audit trail: every transition, note and routing decision."""
@@ -137,6 +148,8 @@ class IncidentPhoto(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+    # Made on the phone: the same upload sent again (a retry after a dropped link) is stored once.
+    client_uuid: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     thumbnail: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     incident: Mapped[Incident] = relationship(back_populates="photos")

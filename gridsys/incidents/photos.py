@@ -1,22 +1,27 @@
-"""Photos: checked by content, re-encoded (which drops EXIF, GPS included), thumbnailed."""
+"""Photos: checked by content, re-encoded (which drops EXIF, GPS included), thumbnailed; an
+upload from a phone is stored once per client UUID however often it is resent."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import uuid
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import GridsysError
+from ..errors import Conflict, GridsysError
 from ..people.models import User
+from . import services
 from .models import Incident, IncidentEvent, IncidentPhoto
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MAX_PHOTOS_PER_INCIDENT = 20
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "MPO"}
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "MPO", "HEIF"}  # HEIF: HEIC from phone cameras
 MAX_SIDE = 2048
 THUMB_SIDE = 320
 
@@ -29,8 +34,18 @@ def _reencode(img: Image.Image, side: int) -> bytes:
     return out.getvalue()
 
 
+@functools.cache
+def _read_heif() -> None:
+    """Let Pillow open HEIF/HEIC (which browsers cannot decode, so phones send it as it is).
+    Registered on first use, not at import; only the primary image is wanted."""
+    from pillow_heif import register_heif_opener
+    register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+
 def process(raw: bytes) -> tuple[bytes, bytes, int, int]:
-    """Return (jpeg, thumbnail, width, height) for an uploaded image, or refuse it."""
+    """Return (jpeg, thumbnail, width, height) for an uploaded image, or refuse it. Opening reads
+    only the header, so the pixel limit is checked before anything is decoded."""
+    _read_heif()
     if not raw:
         raise GridsysError("photo_empty", "the photo file is empty")
     if len(raw) > MAX_PHOTO_BYTES:
@@ -42,7 +57,7 @@ def process(raw: bytes) -> tuple[bytes, bytes, int, int]:
             img = Image.open(io.BytesIO(raw))
             if img.format not in ACCEPTED_FORMATS:
                 raise GridsysError("photo_type_unsupported", f"{img.format} images are not accepted: send "
-                                                             "a JPEG, PNG or WebP photo", status=415)
+                                                             "a JPEG, PNG, WebP or HEIC photo", status=415)
             if img.width * img.height > MAX_PIXELS:
                 raise GridsysError("photo_too_large", "the photo has too many pixels", status=413)
             img.load()
@@ -63,7 +78,7 @@ def process(raw: bytes) -> tuple[bytes, bytes, int, int]:
 
 
 def add_photo(session: Session, incident: Incident, user: User, raw: bytes,
-              event: IncidentEvent | None = None) -> IncidentPhoto:
+              event: IncidentEvent | None = None, client_uuid: uuid.UUID | None = None) -> IncidentPhoto:
     count = session.scalar(select(func.count()).where(IncidentPhoto.incident_id == incident.id))
     if count >= MAX_PHOTOS_PER_INCIDENT:
         raise GridsysError("too_many_photos", f"an incident has at most {MAX_PHOTOS_PER_INCIDENT} photos",
@@ -74,7 +89,51 @@ def add_photo(session: Session, incident: Incident, user: User, raw: bytes,
     jpeg, thumb, width, height = process(raw)
     photo = IncidentPhoto(incident_id=incident.id, event_id=event.id if event else None, uploaded_by=user.id,
                           width=width, height=height, sha256=hashlib.sha256(jpeg).hexdigest(),
-                          data=jpeg, thumbnail=thumb)
+                          data=jpeg, thumbnail=thumb, client_uuid=client_uuid)
     session.add(photo)
     session.flush()
     return photo
+
+
+def parse_photo_uuid(value) -> uuid.UUID | None:
+    """The optional client UUID of an upload (made on the phone, kept across retries)."""
+    if value is None or value == "":
+        return None
+    try:
+        if not isinstance(value, str) or len(value) > 45:
+            raise ValueError
+        return uuid.UUID(value)
+    except ValueError:
+        raise GridsysError("client_uuid_invalid", "client_uuid of a photo is a UUID made on the phone "
+                                                  "(e.g. crypto.randomUUID()), one per photo", status=400)
+
+
+def _stored_upload(session: Session, incident: Incident, client_uuid: uuid.UUID) -> IncidentPhoto | None:
+    stored = session.scalar(select(IncidentPhoto).where(IncidentPhoto.client_uuid == client_uuid))
+    if stored is not None and stored.incident_id != incident.id:
+        raise Conflict("photo_uuid_conflict", "this client_uuid belongs to a photo of another incident: "
+                                              "make a new one for each photo")
+    return stored
+
+
+def upload_photo(session: Session, incident: Incident, user: User, raw: bytes,
+                 client_uuid: uuid.UUID | None = None) -> tuple[IncidentPhoto, bool]:
+    """Attach an uploaded photo and log it; returns (photo, created). The same client UUID again
+    returns the stored photo (created=False) before any check, so a retry of an upload that was
+    stored succeeds even once the incident is closed; a racing duplicate loses on the unique
+    index and gets the winner's photo."""
+    if client_uuid is not None:
+        stored = _stored_upload(session, incident, client_uuid)
+        if stored is not None:
+            return stored, False
+    try:
+        with session.begin_nested():
+            photo = add_photo(session, incident, user, raw, client_uuid=client_uuid)
+    except IntegrityError:
+        stored = _stored_upload(session, incident, client_uuid) if client_uuid is not None else None
+        if stored is None:
+            raise
+        return stored, False
+    services.record(session, incident, user, "photo", incident.status, incident.status,
+                    data={"photo_id": photo.id})
+    return photo, True

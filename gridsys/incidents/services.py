@@ -27,6 +27,14 @@ from .models import DUTIES, OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incid
 MAX_DESCRIPTION = 2000
 MAX_ADDRESS = 200
 URGENT_DEADLINE_HOURS = 4  # urgent priority shortens a longer category deadline to this
+# observed_at (the phone's clock) may run this far ahead of the server's before it is refused,
+OBSERVED_FUTURE_SLACK = timedelta(minutes=10)
+# and reach back this far (an offline queue keeps reports for days, not for months).
+OBSERVED_MAX_AGE = timedelta(days=30)
+MAX_OBSERVED_AT_TEXT = 40
+MAX_CATEGORY_CODE = 40  # codes are 4 digits; longer input is cut before it reaches the database
+FREQUENT_WINDOW = timedelta(days=90)
+FREQUENT_LIMIT = 8
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -56,12 +64,47 @@ def parse_uuid(value) -> uuid.UUID:
                                                   "(e.g. crypto.randomUUID())")
 
 
+def priority_of(category: Category, requested) -> str:
+    """The priority a report gets: the one asked for, else the category's; urgent categories
+    (e.g. crisis risk) are always urgent."""
+    priority = requested or category.priority
+    if priority not in PRIORITIES:
+        raise GridsysError("priority_unknown", "priority is normal or urgent")
+    return "urgent" if category.priority == "urgent" else priority
+
+
 def _usable(category: Category | None, code) -> Category:
     if category is None:
         raise GridsysError("category_unknown", f"no category {code!r}: see GET /api/v1/categories")
     if not category.active:
         raise GridsysError("category_retired", f"category {code} is retired: choose a current one")
     return category
+
+
+def observed_time(value, arrival: datetime) -> datetime:
+    """When the worker observed the incident: ISO 8601 with its offset from the phone (e.g.
+    2026-12-01T09:30:00+08:00), or the arrival time when not given. Refused when unreadable, without
+    an offset, more than 10 minutes ahead of ``arrival`` or more than 30 days before it."""
+    if value is None or value == "":
+        return arrival
+    example = "ISO 8601 with the phone's offset, e.g. 2026-12-01T09:30:00+08:00"
+    if not isinstance(value, str) or len(value) > MAX_OBSERVED_AT_TEXT:
+        raise GridsysError("observed_at_invalid", f"observed_at is a time as text: {example}")
+    try:
+        observed = datetime.fromisoformat(value)
+    except ValueError:
+        raise GridsysError("observed_at_invalid", f"observed_at {value!r} is not a time: send {example}")
+    if observed.utcoffset() is None:
+        raise GridsysError("observed_at_invalid", f"observed_at {value!r} has no offset, so the hour is "
+                                                  f"ambiguous: send {example}")
+    if observed > arrival + OBSERVED_FUTURE_SLACK:
+        raise GridsysError("observed_at_future", f"observed_at {value} is ahead of the server's clock by more "
+                                                 f"than {OBSERVED_FUTURE_SLACK.seconds // 60} minutes: check the "
+                                                 "phone's date, time and time zone, then send it again")
+    if observed < arrival - OBSERVED_MAX_AGE:
+        raise GridsysError("observed_at_too_old", f"observed_at {value} is more than {OBSERVED_MAX_AGE.days} "
+                                                  "days ago: log it again as a new report if it still matters")
+    return observed.astimezone(timezone.utc)
 
 
 @dataclass
@@ -73,6 +116,8 @@ class NewIncident:
     description: object
     priority: object = None
     address: object = None
+    observed_at: object = None  # ISO 8601 with offset; the arrival time when absent
+    coords: object = None       # "wgs84" (default) or "gcj02": the system lon/lat are given in
 
 
 @functools.cache
@@ -92,17 +137,25 @@ def _lookup_statement():
             .where(Category.code == bindparam("category", type_=String)).order_by(Grid.code).limit(1))
 
 
+def parse_location(lon, lat, coords) -> tuple[float, float]:
+    """A reported position as stored (WGS 84): numbers in range, converted from GCJ-02 if so sent."""
+    system = geo.parse_coords(coords)
+    if isinstance(lon, bool) or isinstance(lat, bool):
+        lon = lat = None  # JSON true is not a coordinate
+    try:
+        lon, lat = float(lon), float(lat)
+    except (TypeError, ValueError, OverflowError):
+        raise GridsysError("location_missing", "a location (lon, lat) is required: use the phone's "
+                                               "position or tap the map")
+    return geo.to_storage_lonlat(lon, lat, system)
+
+
 def check_new(session: Session, data: NewIncident):
     """Validate a report before anything is written; returns the parsed values, the id of an
     incident already stored under the same client UUID, and the grid covering the point (with
     its area and town) — the three found in one query, the common case of a report."""
     client_uuid = parse_uuid(data.client_uuid)
-    try:
-        lon, lat = float(data.lon), float(data.lat)
-    except (TypeError, ValueError, OverflowError):
-        raise GridsysError("location_missing", "a location (lon, lat) is required: use the phone's "
-                                               "position or tap the map")
-    geo.check_lon_lat(lon, lat)
+    lon, lat = parse_location(data.lon, data.lat, data.coords)
     row = session.execute(_lookup_statement(), {"client_uuid": client_uuid, "lon": lon, "lat": lat,
                                                 "category": str(data.category or "")}).first()
     if row is not None and row[1] is not None:
@@ -113,11 +166,7 @@ def check_new(session: Session, data: NewIncident):
         raise GridsysError("description_missing", "describe what is wrong in a few words")
     if len(description) > MAX_DESCRIPTION:
         raise GridsysError("description_too_long", f"the description has at most {MAX_DESCRIPTION} characters")
-    priority = data.priority or category.priority
-    if priority not in PRIORITIES:
-        raise GridsysError("priority_unknown", "priority is normal or urgent")
-    if category.priority == "urgent":
-        priority = "urgent"  # e.g. crisis risk is always urgent
+    priority = priority_of(category, data.priority)
     address = data.address.strip() if isinstance(data.address, str) else None
     if address and len(address) > MAX_ADDRESS:
         raise GridsysError("address_too_long", f"the address has at most {MAX_ADDRESS} characters")
@@ -137,13 +186,14 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     client_uuid, lon, lat, category, description, priority, address, existing, found = check_new(session, data)
     if existing is not None:
         return _same_report(session.get(Incident, existing), reporter)
+    at = at or now()
+    observed_at = observed_time(data.observed_at, at)
     if found is not None:
         where, chosen = found
         decision = routing.route(session, where, category, chosen=chosen)
     else:  # in a gap (属地兜底) or outside every town: the full lookup
         where = locate(session, lon, lat)
         decision = routing.route(session, where, category)
-    at = at or now()
     prefix = (where.grid or where.area or where.town).code
     local_day = at.astimezone(town_zone()).date()  # the code carries the town's date, not UTC's
     dispatched = decision.assignee is not None  # dispatched at once (立案/派遣)
@@ -153,12 +203,12 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
         category_code=category.code, description=description, priority=priority,
         status="assigned" if dispatched else "reported", town_id=where.town.id,
         area_id=where.area.id if where.area else None, grid_id=where.grid.id if where.grid else None,
-        reporter_id=reporter.id, at=at, routing=decision.data, prefix=prefix, day=local_day,
+        reporter_id=reporter.id, at=at, observed_at=observed_at, routing=decision.data, prefix=prefix, day=local_day,
         code_prefix=f"{prefix}-{local_day:%Y%m%d}-",
         assignee_id=decision.assignee.id if dispatched else None, assigned_as=decision.assigned_as,
         dispatched_at=at if dispatched else None, due_at=due, next_escalation_at=due,
         second_action="dispatch" if dispatched else "unrouted",
-        report_data={"lon": lon, "lat": lat, "priority": priority})
+        report_data=_report_data(data, lon, lat, priority, observed_at))
     incident = session.scalars(_insert_statement(), params).one_or_none()
     if incident is None:
         existing = session.scalar(select(Incident).where(Incident.client_uuid == client_uuid))
@@ -170,6 +220,17 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     escalation.on_created(session, incident, at)
     session.flush()
     return incident, True
+
+
+def _report_data(data: NewIncident, lon: float, lat: float, priority: str, observed_at: datetime) -> dict:
+    """What the report event keeps of the input: the stored point, and what the phone sent when
+    it differs (a GCJ-02 position, its observed time)."""
+    kept = {"lon": lon, "lat": lat, "priority": priority}
+    if data.coords == "gcj02":
+        kept.update(coords="gcj02", sent=[float(data.lon), float(data.lat)])
+    if data.observed_at:
+        kept["observed_at"] = observed_at.isoformat()
+    return kept
 
 
 @functools.cache
@@ -184,12 +245,13 @@ def _insert_statement():
     sql = text(f"""
         WITH inserted AS (
             INSERT INTO incidents (client_uuid, geom, address, category_code, description, priority, status,
-                                   town_id, area_id, grid_id, reporter_id, created_at, updated_at, routing,
+                                   town_id, area_id, grid_id, reporter_id, created_at, observed_at,
+                                   updated_at, routing,
                                    escalation_level, reopen_count, version, code, assignee_id, assigned_as,
                                    dispatched_at, due_at, next_escalation_at)
             VALUES (:client_uuid, ST_SetSRID(ST_GeomFromWKB(decode(:geom_wkb, 'hex')), {geo.STORAGE_SRID}),
                     :address, :category_code, :description, :priority, :status, :town_id, :area_id, :grid_id,
-                    :reporter_id, :at, :at, :routing, 0, 0, 1,
+                    :reporter_id, :at, :observed_at, :at, :routing, 0, 0, 1,
                     :code_prefix || lpad(next_incident_seq(:prefix, :day)::text, 3, '0'),
                     :assignee_id, :assigned_as, :dispatched_at, :due_at, :next_escalation_at)
             ON CONFLICT (client_uuid) DO NOTHING
@@ -203,10 +265,50 @@ def _insert_statement():
         SELECT {returning} FROM inserted""").bindparams(
         bindparam("routing", type_=JSONB), bindparam("report_data", type_=JSONB),
         bindparam("client_uuid", type_=Uuid), bindparam("day", type_=Date),
-        bindparam("at", type_=DateTime(timezone=True)), bindparam("dispatched_at", type_=DateTime(timezone=True)),
+        bindparam("at", type_=DateTime(timezone=True)), bindparam("observed_at", type_=DateTime(timezone=True)),
+        bindparam("dispatched_at", type_=DateTime(timezone=True)),
         bindparam("due_at", type_=DateTime(timezone=True)),
         bindparam("next_escalation_at", type_=DateTime(timezone=True)))
     return select(Incident).from_statement(sql.columns(*columns))
+
+
+@dataclass
+class RoutingPreview:
+    """Where a report would land and who would get it (routing.route's decision), before sending."""
+    where: Location
+    category: Category | None
+    decision: routing.Routing | None  # None without a category
+    priority: str | None
+    deadline_hours: int | None        # None when nobody would be dispatched (the report waits)
+
+
+def preview_routing(session: Session, lon, lat, category_code=None, *, coords=None,
+                    priority=None) -> RoutingPreview:
+    """What create_incident would decide for a report here, by the same rule (locate, then
+    routing.route with grid_worker_choice), refusing what it would refuse; writes nothing."""
+    lon, lat = parse_location(lon, lat, coords)
+    category = None
+    if category_code not in (None, ""):
+        code = str(category_code)[:MAX_CATEGORY_CODE]
+        category = _usable(session.get(Category, code), code)
+        priority = priority_of(category, priority)
+    where = locate(session, lon, lat)
+    if category is None:
+        return RoutingPreview(where, None, None, None, None)
+    decision = routing.route(session, where, category)
+    hours = due_hours(category, priority) if decision.assignee is not None else None
+    return RoutingPreview(where, category, decision, priority, hours)
+
+
+def frequent_categories(session: Session, user: User, *, at: datetime | None = None) -> list[str]:
+    """The codes of the current categories ``user`` reported most in the last 90 days, most used
+    first (ties by code), at most 8: the phone offers these first."""
+    since = (at or now()) - FREQUENT_WINDOW
+    return list(session.scalars(
+        select(Incident.category_code).join(Category, Category.code == Incident.category_code)
+        .where(Incident.reporter_id == user.id, Incident.created_at >= since, Category.active)
+        .group_by(Incident.category_code)
+        .order_by(func.count().desc(), Incident.category_code).limit(FREQUENT_LIMIT)))
 
 
 def _same_report(existing: Incident, reporter: User) -> tuple[Incident, bool]:

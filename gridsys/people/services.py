@@ -262,6 +262,14 @@ def end_assignment(session: Session, kind: str, assignment_id: int):
     return assignment
 
 
+def current_duties(session: Session, user: User) -> list[tuple[str, str, bool]]:
+    """(grid code, duty, backup) of the user's current grid assignments, by grid code and duty."""
+    return [tuple(row) for row in session.execute(
+        select(Grid.code, GridAssignment.duty, GridAssignment.backup).join(Grid, Grid.id == GridAssignment.grid_id)
+        .where(GridAssignment.user_id == user.id, GridAssignment.valid_to.is_(None), Grid.retired_at.is_(None))
+        .order_by(Grid.code, GridAssignment.duty))]
+
+
 def duty_gaps(session: Session, area_ids=None) -> list[tuple[Grid, list[str]]]:
     """Grids that lack a current primary worker for one or more duties (what admins act on)."""
     # Only people routing would actually reach count as cover (active, still a grid worker).

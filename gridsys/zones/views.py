@@ -6,7 +6,7 @@ import math
 from sqlalchemy import select
 from flask import Blueprint, jsonify, render_template, request
 
-from .. import db
+from .. import db, geo
 from ..errors import GridsysError
 from ..people import access, auth
 from . import services, transfer
@@ -38,6 +38,7 @@ def api_locate():
     except (KeyError, ValueError):
         raise GridsysError("coordinates_invalid", "lon and lat query parameters (decimal degrees) are required",
                            status=400)
+    lon, lat = geo.to_storage_lonlat(lon, lat, geo.parse_coords(request.args.get("coords")))
     where = services.locate(db.session(), lon, lat)
     return jsonify(level=where.level, town=where.town.code,
                    area=where.area.code if where.area else None,

@@ -42,7 +42,10 @@ def test_bearer_token_authenticates_the_api(client, cli, session, world):
     response = client.get("/api/v1/me", headers=bearer(token))
     assert response.status_code == 200
     assert response.get_json() == {"username": "worker1", "display_name": "网格员一",
-                                   "roles": ["grid_worker"], "grids": [world.grids[0].code]}
+                                   "roles": ["grid_worker"], "grids": [world.grids[0].code],
+                                   "csrf_token": None,  # a bearer token needs none
+                                   "duties": [{"grid": world.grids[0].code, "duty": "general", "backup": False}],
+                                   "frequent_categories": []}
     assert session.scalar(select(ApiToken.last_used_at)) is not None
     assert "Set-Cookie" not in response.headers  # a token request does not open a browser session
 
