@@ -63,7 +63,8 @@ def report():
         data = services.NewIncident(client_uuid=form.get("client_uuid"), lon=form.get("lon"), lat=form.get("lat"),
                                     category=form.get("category"), description=form.get("description"),
                                     priority="urgent" if form.get("urgent") else None,
-                                    address=form.get("address"))
+                                    address=form.get("address"), observed_at=form.get("observed_at"),
+                                    coords=form.get("coords"))
         try:
             incident, created = services.create_incident(session, auth.current_user(), data)
             if created:
