@@ -24,6 +24,9 @@ SHELL_ENDPOINT = "fieldapp.shell"
 WORKBOX_MODULES = ("core", "routing", "strategies", "precaching", "expiration")
 # What the shell's version covers: a change to any of these is a new app version for the phones.
 VERSIONED_SOURCES = ("static", "templates", "incidents/templates", "translations")
+# Images Leaflet's stylesheet loads by path (unversioned), so the pin shows offline too.
+LEAFLET_IMAGES = tuple(f"/vendor/leaflet/dist/images/{name}.png"
+                       for name in ("marker-icon", "marker-icon-2x", "marker-shadow", "layers", "layers-2x"))
 ASSET_REF = re.compile(r"""(?:src|href)="(/(?:static|vendor)/[^"]+)\"""")
 
 
@@ -49,7 +52,7 @@ def workbox_urls() -> list[str]:
 
 def shell_assets(shell_html: str) -> list[str]:
     """Every script and style the shell page loads from the app (so the list cannot drift from it)."""
-    return sorted(set(ASSET_REF.findall(shell_html)) | {url_for("fieldapp.manifest"),
+    return sorted(set(ASSET_REF.findall(shell_html)) | set(LEAFLET_IMAGES) | {url_for("fieldapp.manifest"),
                                                         url_for("static", filename="icons/icon-192.png"),
                                                         url_for("static", filename="icons/icon-512.png")})
 

@@ -327,7 +327,7 @@
       });
       $("outbox-count").textContent = waiting;
       $("send-now").hidden = !waiting;
-      $("outbox").hidden = !shown.length;
+      $("outbox").hidden = !shown.length && !others;
       $("others-waiting").hidden = !others;
       $("others-waiting").textContent = fmt(T.othersWaiting, {count: others});
       return storageUse(items);
@@ -636,7 +636,7 @@
   else if (window.isSecureContext) { locate(false); }
   else { whereText.textContent = T.noGps; }
 
-  if ("serviceWorker" in navigator && window.isSecureContext) {
+  if (navigator.serviceWorker && window.isSecureContext) {
     navigator.serviceWorker.register(cfg.swUrl, {scope: "/"}).catch(function () { $("no-offline").hidden = false; });
   } else {
     $("no-offline").hidden = false;   // e.g. some in-app browsers: the page works online only
@@ -652,7 +652,7 @@
     });
   }).then(function () {
     return fetchMe().then(function (auth) { if (auth.loggedOut) { showLoginAgain(true); } }, function () {
-      $("offline-now").hidden = navigator.onLine;
+      $("offline-now").hidden = false;   // navigator.onLine says little: the request failed
     });
   }).then(function () {
     arrangeCategories();
