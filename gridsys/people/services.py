@@ -262,12 +262,13 @@ def end_assignment(session: Session, kind: str, assignment_id: int):
     return assignment
 
 
-def current_duties(session: Session, user: User) -> list[tuple[str, str, bool]]:
-    """(grid code, duty, backup) of the user's current grid assignments, by grid code and duty."""
-    return [tuple(row) for row in session.execute(
-        select(Grid.code, GridAssignment.duty, GridAssignment.backup).join(Grid, Grid.id == GridAssignment.grid_id)
+def current_duties(session: Session, user: User) -> list:
+    """The user's current grid assignments as rows of (grid, duty, backup), by grid code and duty."""
+    return list(session.execute(
+        select(Grid.code.label("grid"), GridAssignment.duty, GridAssignment.backup)
+        .join(Grid, Grid.id == GridAssignment.grid_id)
         .where(GridAssignment.user_id == user.id, GridAssignment.valid_to.is_(None), Grid.retired_at.is_(None))
-        .order_by(Grid.code, GridAssignment.duty))]
+        .order_by(Grid.code, GridAssignment.duty)))
 
 
 def duty_gaps(session: Session, area_ids=None) -> list[tuple[Grid, list[str]]]:

@@ -181,8 +181,8 @@ def api_me():
     return jsonify(username=user.username, display_name=user.display_name, roles=sorted(user.roles),
                    grids=grids if not scope.everything else "all",
                    csrf_token=None if g.get("via_token") else generate_csrf(),
-                   duties=[{"grid": grid, "duty": duty, "backup": backup}
-                           for grid, duty, backup in services.current_duties(session, user)],
+                   duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
+                           for d in services.current_duties(session, user)],
                    frequent_categories=frequent_categories(session, user))
 
 
