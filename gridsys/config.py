@@ -7,17 +7,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import localdb
+from . import basemaps, localdb
 
 DEFAULTS = {
     "DATABASE_URL": None,
     "SECRET_KEY": None,
     "BABEL_DEFAULT_LOCALE": "zh",
     "LANGUAGES": ("zh", "en"),
-    # Map tiles (OpenStreetMap by default; empty URL = vector layers only).
-    "TILES_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-    "TILES_ATTRIBUTION": "&copy; OpenStreetMap contributors",
-    "TILES_MAX_ZOOM": 19,
+    # Map tiles: a preset of basemaps.PRESETS (OpenStreetMap when unset), or custom with TILES_URL
+    # (empty URL = vector layers only). Unset values take the preset's; resolved into BASEMAP.
+    "TILES": None,
+    "TILES_URL": None,
+    "TILES_OVERLAY_URL": None,
+    "TILES_SUBDOMAINS": None,
+    "TILES_ATTRIBUTION": None,
+    "TILES_MAX_ZOOM": None,
+    "TILES_CRS": None,
+    "TIANDITU_KEY": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
@@ -39,9 +45,14 @@ DEFAULTS = {
 ENVIRONMENT = {
     "DATABASE_URL": ("DATABASE_URL", str),
     "GRIDSYS_SECRET_KEY": ("SECRET_KEY", str),
+    "GRIDSYS_TILES": ("TILES", str),
     "GRIDSYS_TILES_URL": ("TILES_URL", str),
+    "GRIDSYS_TILES_OVERLAY_URL": ("TILES_OVERLAY_URL", str),
+    "GRIDSYS_TILES_SUBDOMAINS": ("TILES_SUBDOMAINS", str),
     "GRIDSYS_TILES_ATTRIBUTION": ("TILES_ATTRIBUTION", str),
-    "GRIDSYS_TILES_MAX_ZOOM": ("TILES_MAX_ZOOM", int),
+    "GRIDSYS_TILES_MAX_ZOOM": ("TILES_MAX_ZOOM", str),   # checked with the other tile settings
+    "GRIDSYS_TILES_CRS": ("TILES_CRS", str),
+    "GRIDSYS_TIANDITU_KEY": ("TIANDITU_KEY", str),
     "GRIDSYS_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in ("1", "true", "yes")),
     "GRIDSYS_TIMEZONE": ("TIMEZONE", str),
     "GRIDSYS_BASE_URL": ("BASE_URL", str),
@@ -89,4 +100,8 @@ def load(overrides: dict | None = None) -> dict:
             cfg["SECRET_KEY"] = secret_key_file().read_text().strip()
         except FileNotFoundError:
             raise ConfigError("no secret key: set GRIDSYS_SECRET_KEY, or run `make var/secret_key`")
+    try:
+        cfg["BASEMAP"] = basemaps.resolve(cfg)
+    except basemaps.BasemapError as exc:
+        raise ConfigError(str(exc)) from exc
     return cfg

@@ -9,6 +9,8 @@ import folium
 from flask import current_app
 from markupsafe import Markup
 
+from ..basemaps import Basemap
+
 VENDOR_JS = [("leaflet", "/vendor/leaflet/dist/leaflet.js")]
 VENDOR_CSS = [("leaflet_css", "/vendor/leaflet/dist/leaflet.css")]
 # folium's page-level rules (viewport, full-height body) belong to a standalone page, not ours.
@@ -30,15 +32,25 @@ class EmbeddedMap:
     script: Markup
 
 
+# L.CRS.GCJ02, defined by this script (loaded after Leaflet, before the map is made).
+GCJ02_CRS = "GCJ02"
+GCJ02_JS = ("gcj02", "/static/gcj02.js")
+
+
 def base_map(lat: float, lon: float, zoom: int = 14, **kwargs) -> LocalMap:
-    """A map centred on (lat, lon) with the configured tile layer (none when the URL is empty)."""
-    cfg = current_app.config
+    """A map centred on (lat, lon) (WGS84, as every position given to it) with the configured
+    basemap's tile layers (none when tiles are off)."""
+    basemap: Basemap = current_app.config["BASEMAP"]
     # maxZoom on the map itself: clustering needs it even when there is no tile layer.
+    # GCJ-02 tiles: the map draws each WGS84 position where those tiles show it (static/gcj02.js).
     m = LocalMap(location=[lat, lon], zoom_start=zoom, tiles=None, control_scale=True,
-                 maxZoom=cfg["TILES_MAX_ZOOM"], **kwargs)
-    if cfg.get("TILES_URL"):
-        folium.TileLayer(tiles=cfg["TILES_URL"], attr=cfg["TILES_ATTRIBUTION"], max_zoom=cfg["TILES_MAX_ZOOM"],
-                         name="tiles").add_to(m)
+                 crs=GCJ02_CRS if basemap.transformed else "EPSG3857", maxZoom=basemap.max_zoom, **kwargs)
+    if basemap.transformed:
+        m.default_js = [*m.default_js, GCJ02_JS]   # a copy: the class list is shared by every map
+    for source in basemap.sources:
+        folium.TileLayer(tiles=source.url, attr=basemap.attribution, subdomains=source.subdomains,
+                         max_zoom=basemap.max_zoom, max_native_zoom=basemap.native_zoom,
+                         name="labels" if source.overlay else "tiles", overlay=source.overlay).add_to(m)
     return m
 
 
