@@ -54,9 +54,56 @@ def _report_map():
     return embed(m)
 
 
+# Refusals the phone's queue may meet, in the worker's language (the server's messages are English).
+REFUSAL_TEXTS = {
+    "location_missing": _l("The location is missing: tap the map or use your location."),
+    "point_outside_towns": _l("This place is outside every town: move the pin inside your town."),
+    "category_unknown": _l("This category does not exist any more: choose another one."),
+    "category_retired": _l("This category is no longer used: choose a current one."),
+    "description_missing": _l("Describe what is wrong in a few words."),
+    "description_too_long": _l("The description is too long: at most 2000 characters."),
+    "address_too_long": _l("The address is too long: at most 200 characters."),
+    "priority_unknown": _l("The priority is not valid."),
+    "client_uuid_invalid": _l("The report could not be identified: delete it and log it again."),
+    "observed_at_invalid": _l("The phone's clock gave an unreadable time: check the phone's date and time."),
+    "observed_at_future": _l("The phone's clock is ahead: check the phone's date and time."),
+    "observed_at_too_old": _l("This report was logged more than 30 days ago and can no longer be sent."),
+    "coords_unknown": _l("The position's coordinate system is unknown."),
+    "photo_not_image": _l("The file is not a photo the server can read."),
+    "photo_too_large": _l("The photo is too large (at most 10 MB)."),
+    "photo_type_unsupported": _l("This kind of picture is not accepted: use a JPEG, PNG or WebP photo."),
+    "photo_empty": _l("The photo file is empty."),
+    "too_many_photos": _l("The incident already has the most photos allowed."),
+    "incident_final": _l("The incident is closed: photos can no longer be added."),
+    "photo_uuid_conflict": _l("This photo was already attached to another report."),
+    "actor_not_allowed": _l("You may not add photos to this incident."),
+    "payload_too_large": _l("The upload is too large."),
+    "body_not_json": _l("The report could not be read by the server."),
+}
+
+
+def refusal_texts() -> dict:
+    return {code: str(text) for code, text in REFUSAL_TEXTS.items()}
+
+
+def _report_page(session, *, form, client_uuid, shell=False, error=None):
+    return render_template("incidents/report.html", groups=_categories_by_duty(session), form=form,
+                           client_uuid=client_uuid, map=_report_map(), shell=shell,
+                           error=error.message if error else None, error_code=error.code if error else None,
+                           error_texts=refusal_texts(),
+                           idb_url=url_for("web.vendor", filename="idb/build/umd.js"))
+
+
+def render_shell() -> str:
+    """The report page with nothing personal in it: the app shell the phone keeps offline."""
+    return _report_page(db.session(), form={}, client_uuid="", shell=True)
+
+
 @bp.route("/report", methods=["GET", "POST"])
 @auth.login_required
 def report():
+    """Without JavaScript the form posts here; with it, report.js queues the report on the phone
+    and sends it through the JSON API (the same service, the same client UUID)."""
     session = db.session()
     if request.method == "POST":
         form = request.form
@@ -73,9 +120,7 @@ def report():
                         photos.add_photo(session, incident, auth.current_user(), upload.read())
         except GridsysError as exc:
             session.rollback()
-            return render_template("incidents/report.html", groups=_categories_by_duty(session), form=form,
-                                   error=exc.message, error_code=exc.code, client_uuid=form.get("client_uuid"),
-                                   map=_report_map()), exc.status
+            return _report_page(session, form=form, client_uuid=form.get("client_uuid"), error=exc), exc.status
         session.commit()
         if created:
             flash(_("Sent: %(code)s", code=incident.code), "ok")
@@ -87,8 +132,7 @@ def report():
         form = {"lon": f"{lon:.7f}", "lat": f"{lat:.7f}"}
     except (KeyError, ValueError, GridsysError):
         pass
-    return render_template("incidents/report.html", groups=_categories_by_duty(session), form=form,
-                           client_uuid=str(uuid.uuid4()), map=_report_map())
+    return _report_page(session, form=form, client_uuid=str(uuid.uuid4()))
 
 
 @bp.get("/incidents")
