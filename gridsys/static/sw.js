@@ -19,8 +19,10 @@ importScripts.apply(self, self.GRIDSYS.workbox);
   self.addEventListener("install", function () { self.skipWaiting(); });
   workbox.core.clientsClaim();
   precaching.cleanupOutdatedCaches();
+  // A versioned name (?v=<content hash>) is its own revision: fetched as is, the browser's HTTP
+  // cache may answer; the rest (shell, manifest, images) are revised with the app's version.
   precaching.precacheAndRoute([G.shell].concat(G.assets).map(function (url) {
-    return {url: url, revision: G.version};
+    return {url: url, revision: /[?&]v=/.test(url) ? null : G.version};
   }), {ignoreURLParametersMatching: [/^__WB_REVISION__$/], cleanURLs: false, directoryIndex: null});
 
   function shell() {
