@@ -1,15 +1,17 @@
 """JSON API for incidents under /api/v1/ (described by /api/v1/openapi.json)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from .. import db, geo
 from ..errors import Forbidden, GridsysError, NotFound
 from ..i18n import locale as request_locale
-from ..people import access, auth
+from ..people import access, auth, services as people_services
 from ..inputs import whole_number
 from . import lifecycle, photos, services
+from ..zones.models import Grid
 from .models import Category, IncidentPhoto
 from .routing import reason_text
 
@@ -64,6 +66,23 @@ def _json_body() -> dict:
     if not isinstance(body, dict):
         raise GridsysError("body_not_json", "send a JSON object with Content-Type: application/json", status=400)
     return body
+
+
+@bp.get("/api/v1/me")
+@auth.login_required
+def me():
+    """Who the caller is, and what a phone needs before it works offline: a CSRF token for this
+    browser session (none for a bearer token), the caller's duties and most-used categories.
+    (Here, not in people: it reads incidents, and people never imports incidents.)"""
+    user, scope = auth.current_user(), auth.current_scope()
+    session = db.session()
+    grids = session.scalars(select(Grid.code).where(access.where(scope, Grid)).order_by(Grid.code)).all()
+    return jsonify(username=user.username, display_name=user.display_name, roles=sorted(user.roles),
+                   grids=grids if not scope.everything else "all",
+                   csrf_token=None if g.get("via_token") else generate_csrf(),
+                   duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
+                           for d in people_services.current_duties(session, user)],
+                   frequent_categories=services.frequent_categories(session, user))
 
 
 @bp.post("/api/v1/incidents")

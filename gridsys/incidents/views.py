@@ -71,7 +71,7 @@ REFUSAL_TEXTS = {
     "coords_unknown": _l("The position's coordinate system is unknown."),
     "photo_not_image": _l("The file is not a photo the server can read."),
     "photo_too_large": _l("The photo is too large (at most 10 MB)."),
-    "photo_type_unsupported": _l("This kind of picture is not accepted: use a JPEG, PNG or WebP photo."),
+    "photo_type_unsupported": _l("This kind of picture is not accepted: use a JPEG, PNG, WebP or HEIC photo."),
     "photo_empty": _l("The photo file is empty."),
     "too_many_photos": _l("The incident already has the most photos allowed."),
     "incident_final": _l("The incident is closed: photos can no longer be added."),

@@ -1,18 +1,14 @@
 """Login, password change, and the administrators' people pages. Thin: parse, check, call, render."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from .. import db
 from ..errors import GridsysError, NotFound
-# /api/v1/me tells a phone its most-used categories: the one people view that reads incidents.
-from ..incidents.services import frequent_categories
 from ..zones.models import Area, Grid, Town
 from . import auth, services
-from .access import where
 from .models import ASSIGNABLE_DUTIES, DUTY_ZH, ROLES, AreaLeader, GridAssignment, TownAdmin, User
 
 bp = Blueprint("people", __name__, template_folder="templates")
@@ -169,22 +165,6 @@ def admin_gaps():
 
 
 # --- API -----------------------------------------------------------------------------
-
-@bp.get("/api/v1/me")
-@auth.login_required
-def api_me():
-    """Who the caller is, and what a phone needs before it works offline: a CSRF token for this
-    browser session (none for a bearer token), the caller's duties and most-used categories."""
-    user, scope = auth.current_user(), auth.current_scope()
-    session = db.session()
-    grids = session.scalars(select(Grid.code).where(where(scope, Grid)).order_by(Grid.code)).all()
-    return jsonify(username=user.username, display_name=user.display_name, roles=sorted(user.roles),
-                   grids=grids if not scope.everything else "all",
-                   csrf_token=None if g.get("via_token") else generate_csrf(),
-                   duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
-                           for d in services.current_duties(session, user)],
-                   frequent_categories=frequent_categories(session, user))
-
 
 @bp.get("/api/v1/grids/<code>")
 @auth.login_required

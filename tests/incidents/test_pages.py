@@ -44,7 +44,8 @@ def incident(session, world):
 def test_report_page_groups_category_buttons_by_duty(client, session, world):
     text = page(login(client, "worker12"), "/report")
     groups = {legend: re.findall(r'name="category" value="(\d{4})"', body) for legend, body in
-              re.findall(r'<fieldset class="categories">\s*<legend>(.*?)</legend>(.*?)</fieldset>', text, re.S)}
+              re.findall(r'<fieldset class="categories" data-duty="\w+">\s*<legend>(.*?)</legend>(.*?)</fieldset>',
+                         text, re.S)}
     expected = {DUTY_ZH[d]: list(session.scalars(select(Category.code).where(Category.duty == d, Category.active)
                                                  .order_by(Category.code))) for d in DUTIES}
     assert groups == expected

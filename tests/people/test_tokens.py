@@ -101,7 +101,7 @@ def test_cookie_requests_to_unsafe_api_methods_need_csrf(client, world):
     from tests.factories import login_as
     login_as(client, world.worker)
     response = client.post("/api/v1/me")
-    assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_request"
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "csrf_invalid"
 
 
 def test_anonymous_api_is_401_json(client, world):
