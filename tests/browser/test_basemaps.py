@@ -1,6 +1,6 @@
 """A GCJ-02 basemap (Gaode) in headless Chromium: every WGS84 position is drawn where the Gaode
-tiles show that place, 300-600 m from where plain Web Mercator would put it, and a tap on the
-map gives back the WGS84 position. The app of these tests serves the Gaode preset; its tile
+tiles show that place, 300-600 m from where plain Web Mercator would put it; a tap on the map
+and a grid drawn in the boundary editor give back WGS84 positions. The app of these tests serves the Gaode preset; its tile
 requests leave 127.0.0.1, so they are recorded and aborted (positions, not pictures, are checked).
 
 Reference figures are published ones, not this code's: WGS84 (119.3122312, 26.0240049) in Fuzhou
@@ -61,11 +61,11 @@ def gaode_server(browser_db):
 
 @pytest.fixture
 def gaode_page(browser, gaode_server):
-    """gaode_page(user) -> (page, log): a phone-sized context logged in on the Gaode app."""
+    """gaode_page(user, viewport="phone") -> (page, log): a context logged in on the Gaode app."""
     opened = []
 
-    def opener(user):
-        context = browser.new_context(base_url=gaode_server, **VIEWPORTS["phone"])
+    def opener(user, viewport="phone"):
+        context = browser.new_context(base_url=gaode_server, **VIEWPORTS[viewport])
         context.set_default_timeout(10_000)
         context.route(lambda url: not url.startswith(gaode_server), lambda route: route.abort())
         page = context.new_page()
@@ -155,6 +155,28 @@ def test_a_tap_gives_the_wgs84_position_back(gaode_page):
     lon, lat = float(page.input_value("#lon")), float(page.input_value("#lat"))
     metres = page.evaluate("([a, b]) => L.latLng(a).distanceTo(L.latLng(b))", [[lat, lon], [WGS[1], WGS[0]]])
     assert metres < 1, f"the tap came back {metres:.2f} m from the place"
+    idle(page, log)
+    assert_only_tiles_left(log)
+
+
+def test_a_grid_drawn_on_the_gcj02_tiles_is_sent_in_wgs84(gaode_page):
+    page, log = gaode_page("admin", "laptop")
+    page.goto("/map")
+    page.wait_for_selector('#map-box[data-ready="1"]', state="attached")
+    show(page, LEADER_MAP, *WGS, ZOOM)   # away from every grid: nothing to snap to
+    page.click("[data-act=create]")
+    page.evaluate("document.getElementById('map-box').scrollIntoView({block: 'center'})")
+    corners = [WGS, (WGS[0] + 0.0004, WGS[1]), (WGS[0] + 0.0002, WGS[1] + 0.0003)]
+    # Click each corner where the Gaode tiles show it (geo.py's GCJ-02), then the first to close.
+    for lon, lat in [*corners, corners[0]]:
+        page.mouse.click(*page.evaluate(SCREEN, [LEADER_MAP, *geo.wgs84_to_gcj02(lon, lat), True]))
+        page.wait_for_timeout(50)
+    page.wait_for_function("window.gridsysEditor.drawn !== null")
+    ring = page.evaluate("window.gridsysEditor.drawn.toGeoJSON(false).geometry.coordinates[0]")
+    assert len(ring) == 4 and ring[0] == ring[-1]
+    for (lon, lat), (x, y) in zip(corners, ring):
+        metres = page.evaluate("([a, b]) => L.latLng(a).distanceTo(L.latLng(b))", [[lat, lon], [y, x]])
+        assert metres < 1, f"corner ({lon}, {lat}) drawn {metres:.2f} m off"
     idle(page, log)
     assert_only_tiles_left(log)
 
