@@ -181,8 +181,8 @@
         var b = res.body, lines = [];
         if (b.grid) { lines.push(fmt(T.inGrid, {grid: b.grid.name, area: b.area ? b.area.name : ""})); }
         else if (b.area) { lines.push(fmt(T.inArea, {area: b.area.name})); }
-        if (b.assignee) { lines.push(fmt(T.goesTo, {who: b.assignee.display_name || b.assignee.username, reason: b.reason || ""})); }
-        else if (b.reason) { lines.push(b.reason); }
+        if (b.assignee) { lines.push(fmt(T.goesTo, {who: b.assignee.display_name || b.assignee.username})); }
+        if (b.reason) { lines.push(b.reason); }
         showPreview(lines);
       })
       .catch(function () { if (seq === previewSeq) { offlinePreview(); } });
