@@ -169,7 +169,7 @@ def test_three_reports_logged_offline_arrive_once_with_their_photos(phone, net, 
     tag = uuid.uuid4().hex[:8]
     net.cut()
     log_report(page, "0101", f"离线一 垃圾 {tag}", camera_photo)
-    log_report(page, "0104", f"离线二 路灯 {tag}")
+    log_report(page, "0104", f"离线二 路灯 {tag}", camera_photo)
     log_report(page, "0201", f"离线三 隐患 {tag}")
     assert page.inner_text("#outbox-count") == "3"
     assert page.locator("li.outbox-item.queued").count() == 3
@@ -188,7 +188,7 @@ def test_three_reports_logged_offline_arrive_once_with_their_photos(phone, net, 
     rows = stored(db, tag)
     assert len(rows) == 3
     assert sorted(r.code for r in rows) == sorted(codes)
-    assert {r.description.split()[0]: r.photos for r in rows} == {"离线一": 1, "离线二": 0, "离线三": 0}
+    assert {r.description.split()[0]: r.photos for r in rows} == {"离线一": 1, "离线二": 1, "离线三": 0}
     assert all(r.reporter == "w0101a" for r in rows)
     assert all(r.observed_at < r.created_at for r in rows), "observed on the phone before it arrived"
     assert page.inner_text("#outbox-count") == "0"
@@ -380,3 +380,13 @@ def test_without_a_service_worker_the_page_still_works_online(phone, net, db):
     log_report(page, "0101", f"无离线 {tag}")
     wait_sent(page, f"无离线 {tag}")
     assert len(stored(db, tag)) == 1
+
+
+def test_the_phone_warns_before_its_storage_runs_out(phone, net, camera_photo):
+    nearly_full = """navigator.storage.estimate = () => Promise.resolve({usage: 95e6, quota: 100e6});"""
+    page, log = phone("w0101a", init_script=nearly_full)
+    net.cut()
+    log_report(page, "0106", f"空间 {uuid.uuid4().hex[:8]}", camera_photo)
+    line = page.locator("#storage-use")
+    page.wait_for_function("document.getElementById('storage-use').classList.contains('warning')")
+    assert "空间快满了" in line.inner_text() and "KB" in line.inner_text()
