@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app gridsys
 HOST ?= 127.0.0.1
 PORT ?= 8000
-WORKERS ?= 3
+THREADS ?= 8
 
 .PHONY: run test bench stop setup os-deps db migrate demo translations messages
 
@@ -44,8 +44,8 @@ demo: migrate
 
 run: demo
 	@$(FLASK) demo accounts
-	@echo "gridsys on http://$(HOST):$(PORT)/  (Ctrl-C to stop; 'make stop' stops the database)"
-	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - 'gridsys:create_app()'
+	@echo "Ctrl-C stops the server; 'make stop' then stops the database"
+	$(PY) -m gridsys.serve --host $(HOST) --port $(PORT) --threads $(THREADS)
 
 test: db
 	$(PY) -m pytest $(PYTEST_ARGS)

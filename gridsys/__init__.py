@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI. No side effects (no migrations,
     no servers started, no network)."""
-    from . import cli, config as config_module, db, errors, i18n, web
+    from . import assets, cli, config as config_module, db, errors, i18n, limits, web
     from .incidents import api as incidents_api, views as incident_views
     from .map import views as map_views
     from .people import auth, views as people_views
@@ -25,6 +25,8 @@ def create_app(config: dict | None = None) -> Flask:
                       redraw_api.bp):
         app.register_blueprint(blueprint)
     web.compress_responses(app)
+    assets.init_app(app)
+    limits.init_app(app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
         count = app.config["PROXY_COUNT"]

@@ -27,7 +27,11 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
-    "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+    # Request bodies (gridsys/limits.py): multipart, whose files are spooled to disk, up to 64 MB (the
+    # report form without JavaScript may carry several 10 MB camera photos); any other body is read
+    # into memory whole, up to 12 MB (a town's GeoJSON, an Open311 request).
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "MAX_DATA_LENGTH": 12 * 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,
     "TIMEZONE": "Asia/Shanghai",
     # May the reporter verify and close their own incident (instead of only the area leader)?

@@ -9,10 +9,11 @@ import folium
 from flask import current_app
 from markupsafe import Markup
 
+from ..assets import vendor_url
 from ..basemaps import Basemap
 
-VENDOR_JS = [("leaflet", "/vendor/leaflet/dist/leaflet.js")]
-VENDOR_CSS = [("leaflet_css", "/vendor/leaflet/dist/leaflet.css")]
+VENDOR_JS = [("leaflet", vendor_url("leaflet/dist/leaflet.js"))]
+VENDOR_CSS = [("leaflet_css", vendor_url("leaflet/dist/leaflet.css"))]
 # folium's page-level rules (viewport, full-height body) belong to a standalone page, not ours.
 PAGE_RULES = re.compile(r"<meta name=\"viewport\"[^>]*>|<style>\s*html, body \{[^}]*\}\s*</style>"
                         r"|<style>\s*#map \{[^}]*\}\s*</style>", re.S)

@@ -6,6 +6,8 @@ from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
+from ..assets import static_url, vendor_url
+
 
 class LiveLayers(JSCSSMixin, MacroElement):
     """Zones and clustered incidents loaded by static/map.js from the app's GeoJSON API.
@@ -14,11 +16,12 @@ class LiveLayers(JSCSSMixin, MacroElement):
     category names and the UI words; nothing user-written is put into the page by this element.
     """
 
-    default_js = [("markercluster", "/vendor/leaflet.markercluster/dist/leaflet.markercluster.js"),
-                  ("gridsys_map", "/static/map.js")]
-    default_css = [("markercluster_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.css"),
-                   ("markercluster_default_css", "/vendor/leaflet.markercluster/dist/MarkerCluster.Default.css"),
-                   ("gridsys_map_css", "/static/map.css")]
+    default_js = [("markercluster", vendor_url("leaflet.markercluster/dist/leaflet.markercluster.js")),
+                  ("gridsys_map", static_url("map.js"))]
+    default_css = [("markercluster_css", vendor_url("leaflet.markercluster/dist/MarkerCluster.css")),
+                   ("markercluster_default_css",
+                    vendor_url("leaflet.markercluster/dist/MarkerCluster.Default.css")),
+                   ("gridsys_map_css", static_url("map.css"))]
     _template = Template("""
         {% macro script(this, kwargs) %}
             window.gridsysMap = GridsysMap.init({{ this._parent.get_name() }}, {{ this.options|tojson }});
@@ -35,9 +38,9 @@ class BoundaryEditor(JSCSSMixin, MacroElement):
     """The administrators' boundary editor (Leaflet-Geoman from npm, served by the app): select a
     grid, reshape, split, merge, move, delete or draw one; preview the effect; save."""
 
-    default_js = [("geoman", "/vendor/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js"),
-                  ("gridsys_editor", "/static/editor.js")]
-    default_css = [("geoman_css", "/vendor/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css")]
+    default_js = [("geoman", vendor_url("@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js")),
+                  ("gridsys_editor", static_url("editor.js"))]
+    default_css = [("geoman_css", vendor_url("@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css"))]
     _template = Template("""
         {% macro script(this, kwargs) %}
             window.gridsysEditor = GridsysEditor.init({{ this._parent.get_name() }}, window.gridsysMap,

@@ -7,11 +7,13 @@ from flask import Flask, g, redirect, request, session as cookie, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from .. import db
+from ..assets import ASSET_ENDPOINTS
 from ..errors import Forbidden, GridsysError
 from ..inputs import has_nul
 from .access import NOBODY, Scope, scope_for
 from .models import User
 from .services import user_for_token
+from .session_cookie import QuietSessionInterface
 
 csrf = CSRFProtect()
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -28,6 +30,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+    app.session_interface = QuietSessionInterface()
 
     @app.before_request
     def refuse_nul_bytes():
@@ -40,6 +43,8 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def identify():
         g.user, g.via_token = None, False
+        if request.endpoint in ASSET_ENDPOINTS:
+            return  # public files: the session is not read, so they never vary by cookie
         header = request.headers.get("Authorization", "")
         if header:
             scheme, _, token = header.partition(" ")
