@@ -10,7 +10,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI. No side effects (no migrations,
     no servers started, no network)."""
     from . import assets, cli, config as config_module, db, errors, i18n, limits, web
-    from .incidents import api as incidents_api, views as incident_views
+    from .incidents import api as incidents_api, fieldapp, views as incident_views
     from .map import views as map_views
     from .people import auth, views as people_views
     from .zones import redraw_api, views as zone_views
@@ -22,7 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     errors.register(app)
     for blueprint in (web.bp, people_views.bp, zone_views.bp, incident_views.bp, incidents_api.bp, map_views.bp,
-                      redraw_api.bp):
+                      redraw_api.bp, fieldapp.bp):
         app.register_blueprint(blueprint)
     web.compress_responses(app)
     assets.init_app(app)

@@ -16,7 +16,8 @@ from .zones.models import Area, Grid, Town
 bp = Blueprint("web", __name__)
 
 VENDOR_PACKAGES = {"leaflet", "leaflet.markercluster", "@geoman-io", "leaflet.awesome-markers",
-                   "bootstrap", "@fortawesome", "jquery", "leaflet.fullscreen"}
+                   "bootstrap", "@fortawesome", "jquery", "leaflet.fullscreen", "idb", "workbox-core",
+                   "workbox-routing", "workbox-strategies", "workbox-precaching", "workbox-expiration"}
 
 
 @bp.get("/")
