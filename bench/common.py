@@ -23,6 +23,19 @@ def bench_database(name: str = "gridsys_bench") -> str:
     return url
 
 
+def seed_demo_town(session: Session) -> None:
+    """The demo town (5 areas, 32 irregular grids), the category catalogue and the demo people
+    (random passwords: a benchmark that logs in sets its own)."""
+    from pathlib import Path
+    from gridsys.incidents.catalogue import load_catalogue
+    from gridsys.people.demo import load_demo_people
+    from gridsys.zones.transfer import import_zones, load_json
+    data = Path(__file__).resolve().parent.parent / "data"
+    import_zones(session, load_json((data / "demo_town.geojson").read_bytes()), actor="bench")
+    load_catalogue(session, (data / "categories.json").read_bytes())
+    load_demo_people(session, "500106110")
+
+
 def engine_and_session(url: str):
     engine = make_engine(url)
     return engine, Session(engine, expire_on_commit=False)

@@ -19,12 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from gridsys.incidents.catalogue import load_catalogue
 from gridsys.people import services as people
-from gridsys.people.demo import load_demo_people
-from gridsys.zones.transfer import import_zones, load_json
 
-from .common import bench_database, engine_and_session, header
+from .common import bench_database, engine_and_session, header, seed_demo_town
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = 8
@@ -105,9 +102,7 @@ def run() -> dict:
     header(f"create incidents over HTTP: gunicorn x{WORKERS}, {CLIENTS} concurrent clients")
     url = bench_database("gridsys_bench_http")
     engine, session = engine_and_session(url)
-    import_zones(session, load_json((REPO / "data/demo_town.geojson").read_bytes()), actor="bench")
-    load_catalogue(session, (REPO / "data/categories.json").read_bytes())
-    load_demo_people(session, "500106110")
+    seed_demo_town(session)
     _, token = people.create_token(session, people.get_user(session, "w0101a"), "bench")
     session.execute(text("CREATE TABLE bench_bare (id serial PRIMARY KEY, payload text, "
                          "created_at timestamptz DEFAULT now())"))

@@ -13,17 +13,17 @@ from __future__ import annotations
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from .common import bench_database, header
-from .create_http import free_port
+from .common import bench_database, engine_and_session, header, seed_demo_town
+from .slowclients import free_port, start_server, stop_server
 
 REPO = Path(__file__).resolve().parent.parent
+WORKER = "w0101a"   # demo grid worker of grid 500106110001001 (general, civilization, safety)
 PASSWORD = "bench-worker-password"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -88,42 +88,17 @@ class ShapedLink:
 
 
 def seed(url: str) -> None:
-    from sqlalchemy.orm import Session
+    """The demo town, catalogue and people; the worker of grid 001001 gets a known password."""
     from gridsys import create_app
-    from gridsys.cli import DATA
-    from gridsys.db import make_engine
-    from gridsys.incidents.catalogue import load_catalogue
     from gridsys.people import services as people
-    from gridsys.zones.transfer import import_zones
-    import json
-    engine = make_engine(url)
+    engine, session = engine_and_session(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TILES_URL": ""})
-    with app.app_context(), Session(engine) as session:
-        import_zones(session, json.loads((DATA / "demo_town.geojson").read_text(encoding="utf-8")),
-                     actor="bench", reason="report page benchmark")
-        load_catalogue(session, (DATA / "categories.json").read_bytes())
-        worker, _ = people.create_user(session, "worker", roles=["grid_worker"], password=PASSWORD,
-                                       must_change_password=False)
-        for duty in ("general", "civilization", "safety"):
-            people.assign_grid(session, worker, "500106110001001", duty)
+    with app.app_context(), session:
+        seed_demo_town(session)
+        people.set_password(session, people.get_user(session, WORKER), PASSWORD)
         session.commit()
     app.extensions["gridsys.engine"].dispose()
     engine.dispose()
-
-
-def serve(url: str, port: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=url, GRIDSYS_SECRET_KEY="bench", GRIDSYS_TILES_URL="")
-    proc = subprocess.Popen([sys.executable, "-m", "gridsys.serve", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("gridsys.serve did not start")
 
 
 def visits(browser, link: ShapedLink, *, service_worker: bool) -> dict:
@@ -134,7 +109,7 @@ def visits(browser, link: ShapedLink, *, service_worker: bool) -> dict:
     page = context.new_page()
     link.reset()   # the first visit: the login page, then the report page it lands on, and all they load
     page.goto("/login")
-    page.fill("main form input[name=username]", "worker")
+    page.fill("main form input[name=username]", WORKER)
     page.fill("main form input[name=password]", PASSWORD)
     with page.expect_navigation():
         page.click("main form button[type=submit]")
@@ -168,7 +143,9 @@ def run() -> dict:
     url = bench_database(f"gridsys_bench_report_{uuid.uuid4().hex[:6]}")
     seed(url)
     port = free_port()
-    server = serve(url, port)
+    env = dict(os.environ, DATABASE_URL=url, GRIDSYS_SECRET_KEY="bench", GRIDSYS_TILES_URL="")
+    server = start_server([sys.executable, "-m", "gridsys.serve", "--host", "127.0.0.1", "--port", str(port),
+                           "--no-access-log"], port, env, cwd=REPO)
     results = {}
     try:
         with sync_playwright() as p:
@@ -179,8 +156,7 @@ def run() -> dict:
                 link.listener.close()
             browser.close()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
         from gridsys import localdb
         if not os.environ.get("GRIDSYS_BENCH_DATABASE_URL"):
             localdb.drop_database(url.rsplit("/", 1)[-1])

@@ -14,12 +14,9 @@ import uuid
 from pathlib import Path
 
 from gridsys.assets import static_url
-from gridsys.incidents.catalogue import load_catalogue
 from gridsys.people import services as people
-from gridsys.people.demo import load_demo_people
-from gridsys.zones.transfer import import_zones, load_json
 
-from .common import bench_database, engine_and_session, header
+from .common import bench_database, engine_and_session, header, seed_demo_town
 from .create_http import grid_points
 from .slowclients import HOST, KB, attack, free_port, multipart, noise_jpeg, slow_upload, start_server, stop_server
 
@@ -55,9 +52,7 @@ def run() -> dict:
     header("slow clients: 40 slowloris + 5 slow bodies + a 3 MB photo at 50 KB/s")
     url = bench_database("gridsys_bench_slow")
     engine, session = engine_and_session(url)
-    import_zones(session, load_json((REPO / "data/demo_town.geojson").read_bytes()), actor="bench")
-    load_catalogue(session, (REPO / "data/categories.json").read_bytes())
-    load_demo_people(session, "500106110")
+    seed_demo_town(session)
     _, token = people.create_token(session, people.get_user(session, "w0101a"), "bench")
     session.commit()
     lon, lat = grid_points(session, 1)[0]
