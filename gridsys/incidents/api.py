@@ -10,7 +10,7 @@ from ..errors import Forbidden, GridsysError, NotFound
 from ..i18n import locale as request_locale
 from ..people import access, auth, services as people_services
 from ..inputs import whole_number
-from . import lifecycle, photos, services
+from . import lifecycle, photos, reporting_aids, services
 from ..zones.models import Grid
 from .models import Category, IncidentPhoto
 from .routing import reason_text
@@ -82,7 +82,7 @@ def me():
                    csrf_token=None if g.get("via_token") else generate_csrf(),
                    duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
                            for d in people_services.current_duties(session, user)],
-                   frequent_categories=services.frequent_categories(session, user))
+                   frequent_categories=reporting_aids.frequent_categories(session, user))
 
 
 @bp.post("/api/v1/incidents")
@@ -178,7 +178,7 @@ def photo(incident_id, photo_id, size="full"):
 def routing_preview():
     """Where a report at this point would go, and why (the same rule as logging it); writes nothing."""
     args = request.args
-    preview = services.preview_routing(db.session(), args.get("lon"), args.get("lat"), args.get("category"),
+    preview = reporting_aids.preview_routing(db.session(), args.get("lon"), args.get("lat"), args.get("category"),
                                        coords=args.get("coords"), priority=args.get("priority"))
     where, decision = preview.where, preview.decision
     assignee = decision.assignee if decision else None

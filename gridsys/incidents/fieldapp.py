@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask import Blueprint, Response, current_app, jsonify, url_for
 from flask_babel import gettext as _
 
 from .. import __version__

@@ -33,8 +33,6 @@ OBSERVED_FUTURE_SLACK = timedelta(minutes=10)
 OBSERVED_MAX_AGE = timedelta(days=30)
 MAX_OBSERVED_AT_TEXT = 40
 MAX_CATEGORY_CODE = 40  # codes are 4 digits; longer input is cut before it reaches the database
-FREQUENT_WINDOW = timedelta(days=90)
-FREQUENT_LIMIT = 8
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -73,7 +71,7 @@ def priority_of(category: Category, requested) -> str:
     return "urgent" if category.priority == "urgent" else priority
 
 
-def _usable(category: Category | None, code) -> Category:
+def usable_category(category: Category | None, code) -> Category:
     if category is None:
         raise GridsysError("category_unknown", f"no category {code!r}: see GET /api/v1/categories")
     if not category.active:
@@ -160,7 +158,7 @@ def check_new(session: Session, data: NewIncident):
                                                 "category": str(data.category or "")}).first()
     if row is not None and row[1] is not None:
         return client_uuid, lon, lat, row[0], None, None, None, row[1], None  # a resend: nothing else matters
-    category = _usable(row[0] if row else None, data.category)
+    category = usable_category(row[0] if row else None, data.category)
     description = data.description.strip() if isinstance(data.description, str) else ""
     if not description:
         raise GridsysError("description_missing", "describe what is wrong in a few words")
@@ -270,45 +268,6 @@ def _insert_statement():
         bindparam("due_at", type_=DateTime(timezone=True)),
         bindparam("next_escalation_at", type_=DateTime(timezone=True)))
     return select(Incident).from_statement(sql.columns(*columns))
-
-
-@dataclass
-class RoutingPreview:
-    """Where a report would land and who would get it (routing.route's decision), before sending."""
-    where: Location
-    category: Category | None
-    decision: routing.Routing | None  # None without a category
-    priority: str | None
-    deadline_hours: int | None        # None when nobody would be dispatched (the report waits)
-
-
-def preview_routing(session: Session, lon, lat, category_code=None, *, coords=None,
-                    priority=None) -> RoutingPreview:
-    """What create_incident would decide for a report here, by the same rule (locate, then
-    routing.route with grid_worker_choice), refusing what it would refuse; writes nothing."""
-    lon, lat = parse_location(lon, lat, coords)
-    category = None
-    if category_code not in (None, ""):
-        code = str(category_code)[:MAX_CATEGORY_CODE]
-        category = _usable(session.get(Category, code), code)
-        priority = priority_of(category, priority)
-    where = locate(session, lon, lat)
-    if category is None:
-        return RoutingPreview(where, None, None, None, None)
-    decision = routing.route(session, where, category)
-    hours = due_hours(category, priority) if decision.assignee is not None else None
-    return RoutingPreview(where, category, decision, priority, hours)
-
-
-def frequent_categories(session: Session, user: User, *, at: datetime | None = None) -> list[str]:
-    """The codes of the current categories ``user`` reported most in the last 90 days, most used
-    first (ties by code), at most 8: the phone offers these first."""
-    since = (at or now()) - FREQUENT_WINDOW
-    return list(session.scalars(
-        select(Incident.category_code).join(Category, Category.code == Incident.category_code)
-        .where(Incident.reporter_id == user.id, Incident.created_at >= since, Category.active)
-        .group_by(Incident.category_code)
-        .order_by(func.count().desc(), Incident.category_code).limit(FREQUENT_LIMIT)))
 
 
 def _same_report(existing: Incident, reporter: User) -> tuple[Incident, bool]:

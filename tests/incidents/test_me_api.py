@@ -3,10 +3,9 @@ caller's duties per grid, and the categories the caller reports most (one GROUP 
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import event, select
 
-from gridsys.incidents import services
+from gridsys.incidents import reporting_aids, services
 from gridsys.incidents.models import Category
 from gridsys.people import services as people
 from gridsys.people.models import GridAssignment
@@ -84,7 +83,7 @@ def test_frequent_categories_is_one_query(session, world):
         statements.append(statement)
     event.listen(session.bind, "before_cursor_execute", seen)
     try:
-        assert services.frequent_categories(session, world.general1) == ["0101"]
+        assert reporting_aids.frequent_categories(session, world.general1) == ["0101"]
     finally:
         event.remove(session.bind, "before_cursor_execute", seen)
     queries = [s for s in statements if not s.startswith("SAVEPOINT")]  # the test's own transaction
