@@ -214,6 +214,7 @@ def test_gcj02_pages_load_the_transform_before_the_map(map_pages, preset, host, 
         leaflet = next(i for i, s in enumerate(loaded) if "/leaflet.js" in s)
         assert leaflet < loaded.index("/static/gcj02.js"), "L.CRS.GCJ02 extends Leaflet"
         assert html.index('src="/static/gcj02.js') < html.index("crs: L.CRS.GCJ02"), "defined before the map is made"
+        assert re.search(r'src="/static/gcj02\.js\?v=[0-9a-f]{10}"', html), "versioned, cached like the others"
 
 
 @pytest.mark.parametrize("config", [{"TILES_URL": ""},

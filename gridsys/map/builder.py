@@ -9,7 +9,7 @@ import folium
 from flask import current_app
 from markupsafe import Markup
 
-from ..assets import vendor_url
+from ..assets import static_url, vendor_url
 from ..basemaps import Basemap
 
 VENDOR_JS = [("leaflet", vendor_url("leaflet/dist/leaflet.js"))]
@@ -35,7 +35,7 @@ class EmbeddedMap:
 
 # L.CRS.GCJ02, defined by this script (loaded after Leaflet, before the map is made).
 GCJ02_CRS = "GCJ02"
-GCJ02_JS = ("gcj02", "/static/gcj02.js")
+GCJ02_JS = ("gcj02", static_url("gcj02.js"))
 
 
 def base_map(lat: float, lon: float, zoom: int = 14, **kwargs) -> LocalMap:

@@ -1,7 +1,8 @@
 """A GCJ-02 basemap (Gaode) in headless Chromium: every WGS84 position is drawn where the Gaode
 tiles show that place, 300-600 m from where plain Web Mercator would put it; a tap on the map
-and a grid drawn in the boundary editor give back WGS84 positions. The app of these tests serves the Gaode preset; its tile
-requests leave 127.0.0.1, so they are recorded and aborted (positions, not pictures, are checked).
+and a grid drawn in the boundary editor give back WGS84 positions. The app of these tests serves
+the Gaode preset; its tile requests leave 127.0.0.1, so they are recorded and aborted (positions,
+not pictures, are checked).
 
 Reference figures are published ones, not this code's: WGS84 (119.3122312, 26.0240049) in Fuzhou
 is GCJ-02 (119.31705425869873, 26.02096344048847) (the test of the npm package wgs2mars)."""
