@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from gridsys import create_app, localdb
 from gridsys.cli import DATA, upgrade_database
@@ -37,7 +35,7 @@ from gridsys.incidents.catalogue import load_catalogue
 from gridsys.people import services as people
 from gridsys.zones.transfer import import_zones
 
-from .helpers import GAP_GRID, PASSWORD, SPOTS, TOWN, VIEWPORTS, XSS, XSS_GRID, PageLog, login, report
+from .helpers import served, GAP_GRID, PASSWORD, SPOTS, TOWN, VIEWPORTS, XSS, XSS_GRID, PageLog, login, report
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -167,19 +165,8 @@ def browser_db():
 
 @pytest.fixture(scope="session")
 def live_server(browser_db):
-    """The app served by werkzeug from a thread on 127.0.0.1 (tiles off: nothing leaves the machine)."""
-    app = create_app({"DATABASE_URL": browser_db.url, "SECRET_KEY": "t", "TILES_URL": "",
-                      "WEBHOOKS_IN_BACKGROUND": False})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="gridsys-live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions["gridsys.engine"].dispose()
+    with served(browser_db) as server:
+        yield server.url
 
 
 @pytest.fixture

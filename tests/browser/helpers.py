@@ -6,13 +6,18 @@ scope helper, so a scoping bug in the app cannot hide itself in the test's expec
 """
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
+import waitress
 from sqlalchemy import text
 
+from gridsys import create_app
 from gridsys.incidents import services
 
 PASSWORD = "browser tests only 1"
@@ -176,6 +181,25 @@ def login(page, base_url: str, username: str, password: str = PASSWORD) -> None:
     with page.expect_navigation():
         page.click("main form button[type=submit]")
     assert "/login" not in page.url, f"login of {username} failed: {page.url}"
+
+
+@contextmanager
+def served(browser_db, **config):
+    """The app on the browser tests' data, served by waitress (what `make run` serves: it reads
+    each request whole) from a thread on 127.0.0.1; ``config`` on top of the tests' own (tiles
+    off: nothing leaves the machine)."""
+    app = create_app({"DATABASE_URL": browser_db.url, "SECRET_KEY": "t", "TILES_URL": "",
+                      "WEBHOOKS_IN_BACKGROUND": False, **config})
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=6)
+    thread = threading.Thread(target=server.run, name="gridsys-live-server", daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(app=app, port=server.effective_port,
+                              url=f"http://127.0.0.1:{server.effective_port}")
+    finally:
+        server.close()
+        thread.join(timeout=10)
+        app.extensions["gridsys.engine"].dispose()
 
 
 # --- what the database says ---------------------------------------------------------------

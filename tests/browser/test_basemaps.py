@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-from gridsys import create_app, geo
+from gridsys import geo
 
-from .helpers import VIEWPORTS, PageLog, idle, login
+from .helpers import VIEWPORTS, PageLog, idle, login, served
 
 pytestmark = pytest.mark.browser
 
@@ -46,18 +44,8 @@ SCREEN = """([expr, lon, lat, plain]) => {
 @pytest.fixture(scope="module")
 def gaode_server(browser_db):
     """The browser tests' data served with the Gaode preset (GCJ-02 tiles)."""
-    app = create_app({"DATABASE_URL": browser_db.url, "SECRET_KEY": "t", "TILES": "gaode",
-                      "WEBHOOKS_IN_BACKGROUND": False})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="gridsys-gaode-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions["gridsys.engine"].dispose()
+    with served(browser_db, TILES="gaode", TILES_URL=None) as server:
+        yield server.url
 
 
 @pytest.fixture

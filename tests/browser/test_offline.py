@@ -8,20 +8,16 @@ the JSON API, each once (client UUIDs for reports and photos).
 from __future__ import annotations
 
 import io
-import threading
 import time
 import uuid
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import waitress
 from PIL import Image
 from sqlalchemy import text
 
-from gridsys import create_app
 
-from .helpers import PHONE, PageLog, SPOTS, login, page_point
+from .helpers import PHONE, PageLog, SPOTS, login, page_point, served
 from .netcut import NetCut
 
 pytestmark = pytest.mark.browser
@@ -35,20 +31,9 @@ NETWORK_NOISE = ("Failed to load resource", "net::ERR_")
 
 @pytest.fixture(scope="module")
 def field_server(browser_db):
-    """The app served by waitress (what `make run` serves: it buffers each request whole, so an
-    upload cut half-way never reaches the app) from a thread, with a version the test can change
-    (a new release of the field app)."""
-    app = create_app({"DATABASE_URL": browser_db.url, "SECRET_KEY": "t", "TILES_URL": "",
-                      "WEBHOOKS_IN_BACKGROUND": False, "APP_VERSION": "field-v1"})
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="gridsys-field-server", daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(app=app, port=server.effective_port)
-    finally:
-        server.close()
-        thread.join(timeout=10)
-        app.extensions["gridsys.engine"].dispose()
+    """The app with a version the test can change (a new release of the field app)."""
+    with served(browser_db, APP_VERSION="field-v1") as server:
+        yield server
 
 
 @pytest.fixture
