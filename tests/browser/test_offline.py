@@ -16,7 +16,6 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-
 from .helpers import PHONE, PageLog, SPOTS, login, page_point, served
 from .netcut import NetCut
 
