@@ -169,7 +169,7 @@ def document() -> dict:
             "deadline_hours": {"type": ["integer", "null"],
                                "description": "hours to handle it once dispatched (null when nobody would be)"}}},
         "Me": {"type": "object", "required": ["username", "display_name", "roles", "grids", "csrf_token", "duties",
-                                              "frequent_categories"], "properties": {
+                                              "frequent_categories", "favourite_categories"], "properties": {
             "username": {"type": "string"}, "display_name": {"type": "string"},
             "roles": {"type": "array", "items": {"type": "string"}},
             "grids": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"const": "all"}],
@@ -182,7 +182,10 @@ def document() -> dict:
                 "description": "the caller's current duties per grid"},
             "frequent_categories": {"type": "array", "maxItems": 8, "items": {"type": "string"},
                                     "description": "category codes the caller reported most in the last 90 "
-                                                   "days, most used first"}}},
+                                                   "days, most used first"},
+            "favourite_categories": {"type": "array", "maxItems": 8, "items": {"type": "string"},
+                                     "description": "what the report form offers first: the most used, then "
+                                                    "the caller's own duties' categories"}}},
         "Transition": {"type": "object", "required": ["action"], "properties": {
             "action": {"type": "string", "enum": ["accept", "comment", "resolve", "close", "reopen", "cancel",
                                                   "reassign", "extend", "escalate", "take", "send_down"]},

@@ -77,12 +77,15 @@ def me():
     user, scope = auth.current_user(), auth.current_scope()
     session = db.session()
     grids = session.scalars(select(Grid.code).where(access.where(scope, Grid)).order_by(Grid.code)).all()
-    return jsonify(username=user.username, display_name=user.display_name, roles=sorted(user.roles),
-                   grids=grids if not scope.everything else "all",
-                   csrf_token=None if g.get("via_token") else generate_csrf(),
-                   duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
-                           for d in people_services.current_duties(session, user)],
-                   frequent_categories=reporting_aids.frequent_categories(session, user))
+    response = jsonify(username=user.username, display_name=user.display_name, roles=sorted(user.roles),
+                       grids=grids if not scope.everything else "all",
+                       csrf_token=None if g.get("via_token") else generate_csrf(),
+                       duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
+                               for d in people_services.current_duties(session, user)],
+                       frequent_categories=reporting_aids.frequent_categories(session, user),
+                       favourite_categories=reporting_aids.favourite_categories(session, user))
+    response.headers["Cache-Control"] = "no-store"   # a CSRF token and personal data: never kept
+    return response
 
 
 @bp.post("/api/v1/incidents")

@@ -46,6 +46,18 @@ def app_version() -> str:
     return current_app.config.get("APP_VERSION") or _source_digest()
 
 
+def shell_version() -> str:
+    """What the phones' copy of the shell depends on: the app's version and the category catalogue
+    it lists (an administrator's change to the catalogue reaches the phones as a new version)."""
+    from sqlalchemy import select
+    from .. import db
+    from .models import Category
+    rows = db.session().execute(select(Category.code, Category.active, Category.name_zh, Category.name_en,
+                                       Category.duty, Category.priority).order_by(Category.code)).all()
+    catalogue = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()[:8]
+    return f"{app_version()}-{catalogue}"
+
+
 def workbox_urls() -> list[str]:
     return [url_for("web.vendor", filename=f"workbox-{m}/build/workbox-{m}.prod.js") for m in WORKBOX_MODULES]
 
@@ -62,7 +74,7 @@ def service_worker():
     """The service worker, at the root so its scope is the whole app; never cached by HTTP (the
     browser checks it for a new version on every visit)."""
     from .views import render_shell
-    version = app_version()
+    version = shell_version()
     config = {"version": version, "shell": url_for(SHELL_ENDPOINT),
               "assets": shell_assets(render_shell()), "workbox": workbox_urls(),
               "api": [url_for("incidents_api.categories"), url_for("zones.api_zones_geojson")]}
@@ -88,7 +100,7 @@ def manifest():
         "start_url": url_for("incidents.report"), "scope": "/", "display": "standalone",
         "background_color": "#f6f7f9", "theme_color": "#b3261e", "lang": "zh-CN",
         "icons": [{"src": url_for("static", filename=f"icons/icon-{s}.png"), "sizes": f"{s}x{s}",
-                   "type": "image/png", "purpose": "any maskable"} for s in (192, 512)],
+                   "type": "image/png", "purpose": purpose} for s in (192, 512) for purpose in ("any", "maskable")],
     }
     response = jsonify(body)
     response.mimetype = "application/manifest+json"

@@ -55,3 +55,16 @@ def frequent_categories(session: Session, user: User, *, at: datetime | None = N
         .where(Incident.reporter_id == user.id, Incident.created_at >= since, Category.active)
         .group_by(Incident.category_code)
         .order_by(func.count().desc(), Incident.category_code).limit(FREQUENT_LIMIT)))
+
+
+def favourite_categories(session: Session, user: User) -> list[str]:
+    """What the report form offers first: the categories ``user`` reports most, then the rest of
+    their own duties' categories (catalogue order), at most FREQUENT_LIMIT."""
+    from ..people.services import current_duties
+    chosen = frequent_categories(session, user)
+    duties = {d.duty for d in current_duties(session, user)} - {"general"}
+    if duties and len(chosen) < FREQUENT_LIMIT:
+        own = session.scalars(select(Category.code).where(Category.active, Category.duty.in_(duties))
+                              .order_by(Category.code))
+        chosen += [code for code in own if code not in chosen]
+    return chosen[:FREQUENT_LIMIT]

@@ -16,7 +16,7 @@ from ..inputs import whole_number
 from ..people import access, auth
 from ..people.models import DUTY_ZH
 from ..zones.models import Grid
-from . import lifecycle, notify, photos, services
+from . import lifecycle, notify, photos, reporting_aids, services
 from .models import DUTIES, OPEN_STATUSES, STATUSES, Category, Incident
 from .routing import reason_text
 
@@ -42,11 +42,16 @@ def labels():
             "trigger_label": lambda t: TRIGGER_LABELS.get(t, t or "")}
 
 
-def _categories_by_duty(session):
+def _categories_by_duty(session, first=()):
+    """The active categories grouped by duty, less ``first`` (the person's favourites, in order)."""
     groups = OrderedDict((d, []) for d in DUTIES)
+    favourites = {code: None for code in first}
     for c in session.scalars(select(Category).where(Category.active).order_by(Category.code)):
-        groups[c.duty].append(c)
-    return groups
+        if c.code in favourites:
+            favourites[c.code] = c
+        else:
+            groups[c.duty].append(c)
+    return [c for c in favourites.values() if c is not None], groups
 
 
 def _report_map():
@@ -79,6 +84,12 @@ REFUSAL_TEXTS = {
     "actor_not_allowed": _l("You may not add photos to this incident."),
     "payload_too_large": _l("The upload is too large."),
     "body_not_json": _l("The report could not be read by the server."),
+    "client_uuid_taken": _l("Another person already sent a report under this identifier: delete it and log it again."),
+    "incident_not_found": _l("The incident is no longer in your area of work."),
+    "password_change_required": _l("Change your password first, then send again."),
+    "role_required": _l("Your account may not log incidents: ask an administrator."),
+    "nul_byte": _l("The text contains a character that cannot be stored: remove it."),
+    "other": _l("The server refused it ({code})."),
 }
 
 
@@ -87,7 +98,11 @@ def refusal_texts() -> dict:
 
 
 def _report_page(session, *, form, client_uuid, shell=False, error=None):
-    return render_template("incidents/report.html", groups=_categories_by_duty(session), form=form,
+    # The personal page lists the person's favourites first; the shell (the same for everyone)
+    # leaves that to report.js, from what /api/v1/me said.
+    first = () if shell else reporting_aids.favourite_categories(session, auth.current_user())
+    favourites, groups = _categories_by_duty(session, first)
+    return render_template("incidents/report.html", favourites=favourites, groups=groups, form=form,
                            client_uuid=client_uuid, map=_report_map(), shell=shell,
                            error=error.message if error else None, error_code=error.code if error else None,
                            error_texts=refusal_texts(),

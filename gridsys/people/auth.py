@@ -19,7 +19,12 @@ csrf = CSRFProtect()
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Endpoints a user who must change the password may still reach.
 OPEN_WHILE_CHANGING = {"people.change_password", "people.logout", "static", "web.set_language",
-                       "web.healthz", "web.vendor"}
+                       "web.healthz", "web.vendor", "fieldapp.service_worker", "fieldapp.shell",
+                       "fieldapp.manifest"}
+# Who the phone's offline report app files queued reports under: set at login, removed at logout
+# (not when a session merely ends: that person's queue waits for them to log in again). Readable
+# by script and no credential: sending still needs the session.
+USER_COOKIE = "gridsys_user"
 
 
 def _is_api() -> bool:
@@ -74,6 +79,8 @@ def init_app(app: Flask) -> None:
                                                             "(log in with a browser)")
             return redirect(url_for("people.change_password"))
 
+    app.after_request(functools.partial(mark_browser_user, app))
+
     @app.context_processor
     def user_context():
         return {"current_user": g.get("user")}
@@ -84,10 +91,26 @@ def login(user: User) -> None:
     cookie["uid"] = user.id
     cookie["sv"] = user.session_version
     cookie.permanent = True
+    g.user = user
 
 
 def logout() -> None:
     cookie.clear()
+    g.user, g.logged_out = None, True
+
+
+def mark_browser_user(app: Flask, response):
+    """Keep USER_COOKIE naming who logged in on this browser, so a shared phone's offline queue
+    knows whose report it is."""
+    if request.endpoint in ASSET_ENDPOINTS or g.get("via_token"):
+        return response
+    secure = app.config["SESSION_COOKIE_SECURE"]
+    if g.get("logged_out"):
+        response.delete_cookie(USER_COOKIE, samesite="Lax", secure=secure)
+    elif g.get("user") is not None and g.user.username != request.cookies.get(USER_COOKIE):
+        response.set_cookie(USER_COOKIE, g.user.username, samesite="Lax", secure=secure,
+                            max_age=int(app.permanent_session_lifetime.total_seconds()))
+    return response
 
 
 def current_user() -> User | None:

@@ -1,20 +1,16 @@
 // The report page, offline first: the location from the phone or a tap, a routing preview, the
-// worker's categories first, photos shrunk on the phone, and an outbox in IndexedDB (idb) from
-// which every report is sent through the JSON API, exactly once (client UUIDs), whenever it can be.
+// worker's categories first, photos shrunk on the phone, and the outbox (outbox.js) from which
+// every report is sent, exactly once, whenever the network allows.
 (function () {
   "use strict";
-  var script = document.currentScript;
-  var cfg = script.dataset;
+  var cfg = document.currentScript.dataset;
   var T = JSON.parse(document.getElementById("report-text").textContent);
   var REFUSALS = JSON.parse(document.getElementById("report-errors").textContent);
-  var form = document.getElementById("report-form");
-  var box = document.getElementById("report-map");
-  var map = window[box.dataset.map];
-  var lon = document.getElementById("lon"), lat = document.getElementById("lat");
-  var whereText = document.getElementById("where-text");
-  var preview = document.getElementById("route-preview");
   var $ = function (id) { return document.getElementById(id); };
-  var ME_KEY = "gridsys.me", DRAFT_KEY = "gridsys.draft";
+  var form = $("report-form"), box = $("report-map"), map = window[box.dataset.map];
+  var lon = $("lon"), lat = $("lat"), whereText = $("where-text"), preview = $("route-preview");
+  var ME_KEY = "gridsys.me", DRAFT_PREFIX = "gridsys.draft.";
+  var currentUser = GridsysOutbox.browserUser;
 
   function fmt(text, values) {
     return text.replace(/\{(\w+)\}/g, function (m, k) { return values[k] === undefined ? m : values[k]; });
@@ -24,6 +20,12 @@
     if (cls) { e.className = cls; }
     if (text !== undefined && text !== null) { e.textContent = text; }   // user text is always text
     return e;
+  }
+  function button(label, cls, onClick) {
+    var b = el("button", cls, label);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
   }
   function newUuid() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
@@ -41,37 +43,46 @@
     var d = new Date(ms), p = function (x) { return (x < 10 ? "0" : "") + x; };
     return (d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes());
   }
-
-  // --- who is logged in (the shell is the same for everyone) ---------------------------------
-  var me = null;
-  try { me = JSON.parse(localStorage.getItem(ME_KEY) || "null"); } catch (e) { me = null; }
-
-  function fetchMe() {
-    return fetch(cfg.meUrl, {credentials: "same-origin", cache: "no-store", headers: {Accept: "application/json"}})
-      .then(function (r) {
-        if (r.status === 401) { return {loggedOut: true}; }
-        if (!r.ok) { throw new Error("me " + r.status); }
-        return r.json().then(function (body) {
-          if (me && me.username !== body.username && window.caches) {
-            caches.delete("gridsys-api");   // another person on a shared phone: not their grids
-          }
-          me = {username: body.username, display_name: body.display_name, duties: body.duties || [],
-                frequent: body.frequent_categories || []};
-          localStorage.setItem(ME_KEY, JSON.stringify(me));
-          showLoginAgain(false);
-          return {me: me, csrf: body.csrf_token || metaCsrf()};
-        });
-      });
+  function remember(key, value) {
+    try { if (value === null) { localStorage.removeItem(key); } else { localStorage.setItem(key, JSON.stringify(value)); } }
+    catch (e) { /* storage full or off: the outbox matters more */ }
   }
-  function metaCsrf() {
-    var m = document.querySelector("meta[name=csrf-token]");
-    return m ? m.content : "";
+  function recall(key) {
+    try { return JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { return null; }
   }
-  function showLoginAgain(on) { $("login-again").hidden = !on; }
+  function refusalText(error) {
+    if (!error) { return ""; }
+    return REFUSALS[error.code] || fmt(REFUSALS.other, {code: error.code});
+  }
+
+  // What /api/v1/me last said of the person logged in on this browser (their categories).
+  var me = recall(ME_KEY);
+  if (me && me.username !== currentUser()) { me = null; remember(ME_KEY, null); }
+  function onMe(body) {
+    if (me && me.username !== body.username && window.caches) { caches.delete("gridsys-api"); }   // not their grids
+    me = {username: body.username, favourites: body.favourite_categories || []};
+    remember(ME_KEY, me);
+    arrangeCategories();
+  }
+  function showLoginAgain(on) {
+    $("login-again").hidden = !on;
+    if (on) { me = null; remember(ME_KEY, null); }
+  }
+  function note(text, kind) {
+    var p = $("form-error");
+    p.className = "flash " + (kind || "error");
+    p.textContent = text;
+    p.hidden = !text;
+  }
+  function fail(text, field) {
+    note(text, "error");
+    if (field) { field.scrollIntoView({behavior: "smooth", block: "center"}); if (field.focus) { field.focus({preventScroll: true}); } }
+  }
 
   // --- the map, the pin and the phone's position ------------------------------------------------
   var marker = null, pinByHand = false, gpsRequest = 0, gridsLayer = null;
 
+  function located() { return T.located.replace("{lat}", lat.value).replace("{lon}", lon.value); }
   function place(latlng, how) {
     lat.value = latlng.lat.toFixed(7);
     lon.value = latlng.lng.toFixed(7);
@@ -82,7 +93,7 @@
       marker.on("dragend", function () { place(marker.getLatLng(), "hand"); });
     }
     if (how === "gps") { map.setView(latlng, Math.max(map.getZoom(), 16)); }
-    whereText.textContent = T.located.replace("{lat}", lat.value).replace("{lon}", lon.value);
+    whereText.textContent = located();
     saveDraft();
     previewRouting();
   }
@@ -91,14 +102,12 @@
     lat.value = ""; lon.value = ""; pinByHand = false;
     preview.hidden = true;
   }
-
   map.on("click", function (e) { place(e.latlng, "hand"); });
 
   function locate(asked) {
     if (!navigator.geolocation) { whereText.textContent = T.noGps; return; }
-    if (asked) { pinByHand = false; }
+    if (asked) { pinByHand = false; whereText.textContent = T.locating; }
     var request = ++gpsRequest;
-    if (asked) { whereText.textContent = T.locating; }
     navigator.geolocation.getCurrentPosition(
       function (p) {
         if (pinByHand || request !== gpsRequest) {   // the worker placed the pin meanwhile: it stays
@@ -107,24 +116,29 @@
         }
         place(L.latLng(p.coords.latitude, p.coords.longitude), "gps");
       },
-      function () { if (request === gpsRequest && !lat.value) { whereText.textContent = T.noGps; } },
+      function () {
+        if (request === gpsRequest) { whereText.textContent = lat.value ? located() + " · " + T.noGps : T.noGps; }
+      },
       {enableHighAccuracy: true, timeout: 15000, maximumAge: 60000});
   }
   $("locate-me").addEventListener("click", function () { locate(true); });
 
-  fetch(cfg.gridsUrl, {credentials: "same-origin"})
-    .then(function (r) { return r.ok ? r.json() : null; })
-    .then(function (data) {
-      if (!data || !data.features || !data.features.length) { return; }
-      gridsLayer = L.geoJSON(data, {
-        style: {color: "#1d4ed8", weight: 2, fillOpacity: 0.05},
-        onEachFeature: function (f, l) { l.bindTooltip(document.createTextNode(f.properties.name)); }  // text, never HTML
-      }).addTo(map);
-      gridsLayer.eachLayer(function (l) { l.on("click", function (e) { place(e.latlng, "hand"); }); });
-      if (!lat.value) { map.fitBounds(gridsLayer.getBounds()); }
-      else { previewRouting(); }
-    })
-    .catch(function () { /* offline and never cached: the map still takes a tap */ });
+  function loadGrids(draw) {
+    return fetch(cfg.gridsUrl, {credentials: "same-origin"})
+      .then(function (r) { return r.ok && /json/.test(r.headers.get("Content-Type") || "") ? r.json() : null; })
+      .then(function (data) {
+        if (!draw || !data || !data.features || !data.features.length) { return; }
+        gridsLayer = L.geoJSON(data, {
+          style: {color: "#1d4ed8", weight: 2, fillOpacity: 0.05},
+          onEachFeature: function (f, l) { l.bindTooltip(document.createTextNode(f.properties.name)); }  // text, never HTML
+        }).addTo(map);
+        gridsLayer.eachLayer(function (l) { l.on("click", function (e) { place(e.latlng, "hand"); }); });
+        if (!lat.value) { map.fitBounds(gridsLayer.getBounds()); }
+        else { previewRouting(); }
+      })
+      .catch(function () { /* offline and never kept: the map still takes a tap */ });
+  }
+  loadGrids(true);
 
   // --- routing preview: where the report goes, before it is sent (writes nothing) --------------
   function inRing(x, y, ring) {
@@ -135,14 +149,19 @@
     }
     return inside;
   }
+  function inPolygon(x, y, rings) {
+    if (!inRing(x, y, rings[0])) { return false; }
+    for (var k = 1; k < rings.length; k++) { if (inRing(x, y, rings[k])) { return false; } }
+    return true;
+  }
   function localGrid(x, y) {
     var found = null;
     if (!gridsLayer) { return null; }
     gridsLayer.eachLayer(function (l) {
       var g = l.feature.geometry;
-      if (found || !g || g.type !== "Polygon" || !inRing(x, y, g.coordinates[0])) { return; }
-      for (var k = 1; k < g.coordinates.length; k++) { if (inRing(x, y, g.coordinates[k])) { return; } }
-      found = l.feature.properties;
+      if (found || !g) { return; }
+      var polygons = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
+      if (polygons.some(function (rings) { return inPolygon(x, y, rings); })) { found = l.feature.properties; }
     });
     return found;
   }
@@ -162,7 +181,7 @@
   }
   function offlinePreview() {
     var g = localGrid(+lon.value, +lat.value);
-    showPreview([g ? fmt(T.inGrid, {grid: g.name, area: g.area_name || g.area || ""}) : T.outsideGrids, T.offlineGrid]);
+    showPreview([g ? fmt(T.inGridOnly, {grid: g.name}) : T.outsideGrids, T.offlineGrid]);
   }
   function runPreview() {
     if (!lat.value || !lon.value) { return; }
@@ -170,14 +189,14 @@
     var q = "?lon=" + encodeURIComponent(lon.value) + "&lat=" + encodeURIComponent(lat.value);
     if (checkedCategory()) { q += "&category=" + encodeURIComponent(checkedCategory()); }
     fetch(cfg.previewUrl + q, {credentials: "same-origin", headers: {Accept: "application/json"}})
-      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, body: b}; }); })
+      .then(function (r) {
+        if (!/json/.test(r.headers.get("Content-Type") || "")) { throw new Error("not the app"); }
+        return r.json().then(function (b) { return {ok: r.ok, status: r.status, body: b}; });
+      })
       .then(function (res) {
         if (seq !== previewSeq) { return; }
-        if (!res.ok) {
-          var code = res.body && res.body.error && res.body.error.code;
-          showPreview([REFUSALS[code] || (res.body.error && res.body.error.message) || ""]);
-          return;
-        }
+        if (res.status === 401) { offlinePreview(); return; }
+        if (!res.ok) { showPreview([refusalText(res.body && res.body.error)]); return; }
         var b = res.body, lines = [];
         if (b.grid) { lines.push(fmt(T.inGrid, {grid: b.grid.name, area: b.area ? b.area.name : ""})); }
         else if (b.area) { lines.push(fmt(T.inArea, {area: b.area.name})); }
@@ -192,20 +211,12 @@
   });
 
   // --- categories: the worker's own first, and a search box ------------------------------------
+  // The personal page comes with them in place; the shell (the same for everyone) arranges them
+  // from what /api/v1/me last said.
   function arrangeCategories() {
-    if (!me) { return; }
     var fav = $("favourites");
-    if (fav.dataset.arranged) { return; }
-    var duties = {};
-    (me.duties || []).forEach(function (d) { if (d.duty !== "general") { duties[d.duty] = true; } });
-    var chosen = [];
-    (me.frequent || []).forEach(function (code) { if (chosen.indexOf(code) < 0) { chosen.push(code); } });
-    form.querySelectorAll("label.cat").forEach(function (label) {
-      var code = label.querySelector("input").value;
-      if (duties[label.dataset.duty] && chosen.indexOf(code) < 0) { chosen.push(code); }
-    });
-    chosen = chosen.slice(0, 8);
-    chosen.forEach(function (code) {
+    if (!me || fav.dataset.arranged) { return; }
+    (me.favourites || []).forEach(function (code) {
       var input = form.querySelector("label.cat input[value='" + code + "']");
       if (input) { fav.appendChild(input.closest("label")); }
     });
@@ -234,9 +245,9 @@
     $("no-category-match").hidden = shown > 0;
   });
 
-  // --- photos: shrunk on the phone, shown as thumbnails that can be removed ---------------------
-  var MAX_EDGE = 1600, pendingPhotos = [];
-  var photoInput = $("photo-input"), thumbs = $("photo-thumbs");
+  // --- photos: shrunk on the phone one at a time, shown as thumbnails that can be removed ------
+  var MAX_EDGE = 1600, pendingPhotos = [], shrinking = 0;
+  var photoInput = $("photo-input"), thumbs = $("photo-thumbs"), sendButton = $("send");
 
   function decode(file) {
     if (window.createImageBitmap) { return createImageBitmap(file, {imageOrientation: "from-image"}); }
@@ -256,71 +267,78 @@
       if (image.close) { image.close(); }
       return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.82); })
         .then(function (blob) {
+          canvas.width = canvas.height = 0;   // let a cheap phone have its memory back
           if (!blob) { throw new Error("encode"); }
           // Re-encoding drops EXIF (GPS included); keep the original only when it is smaller still.
           return (blob.size < file.size || file.type !== "image/jpeg") ? blob : file;
         });
     }).catch(function () { return file; });   // e.g. HEIC where the browser cannot decode it: the server does
   }
+  function dropPhoto(p) {
+    if (p.url) { URL.revokeObjectURL(p.url); p.url = null; }
+  }
   function renderThumbs() {
     thumbs.textContent = "";
     pendingPhotos.forEach(function (p, i) {
-      var li = el("li", "thumb");
-      var img = el("img");
+      var li = el("li", "thumb"), img = el("img");
       img.alt = "";
       img.src = p.url || (p.url = URL.createObjectURL(p.blob));
-      var size = el("span", "size", bytes(p.blob.size));
-      var remove = el("button", "remove", "×");
-      remove.type = "button";
-      remove.setAttribute("aria-label", T.removePhoto);
-      remove.addEventListener("click", function () {
-        if (p.url) { URL.revokeObjectURL(p.url); }
+      li.appendChild(img);
+      li.appendChild(el("span", "size", bytes(p.blob.size)));
+      var remove = button("×", "remove", function () {
+        dropPhoto(p);
         pendingPhotos.splice(i, 1);
         renderThumbs();
+        photoInput.focus();
       });
-      li.appendChild(img); li.appendChild(size); li.appendChild(remove);
+      remove.setAttribute("aria-label", fmt(T.removePhoto, {n: i + 1}));
+      li.appendChild(remove);
       thumbs.appendChild(li);
     });
   }
+  function busyShrinking(delta) {
+    shrinking += delta;
+    sendButton.disabled = shrinking > 0;
+    sendButton.textContent = shrinking > 0 ? T.preparingPhotos : T.send;
+  }
   photoInput.addEventListener("change", function () {
-    if (!queue) { return; }   // no IndexedDB: the plain form posts the files itself
+    if (!outbox.available()) { return; }   // no IndexedDB: the plain form posts the files itself
     var files = Array.prototype.slice.call(photoInput.files || []);
+    var forReport = form.client_uuid.value;   // a photo still shrinking when the report goes must not join the next one
     photoInput.value = "";
-    Promise.all(files.map(function (f) {
-      return shrink(f).then(function (blob) {
-        return {client_uuid: newUuid(), blob: blob, name: (f.name || "photo").replace(/\.\w+$/, "") +
-                (blob.type === "image/jpeg" ? ".jpg" : (f.name.match(/\.\w+$/) || [""])[0]), state: "waiting"};
+    busyShrinking(files.length);
+    files.reduce(function (chain, f) {   // one at a time: a cheap phone cannot hold several decoded photos
+      return chain.then(function () { return shrink(f); }).then(function (blob) {
+        busyShrinking(-1);
+        if (form.client_uuid.value !== forReport) { return; }
+        var ext = blob.type === "image/jpeg" ? ".jpg" : ((f.name || "").match(/\.\w+$/) || [""])[0];
+        pendingPhotos.push({client_uuid: newUuid(), blob: blob, name: (f.name || "photo").replace(/\.\w+$/, "") + ext});
+        renderThumbs();
       });
-    })).then(function (made) {
-      pendingPhotos = pendingPhotos.concat(made);
-      renderThumbs();
-    });
+    }, Promise.resolve());
   });
 
-  // --- the outbox: IndexedDB, one record per report keyed by its client UUID --------------------
-  var queue = null;   // the idb database, or null where the browser has none (the form then posts)
-  function openQueue() {
-    if (!window.indexedDB || !window.idb) { return Promise.resolve(null); }
-    return idb.openDB("gridsys-field", 1, {
-      upgrade: function (db) { db.createObjectStore("reports", {keyPath: "client_uuid"}); }
-    }).catch(function () { return null; });
-  }
-  function allReports() { return queue.getAll("reports"); }
-  function saveReport(item) { return queue.put("reports", item); }
-
-  function mine(item) { return me && item.owner === me.username; }
+  // --- the outbox on screen ---------------------------------------------------------------------
+  var outbox = GridsysOutbox.create({
+    urls: {me: cfg.meUrl, create: cfg.createUrl},
+    onMe: onMe, onLoginNeeded: showLoginAgain, render: renderOutbox,
+    onOffline: function (off) { $("offline-now").hidden = !off || !$("login-again").hidden; },
+    onProgress: function (it, n, total, percent) {
+      var state = document.querySelector("li.outbox-item[data-uuid='" + it.client_uuid + "'] .state");
+      if (state) { state.textContent = fmt(T.sent, {code: it.code}) + " · " + fmt(T.photoProgress, {n: n, total: total, percent: percent}); }
+    }
+  });
 
   function renderOutbox() {
-    if (!queue) { return Promise.resolve(); }
-    return allReports().then(function (items) {
-      var list = $("outbox-list"), waiting = 0, others = 0;
-      list.textContent = "";
-      items.sort(function (a, b) { return b.created - a.created; });
+    if (!outbox.available()) { return Promise.resolve(); }
+    return outbox.all().then(function (items) {
+      var user = currentUser(), list = $("outbox-list"), waiting = 0, others = 0;
       var shown = items.filter(function (it) {
-        if (!me || !mine(it)) { if (it.state !== "sent") { others += 1; } return false; }
+        if (it.owner !== user) { if (it.state !== "sent") { others += 1; } return false; }
         return true;
       });
       shown.sort(function (a, b) { return (a.state === "sent") - (b.state === "sent") || b.created - a.created; });
+      list.textContent = "";
       shown.slice(0, 20).forEach(function (it) {
         if (it.state !== "sent") { waiting += 1; }
         list.appendChild(outboxItem(it));
@@ -330,6 +348,7 @@
       $("outbox").hidden = !shown.length && !others;
       $("others-waiting").hidden = !others;
       $("others-waiting").textContent = fmt(T.othersWaiting, {count: others});
+      $("outbox-status").textContent = waiting ? fmt(T.waitingCount, {count: waiting}) : "";
       return storageUse(items);
     });
   }
@@ -342,199 +361,62 @@
     head.appendChild(el("span", "place", it.place || (it.lat + ", " + it.lon)));
     li.appendChild(head);
     li.appendChild(el("p", "desc", it.description));
-    var state = el("p", "state");
-    var photos = (it.photos || []).length;
+    var state = el("p", "state"), photos = it.photos || [];
+    var stored = photos.filter(function (p) { return p.state === "sent"; }).length;
     if (it.state === "sent") {
       var link = el("a", "code", it.code);
       link.href = cfg.incidentUrl.replace(/0$/, String(it.incident_id));
       state.appendChild(document.createTextNode(fmt(T.sent, {code: ""})));
       state.appendChild(link);
-      if (photos) { state.appendChild(document.createTextNode(" · " + fmt(T.sentPhotos, {count: photos}))); }
+      if (stored) { state.appendChild(document.createTextNode(" · " + fmt(T.sentPhotos, {count: stored}))); }
     } else if (it.state === "refused") {
       state.textContent = fmt(T.refused, {reason: refusalText(it.error)});
-    } else if (it.progress) {
-      state.textContent = it.progress;
+    } else if (it.state === "editing") {
+      state.textContent = T.editing;
     } else {
       state.textContent = it.code ? fmt(T.sent, {code: it.code}) + " · " + T.sending : T.queued;
     }
     li.appendChild(state);
-    (it.photos || []).forEach(function (p) {
-      if (p.state === "refused") { li.appendChild(el("p", "photo-refused", fmt(T.photoRefused, {reason: refusalText(p.error)}))); }
+    photos.forEach(function (p) {
+      if (p.state !== "refused") { return; }
+      var line = el("p", "photo-refused", fmt(T.photoRefused, {reason: refusalText(p.error)}));
+      line.appendChild(button(T.retryPhoto, "small secondary", function () {
+        p.state = "waiting"; it.state = "sending";
+        outbox.put(it).then(renderOutbox).then(outbox.sendSoon);
+      }));
+      line.appendChild(button(T.removePhotoFromReport, "small secondary", function () {
+        photos.splice(photos.indexOf(p), 1);
+        outbox.put(it).then(renderOutbox);
+      }));
+      li.appendChild(line);
     });
     if (it.state === "refused") {
       var actions = el("div", "item-actions");
-      var fix = el("button", "small fix", T.fix);
-      fix.type = "button";
-      fix.addEventListener("click", function () { editRefused(it); });
-      var del = el("button", "small secondary delete", T.remove);
-      del.type = "button";
-      del.addEventListener("click", function () {
-        if (window.confirm(T.confirmDelete)) { queue.delete("reports", it.client_uuid).then(renderOutbox); }
-      });
-      actions.appendChild(fix); actions.appendChild(del);
+      actions.appendChild(button(T.fix, "small fix", function () { editRefused(it); }));
+      actions.appendChild(button(T.remove, "small secondary delete", function () {
+        if (window.confirm(T.confirmDelete)) { outbox.remove(it.client_uuid).then(renderOutbox); }
+      }));
       li.appendChild(actions);
     }
     return li;
   }
-  function refusalText(error) {
-    if (!error) { return ""; }
-    return REFUSALS[error.code] || error.message || error.code;
-  }
   function storageUse(items) {
     var used = 0;
-    items.forEach(function (it) {
-      (it.photos || []).forEach(function (p) { if (p.blob) { used += p.blob.size; } });
-    });
+    items.forEach(function (it) { (it.photos || []).forEach(function (p) { if (p.blob) { used += p.blob.size; } }); });
     var line = $("storage-use");
-    if (!navigator.storage || !navigator.storage.estimate) { line.textContent = used ? bytes(used) : ""; return; }
+    if (!navigator.storage || !navigator.storage.estimate) { line.textContent = used ? bytes(used) : ""; return Promise.resolve(); }
     return navigator.storage.estimate().then(function (est) {
       var free = Math.max(0, (est.quota || 0) - (est.usage || 0));
-      line.textContent = used ? fmt(T.storage, {used: bytes(used), free: bytes(free)}) : "";
       var low = est.quota && (est.usage / est.quota > 0.8 || free < 50 * 1024 * 1024);
+      line.textContent = used ? fmt(T.storage, {used: bytes(used), free: bytes(free)}) : "";
       line.classList.toggle("warning", !!low);
       if (low) { line.textContent += " " + T.storageLow; }
-    });
-  }
-
-  // --- sending: the report first (small), then each photo as its own idempotent upload ---------
-  var sending = false, retryTimer = null, retryDelay = 10000;
-  var TRANSIENT = {0: 1, 408: 1, 429: 1, 500: 1, 502: 1, 503: 1, 504: 1};
-
-  function scheduleRetry() {
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(sendAll, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 60000);
-  }
-  function json(r) {
-    return r.text().then(function (t) { var b = null; try { b = JSON.parse(t); } catch (e) { b = null; } return {status: r.status, body: b}; });
-  }
-  function errorOf(res) {
-    return (res.body && res.body.error) || {code: "http_" + res.status, message: ""};
-  }
-
-  function createIncident(it, csrf) {
-    var body = {client_uuid: it.client_uuid, lon: it.lon, lat: it.lat, category: it.category,
-                description: it.description, address: it.address || null, observed_at: it.observed_at};
-    if (it.urgent) { body.priority = "urgent"; }
-    return fetch(cfg.createUrl, {method: "POST", credentials: "same-origin", body: JSON.stringify(body),
-                                 headers: {"Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf}})
-      .then(json, function () { return {status: 0, body: null}; });
-  }
-  function uploadPhoto(it, p, csrf, onProgress) {
-    return new Promise(function (resolve) {
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", cfg.createUrl + "/" + it.incident_id + "/photos");
-      xhr.setRequestHeader("X-CSRFToken", csrf);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.timeout = 60000 + Math.round(p.blob.size / 2);   // ~2 KB/s at worst before it counts as stalled
-      xhr.upload.onprogress = function (e) { if (e.lengthComputable) { onProgress(e.loaded / e.total); } };
-      xhr.onload = function () {
-        var b = null; try { b = JSON.parse(xhr.responseText); } catch (e) { b = null; }
-        resolve({status: xhr.status, body: b});
-      };
-      xhr.onerror = xhr.ontimeout = xhr.onabort = function () { resolve({status: 0, body: null}); };
-      var data = new FormData();
-      data.append("client_uuid", p.client_uuid);
-      data.append("photo", p.blob, p.name || "photo.jpg");
-      xhr.send(data);
-    });
-  }
-
-  // One report: returns "done", "stop" (no network or no login: try later) or "next" (go on).
-  function sendOne(it, auth) {
-    var step = it.incident_id ? Promise.resolve(null) : createIncident(it, auth.csrf);
-    return step.then(function (res) {
-      if (res) {
-        if (res.status === 200 || res.status === 201) {
-          it.incident_id = res.body.id; it.code = res.body.code; it.state = "sending";
-          return saveReport(it).then(function () { return renderOutbox(); }).then(function () { return photosOf(it, auth); });
-        }
-        return refusedOrStop(res, it);
-      }
-      return photosOf(it, auth);
-    });
-  }
-  function refusedOrStop(res, it, photo) {
-    var error = errorOf(res);
-    if (res.status === 401) { showLoginAgain(true); return "stop"; }
-    if (error.code === "csrf_invalid") { return "stop"; }   // a fresh token on the next pass
-    if (TRANSIENT[res.status]) { return res.status ? "next" : "stop"; }
-    if (photo) { photo.state = "refused"; photo.error = error; photo.blob = null; return saveReport(it).then(function () { return "next"; }); }
-    it.state = "refused"; it.error = error;
-    return saveReport(it).then(function () { return "next"; });
-  }
-  function photosOf(it, auth) {
-    var todo = (it.photos || []).filter(function (p) { return p.state === "waiting"; });
-    var total = (it.photos || []).length;
-    var chain = Promise.resolve("next");
-    todo.forEach(function (p) {
-      chain = chain.then(function (outcome) {
-        if (outcome === "stop") { return "stop"; }
-        var n = it.photos.indexOf(p) + 1;
-        var shown = -1;
-        return uploadPhoto(it, p, auth.csrf, function (fraction) {
-          var percent = Math.round(fraction * 100);
-          if (percent === shown) { return; }
-          shown = percent;
-          var state = document.querySelector("li.outbox-item[data-uuid='" + it.client_uuid + "'] .state");
-          if (state) { state.textContent = fmt(T.sent, {code: it.code}) + " · " + fmt(T.photoProgress, {n: n, total: total, percent: percent}); }
-        }).then(function (res) {
-          if (res.status === 200 || res.status === 201) {
-            p.state = "sent"; p.blob = null;   // stored on the server: free the phone's space
-            return saveReport(it).then(function () { return "next"; });
-          }
-          return refusedOrStop(res, it, p);
-        });
-      });
-    });
-    return chain.then(function (outcome) {
-      if (outcome === "stop" || it.state === "refused") { return outcome; }
-      if ((it.photos || []).some(function (p) { return p.state === "waiting"; })) { return "next"; }
-      it.state = "sent"; it.sent_at = Date.now();
-      return saveReport(it).then(function () { return "done"; });
-    });
-  }
-
-  function sendAll() {
-    if (!queue || sending) { return Promise.resolve(); }
-    sending = true;
-    clearTimeout(retryTimer);
-    var run = function () {
-      return allReports().then(function (items) {
-        var pending = items.filter(function (it) { return it.state === "queued" || it.state === "sending"; });
-        if (!pending.length) { return "idle"; }
-        return fetchMe().then(function (auth) {
-          if (auth.loggedOut) { showLoginAgain(true); return "stop"; }
-          arrangeCategories();
-          pending = pending.filter(mine).sort(function (a, b) { return a.created - b.created; });
-          var chain = Promise.resolve("next");
-          pending.forEach(function (it) {
-            chain = chain.then(function (outcome) { return outcome === "stop" ? "stop" : sendOne(it, auth); });
-          });
-          return chain;
-        }, function () { return "stop"; });
-      });
-    };
-    var locked = navigator.locks ? navigator.locks.request("gridsys-outbox", {ifAvailable: true}, function (lock) {
-      return lock ? run() : "busy";   // another tab of the app is sending
-    }) : run();
-    return Promise.resolve(locked).then(function (outcome) {
-      sending = false;
-      $("offline-now").hidden = outcome !== "stop" || !$("login-again").hidden;
-      return renderOutbox().then(function () { return allReports(); }).then(function (items) {
-        var left = items.some(function (it) { return mine(it) && (it.state === "queued" || it.state === "sending"); });
-        if (left) { scheduleRetry(); } else { retryDelay = 10000; }
-      });
-    }, function () { sending = false; scheduleRetry(); });
+    }, function () { line.textContent = used ? bytes(used) : ""; });
   }
 
   // --- the form: every report goes into the outbox first, then out ------------------------------
-  function fail(text, focus) {
-    var p = $("form-error");
-    p.textContent = text;
-    p.hidden = false;
-    if (focus) { focus.scrollIntoView({behavior: "smooth", block: "center"}); }
-  }
+  var editing = null;   // the refused report being corrected (its client UUID is reused)
+
   function categoryName(code) {
     var input = form.querySelector("input[name=category][value='" + code + "']");
     return input ? input.closest("label").textContent.trim() : code;
@@ -543,125 +425,142 @@
     var g = localGrid(+lon.value, +lat.value);
     return g ? g.name : (+lat.value).toFixed(5) + ", " + (+lon.value).toFixed(5);
   }
+  form.noValidate = true;   // the checks below say what is missing, in words
   form.addEventListener("submit", function (e) {
-    if (!lat.value || !lon.value) {
-      e.preventDefault();
-      whereText.textContent = T.noGps;
-      fail(T.needLocation, box);
+    if (!outbox.available()) {   // no IndexedDB here: the plain form posts (the client UUID makes a resend harmless)
+      if (!lat.value || !lon.value) { e.preventDefault(); fail(T.needLocation, box); return; }
+      sendButton.disabled = true;
       return;
     }
-    if (!queue || !me) { $("send").disabled = true; return; }   // the plain form: the client UUID makes a resend harmless
     e.preventDefault();
-    var category = checkedCategory(), description = form.description.value.trim();
-    if (!category) { fail(T.needCategory, $("all-categories")); return; }
+    var category = checkedCategory(), description = form.description.value.trim(), owner = currentUser();
+    if (!owner) { showLoginAgain(true); fail(T.loginFirst); return; }
+    if (!lat.value || !lon.value) { whereText.textContent = T.noGps; fail(T.needLocation, box); return; }
+    if (!category) { $("all-categories").open = true; fail(T.needCategory, $("cat-search")); return; }
     if (!description) { fail(T.needDescription, form.description); return; }
-    $("form-error").hidden = true;
-    $("send").disabled = true;
-    var item = {v: 1, client_uuid: form.client_uuid.value, owner: me.username, created: Date.now(),
+    if (shrinking) { return; }
+    sendButton.disabled = true;
+    var item = {v: 1, client_uuid: form.client_uuid.value, owner: owner, created: Date.now(),
                 observed_at: form.observed_at.value || new Date().toISOString(),
                 lon: lon.value, lat: lat.value, place: placeText(), category: category,
                 category_name: categoryName(category), description: description,
                 address: form.address.value.trim(), urgent: form.urgent.checked, state: "queued",
                 photos: pendingPhotos.map(function (p) { return {client_uuid: p.client_uuid, blob: p.blob, name: p.name, state: "waiting"}; })};
-    saveReport(item).then(function () {
+    outbox.put(item).then(function () {
       resetForm();
-      var note = $("form-error");
-      note.className = "flash ok";
-      note.textContent = navigator.onLine ? T.savedSending : T.savedOffline;
-      note.hidden = false;
+      note(navigator.onLine ? T.savedSending : T.savedOffline, "ok");
       return renderOutbox();
     }).then(function () {
       $("outbox").scrollIntoView({behavior: "smooth", block: "start"});
-      retryDelay = 10000;
-      return sendAll();
-    }).catch(function (err) {
-      fail(String(err && err.message || err));
-    }).then(function () { $("send").disabled = false; });
+      return outbox.sendSoon();
+    }).catch(function (err) {   // e.g. the phone's storage is full: nothing was lost, the form is as it was
+      fail(fmt(T.notSaved, {reason: String(err && err.name || err)}));
+    }).then(function () { sendButton.disabled = shrinking > 0; });
   });
   function resetForm() {
-    pendingPhotos.forEach(function (p) { if (p.url) { URL.revokeObjectURL(p.url); } });
+    pendingPhotos.forEach(dropPhoto);
     pendingPhotos = [];
     renderThumbs();
     form.reset();
     form.client_uuid.value = newUuid();
     form.observed_at.value = "";
+    editing = null;
     clearPin();
-    localStorage.removeItem(DRAFT_KEY);
+    remember(draftKey(), null);
     whereText.textContent = T.noGps;
     if (window.isSecureContext) { locate(false); }
   }
+  function formHasContent() { return form.description.value.trim() || pendingPhotos.length; }
   function editRefused(it) {
-    it.state = "editing";   // stays on the phone until it is sent again under the same client UUID
-    saveReport(it).then(renderOutbox);
+    if (formHasContent() && !window.confirm(T.confirmReplace)) { return; }
+    outbox.all().then(function (items) {   // one correction at a time: another one goes back to refused
+      return Promise.all(items.filter(function (o) { return o.state === "editing" && o.client_uuid !== it.client_uuid; })
+        .map(function (o) { o.state = "refused"; return outbox.put(o); }));
+    }).then(function () {
+      it.state = "editing";
+      return outbox.put(it);
+    }).then(renderOutbox);
+    editing = it.client_uuid;
+    remember(draftKey(), null);
+    pendingPhotos.forEach(dropPhoto);
     form.client_uuid.value = it.client_uuid;
-    form.observed_at.value = it.observed_at;
+    // A refused clock is asked again; otherwise the time it was seen stays.
+    form.observed_at.value = it.error && /^observed_at_/.test(it.error.code) ? "" : it.observed_at;
     form.description.value = it.description;
     form.address.value = it.address || "";
     form.urgent.checked = !!it.urgent;
-    var input = form.querySelector("input[name=category][value='" + it.category + "']");
     form.querySelectorAll("input[name=category]").forEach(function (i) { i.checked = false; });
+    var input = form.querySelector("input[name=category][value='" + it.category + "']");
     if (input) { input.checked = true; if (!input.closest("#favourites")) { $("all-categories").open = true; } }
     place(L.latLng(+it.lat, +it.lon), "hand");
     map.setView([+it.lat, +it.lon], Math.max(map.getZoom(), 16));
     pendingPhotos = (it.photos || []).filter(function (p) { return p.blob && p.state !== "sent"; })
-      .map(function (p) { return {client_uuid: p.client_uuid, blob: p.blob, name: p.name, state: "waiting"}; });
+      .map(function (p) { return {client_uuid: p.client_uuid, blob: p.blob, name: p.name}; });
     renderThumbs();
     fail(fmt(T.refused, {reason: refusalText(it.error)}), box);
   }
 
-  // A draft of the text survives a reload or a dead battery tab (not the photos: they are big).
+  // A draft of the text survives a reload (per person; not the photos, they are big; not while
+  // a refused report is corrected, which is kept in the outbox itself).
+  function draftKey() { return DRAFT_PREFIX + (currentUser() || ""); }
   function saveDraft() {
-    try {
-      localStorage.setItem(DRAFT_KEY, JSON.stringify({description: form.description.value, address: form.address.value,
-                                                      category: checkedCategory(), client_uuid: form.client_uuid.value}));
-    } catch (e) { /* storage full: the outbox matters more */ }
+    if (editing || !currentUser()) { return; }
+    remember(draftKey(), {description: form.description.value, address: form.address.value, category: checkedCategory()});
   }
   form.addEventListener("input", saveDraft);
   form.addEventListener("change", saveDraft);
   function restoreDraft() {
-    var d = null;
-    try { d = JSON.parse(localStorage.getItem(DRAFT_KEY) || "null"); } catch (e) { d = null; }
+    var d = recall(draftKey());
     if (!d || form.description.value) { return; }
     form.description.value = d.description || "";
     form.address.value = d.address || "";
     var input = d.category && form.querySelector("input[name=category][value='" + d.category + "']");
     if (input) { input.checked = true; }
-    if (d.client_uuid && form.client_uuid.value === "") { form.client_uuid.value = d.client_uuid; }
   }
+  // Logging out on this phone: the next person sees none of this person's drafts or grids.
+  document.querySelectorAll("form[action$='/logout']").forEach(function (f) {
+    f.addEventListener("submit", function () {
+      remember(draftKey(), null); remember(ME_KEY, null);
+      if (window.caches) { caches.delete("gridsys-api"); }
+    });
+  });
 
   // --- start ------------------------------------------------------------------------------------
   if (!form.client_uuid.value) { form.client_uuid.value = newUuid(); }   // the shell has none of its own
   restoreDraft();
+  arrangeCategories();
   if (lat.value && lon.value) { place(L.latLng(+lat.value, +lon.value), "hand"); map.setView([+lat.value, +lon.value], 16); }
   else if (window.isSecureContext) { locate(false); }
   else { whereText.textContent = T.noGps; }
 
   if (navigator.serviceWorker && window.isSecureContext) {
-    navigator.serviceWorker.register(cfg.swUrl, {scope: "/"}).catch(function () { $("no-offline").hidden = false; });
+    navigator.serviceWorker.register(cfg.swUrl, {scope: "/"}).then(function (reg) {
+      var installing = reg.installing;
+      if (installing) {   // a failed install (an asset missing) must not pass for "works offline"
+        installing.addEventListener("statechange", function () {
+          if (installing.state === "redundant" && !navigator.serviceWorker.controller) { $("no-offline").hidden = false; }
+        });
+      }
+    }, function () { $("no-offline").hidden = false; });
+    // Once the worker controls the page, fetch the grids again so it keeps them for offline use.
+    navigator.serviceWorker.addEventListener("controllerchange", function () { loadGrids(false); });
   } else {
     $("no-offline").hidden = false;   // e.g. some in-app browsers: the page works online only
   }
   if (navigator.storage && navigator.storage.persist) { navigator.storage.persist().catch(function () {}); }
 
-  openQueue().then(function (db) {
-    queue = db;
-    if (!queue) { $("no-offline").hidden = false; return; }
-    return allReports().then(function (items) {   // a correction left half-way is a refusal again
-      return Promise.all(items.filter(function (it) { return it.state === "editing"; })
-        .map(function (it) { it.state = "refused"; return saveReport(it); }));
-    });
-  }).then(function () {
-    return fetchMe().then(function (auth) { if (auth.loggedOut) { showLoginAgain(true); } }, function () {
-      $("offline-now").hidden = false;   // navigator.onLine says little: the request failed
-    });
-  }).then(function () {
-    arrangeCategories();
-    return renderOutbox();
-  }).then(sendAll);
+  outbox.open().then(function (ok) {
+    if (!ok) { $("no-offline").hidden = false; return; }
+    return renderOutbox().then(function () {   // the outbox shows at once, whatever the network does
+      if (!currentUser()) { showLoginAgain(true); return; }
+      return outbox.fetchMe().then(function (auth) { if (auth.loggedOut) { showLoginAgain(true); } },
+                                   function () { $("offline-now").hidden = false; });
+    }).then(renderOutbox).then(outbox.send);
+  });
 
-  window.addEventListener("online", function () { $("offline-now").hidden = true; retryDelay = 10000; sendAll(); });
+  window.addEventListener("online", function () { $("offline-now").hidden = true; outbox.sendSoon(); });
   window.addEventListener("offline", function () { $("offline-now").hidden = false; });
-  document.addEventListener("visibilitychange", function () { if (!document.hidden) { sendAll(); } });
-  $("send-now").addEventListener("click", function () { retryDelay = 10000; sendAll(); });
-  window.gridsysOutbox = {send: sendAll, reports: function () { return queue ? allReports() : Promise.resolve([]); }};
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) { outbox.send(); } });
+  $("send-now").addEventListener("click", function () { outbox.sendSoon(); });
+  window.gridsysOutbox = {send: outbox.send, reports: outbox.all};
 })();

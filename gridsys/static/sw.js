@@ -37,12 +37,17 @@ importScripts.apply(self, self.GRIDSYS.workbox);
     return strategy.handle(options).catch(shell);
   });
 
-  // The catalogue and the grid outlines: the network's answer when it comes, else the last one kept.
+  // The catalogue and the grid outlines: the network's answer when it comes, else the last one
+  // kept. Only the app's own JSON is kept (not a captive portal's page answering 200).
+  var appJsonOnly = {cacheWillUpdate: function (o) {
+    var r = o.response;
+    return r && r.status === 200 && !r.redirected && /json/.test(r.headers.get("Content-Type") || "") ? r : null;
+  }};
   var apiPaths = G.api.map(function (u) { return new URL(u, self.location).pathname; });
   routing.registerRoute(function (o) {
     return o.request.method === "GET" && apiPaths.indexOf(o.url.pathname) >= 0;
   }, new strategies.NetworkFirst({cacheName: "gridsys-api", networkTimeoutSeconds: 4,
-                                   plugins: [new ExpirationPlugin({maxEntries: 20})]}));
+                                   plugins: [appJsonOnly, new ExpirationPlugin({maxEntries: 20})]}));
 
   // Other pages' scripts and styles (versioned names): from the cache, refreshed in the background.
   routing.registerRoute(function (o) {

@@ -22,6 +22,7 @@ class NetCut:
         self._sockets: set[socket.socket] = set()
         self._cut_request: tuple[bytes, int] | None = None    # (marker, bytes of the body sent before the cut)
         self._lose_answer: bytes | None = None                # marker of the request whose answer is lost
+        self._blocked: bytes | None = None                    # requests with this marker never get through
         self.cuts = 0
         self._closed = False
         threading.Thread(target=self._accept, name="netcut", daemon=True).start()
@@ -46,6 +47,10 @@ class NetCut:
     def lose_answer_of(self, marker: bytes) -> None:
         """Let the next request containing ``marker`` reach the app, then cut before its answer."""
         self._lose_answer = marker
+
+    def block(self, marker: bytes | None) -> None:
+        """Drop every connection that sends a request containing ``marker`` (None: let all through)."""
+        self._blocked = marker
 
     def close(self) -> None:
         self._closed = True
@@ -81,6 +86,8 @@ class NetCut:
                 if not data:
                     break
                 if upward:
+                    if self._blocked and self._blocked in data:
+                        return   # the request never reaches the app; the connection is closed
                     if self._cut_request and self._cut_request[0] in data:
                         state["marked"], state["sent"] = True, 0
                     if self._lose_answer and self._lose_answer in data:

@@ -270,6 +270,7 @@ def test_a_pin_placed_by_hand_survives_a_late_gps_fix(phone, net, browser):
     page.wait_for_function(f"{REPORT_MAP}.getZoom() > 0")
     (lon, lat), _grid = SPOTS["g1_c"]
     page.wait_for_timeout(300)
+    assert page.input_value("#lat") == "", "the GPS fix has not come in yet"
     page.touchscreen.tap(*page_point(page, lon, lat, REPORT_MAP))
     page.wait_for_function("document.getElementById('lat').value !== ''")
     tapped = float(page.input_value("#lon")), float(page.input_value("#lat"))
@@ -304,19 +305,23 @@ def worker_version(page) -> str:
 
 def test_a_new_version_takes_over_and_sends_what_the_old_one_queued(phone, net, db, field_server):
     page, log = phone("w0101a")
-    assert worker_version(page) == "field-v1"
+    assert worker_version(page).startswith("field-v1-")
     tag = uuid.uuid4().hex[:8]
     net.cut()
     log_report(page, "0107", f"旧版本 停车 {tag}")
     page.reload()
-    assert worker_version(page) == "field-v1"
+    assert worker_version(page).startswith("field-v1-")
 
     field_server.app.config["APP_VERSION"] = "field-v2"   # a new release is deployed meanwhile
+    net.block(b"POST /api/v1/incidents HTTP")   # reports cannot get through until the new version runs
     net.restore()
     page.reload()
-    wait_until(lambda: worker_version(page) == "field-v2", timeout=20, page=page)   # it takes over by itself
+    wait_until(lambda: worker_version(page).startswith("field-v2-"), timeout=20, page=page)   # it takes over by itself
     page.reload()   # the page now runs entirely under the new version
-    assert worker_version(page) == "field-v2"
+    assert worker_version(page).startswith("field-v2-")
+    assert stored(db, tag) == [] and item(page, f"旧版本 停车 {tag}").and_(page.locator("li.queued")).count() == 1
+    net.block(None)
+    page.locator("#send-now").tap()
     wait_sent(page, f"旧版本 停车 {tag}")
     assert len(stored(db, tag)) == 1
     cached = page.evaluate("""async () => { const out = [];
@@ -374,3 +379,68 @@ def test_the_phone_warns_before_its_storage_runs_out(phone, net, camera_photo):
     line = page.locator("#storage-use")
     page.wait_for_function("document.getElementById('storage-use').classList.contains('warning')")
     assert "空间快满了" in line.inner_text() and "KB" in line.inner_text()
+
+
+def test_an_answer_that_is_not_the_app_s_keeps_the_photo(phone, net, db, camera_photo):
+    """A captive portal's page (200, HTML) or a proxy's 413 page is not "stored": the photo stays."""
+    page, log = phone("w0101a")
+    answers = iter([(200, "<html>请登录 Wi-Fi</html>"), (413, "<html>413 Request Entity Too Large</html>")])
+
+    def not_the_app(route):
+        status, body = next(answers, (None, None))
+        if status is None:
+            route.continue_()
+        else:
+            route.fulfill(status=status, content_type="text/html", body=body)
+    page.route("**/api/v1/incidents/*/photos", not_the_app)
+    tag = uuid.uuid4().hex[:8]
+    log_report(page, "0104", f"门户 {tag}", camera_photo)
+    entry = item(page, f"门户 {tag}")
+    page.wait_for_function("() => document.querySelector('#outbox-count').textContent === '1'")
+    page.wait_for_timeout(500)
+    assert entry.and_(page.locator("li.sent")).count() == 0
+    kept = page.evaluate("() => window.gridsysOutbox.reports().then(items => items.map(it => it.photos.map(p => !!p.blob)))")
+    assert kept == [[True]], "the photo is still on the phone"
+    page.locator("#send-now").tap()   # the portal's 413 now: still kept
+    page.wait_for_timeout(1000)
+    assert entry.and_(page.locator("li.sent")).count() == 0
+    page.locator("#send-now").tap()   # the real app at last
+    wait_sent(page, f"门户 {tag}")
+    [row] = stored(db, tag)
+    assert row.photos == 1
+
+
+def test_after_logout_the_phone_logs_nothing_for_the_last_person(phone, net, db):
+    page, log = phone("w0102a")
+    page.fill("textarea[name=description]", "只写了一半的草稿")
+    page.wait_for_timeout(200)
+    with page.expect_navigation():
+        page.locator("header form button").evaluate("b => b.click()")   # 退出
+    net.cut()
+    page.goto("/report")   # offline: the service worker answers with the shell
+    page.locator("#report-form").wait_for()
+    assert page.input_value("textarea[name=description]") == "", "the last person's draft is gone"
+    page.wait_for_function("document.getElementById('lat').value !== ''")
+    choose(page, "0101")
+    page.fill("textarea[name=description]", f"无人登录 {uuid.uuid4().hex[:8]}")
+    page.locator("#send").tap()
+    assert not page.locator("#login-again").is_hidden()
+    assert page.evaluate("() => window.gridsysOutbox.reports()") == [], "nothing queued under anyone's name"
+
+
+def test_a_photo_still_being_shrunk_is_never_lost_or_moved(phone, net, db, camera_photo):
+    slow_decode = """(() => { const real = window.createImageBitmap;
+        window.createImageBitmap = (...a) => new Promise(r => setTimeout(r, 1500)).then(() => real(...a)); })()"""
+    page, log = phone("w0101a", init_script=slow_decode)
+    page.wait_for_function("document.getElementById('lat').value !== ''")
+    choose(page, "0102")
+    tag = uuid.uuid4().hex[:8]
+    page.fill("textarea[name=description]", f"压缩中 {tag}")
+    page.set_input_files("#photo-input", {"name": "IMG_0002.jpg", "mimeType": "image/jpeg", "buffer": camera_photo})
+    page.evaluate("document.getElementById('report-form').requestSubmit()")   # Send, while the photo is shrunk
+    page.locator("#photo-thumbs li.thumb").wait_for()
+    assert page.evaluate("() => window.gridsysOutbox.reports()") == [], "not sent without its photo"
+    page.locator("#send").tap()
+    wait_sent(page, f"压缩中 {tag}")
+    [row] = stored(db, tag)
+    assert row.photos == 1

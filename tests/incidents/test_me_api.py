@@ -1,5 +1,6 @@
 """GET /api/v1/me for a phone about to work offline: a CSRF token for its browser session, the
 caller's duties per grid, and the categories the caller reports most (one GROUP BY query)."""
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -9,7 +10,7 @@ from gridsys.incidents import reporting_aids, services
 from gridsys.incidents.models import Category
 from gridsys.people import services as people
 from gridsys.people.models import GridAssignment
-from tests.incidents.helpers import bearer, login, lonlat, new_report
+from tests.incidents.helpers import bearer, csrf_token, login, lonlat, new_report
 
 
 def me(client, headers=None):
@@ -93,3 +94,38 @@ def test_frequent_categories_is_one_query(session, world):
 def test_new_worker_has_no_frequent_categories(client, session, world):
     body = me(client, bearer(session, world.worker21)).get_json()
     assert body["frequent_categories"] == [] and body["username"] == "worker21"
+
+
+def test_favourites_are_the_most_used_then_the_own_duties(client, session, world):
+    log(session, world.safety1, "0301", 2)    # reported most, though not their duty
+    log(session, world.safety1, "0201", 1)
+    body = me(client, bearer(session, world.safety1)).get_json()
+    safety = list(session.scalars(select(Category.code).where(Category.duty == "safety", Category.active)
+                                  .order_by(Category.code)))
+    assert body["favourite_categories"] == (["0301", "0201"] + [c for c in safety if c != "0201"])[:8]
+    # A general worker has no duty of their own to offer: only what they reported.
+    assert me(client, bearer(session, world.worker21)).get_json()["favourite_categories"] == []
+
+
+def test_the_report_page_lists_the_favourites_first(client, session, world):
+    log(session, world.safety1, "0301", 1)
+    text = login(client, "safety1").get("/report").get_data(as_text=True)
+    favourites = text[text.index('id="favourites"'):text.index('id="all-categories"')]
+    assert re.findall(r'name="category" value="(\d{4})"', favourites)[:2] == ["0301", "0201"]
+    rest = text[text.index('id="all-categories"'):]
+    assert 'value="0301"' not in rest and 'value="0101"' in rest, "each category once"
+
+
+def test_the_browser_knows_who_logged_in_until_they_log_out(client, session, world):
+    login(client, "general1")
+    assert client.get_cookie("gridsys_user").value == "general1"
+    client.get("/api/v1/me")
+    assert client.get_cookie("gridsys_user").value == "general1"
+    people.set_password(session, world.general1, "a different password 1")   # the session ends
+    session.commit()
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get_cookie("gridsys_user").value == "general1", "their queue waits for them"
+    login(client, "safety1")
+    assert client.get_cookie("gridsys_user").value == "safety1"
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/report")})
+    assert client.get_cookie("gridsys_user") is None
