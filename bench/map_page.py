@@ -30,19 +30,31 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:   # the figures, not an access log
+        pass
+
+
+def cookies_of(response) -> str:
+    """Every cookie a response sets, as a Cookie header (the session and gridsys_user)."""
+    return "; ".join(c.split(";")[0] for c in response.msg.get_all("Set-Cookie") or [])
+
+
 def login_cookie(port: int) -> str:
     import re
     conn = http.client.HTTPConnection("127.0.0.1", port)
     conn.request("GET", "/login")
     response = conn.getresponse()
     page = response.read().decode()
-    cookie = response.getheader("Set-Cookie").split(";")[0]
+    cookie = cookies_of(response)
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
     conn.request("POST", "/login", body=f"username=leader&password={PASSWORD}&csrf_token={token}",
                  headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
     response = conn.getresponse()
     response.read()
-    return response.getheader("Set-Cookie").split(";")[0]
+    if response.status != 302:
+        raise RuntimeError(f"the benchmark's leader could not log in: {response.status}")
+    return cookies_of(response)
 
 
 def get(port: int, path: str, cookie: str, gzip_ok: bool = False) -> tuple[bytes, float]:
@@ -52,7 +64,10 @@ def get(port: int, path: str, cookie: str, gzip_ok: bool = False) -> tuple[bytes
         headers["Accept-Encoding"] = "gzip"
     start = time.perf_counter()
     conn.request("GET", path, headers=headers)
-    body = conn.getresponse().read()
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:   # a figure of a redirect or an error page would mean nothing
+        raise RuntimeError(f"GET {path} answered {response.status}")
     return body, (time.perf_counter() - start) * 1000
 
 
@@ -113,8 +128,7 @@ def run() -> dict:
     session.commit()
     out_dir = Path(tempfile.mkdtemp(prefix="gridsys-bench-"))
     naive_bytes, naive_build_ms = naive_page(session, out_dir)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out_dir))
-    handler.log_message = lambda *a: None
+    handler = functools.partial(QuietFiles, directory=str(out_dir))
     naive_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=naive_server.serve_forever, daemon=True).start()
     env = dict(os.environ, DATABASE_URL=url, GRIDSYS_SECRET_KEY="bench", GRIDSYS_TILES_URL="")
