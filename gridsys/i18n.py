@@ -4,10 +4,7 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 
-ROLE_EN = {"admin": "Administrator", "area_leader": "Area leader", "grid_worker": "Grid worker"}
-DUTY_EN = {"civilization": "Civilization", "safety": "Safety & order", "civil_affairs": "Civil affairs",
-           "culture": "Culture", "legal": "Legal publicity", "counseling": "Counseling",
-           "general": "General worker"}
+from .vocabulary import DUTY_EN, DUTY_ZH, ROLE_EN, ROLE_ZH
 
 
 def select_locale() -> str:
@@ -20,12 +17,10 @@ def locale() -> str:
 
 
 def role_label(role: str) -> str:
-    from .people.models import ROLE_ZH
     return ROLE_EN.get(role, role) if locale() == "en" else ROLE_ZH.get(role, role)
 
 
 def duty_label(duty: str) -> str:
-    from .people.models import DUTY_ZH
     return DUTY_EN.get(duty, duty) if locale() == "en" else DUTY_ZH.get(duty, duty)
 
 
@@ -50,15 +45,9 @@ def localtime(value) -> str:
     return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
 
 
-def routing_text(data) -> str:
-    from .incidents.routing import reason_text
-    return reason_text(data or {}, locale())
-
-
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.globals.update(role_label=role_label, duty_label=duty_label, timespan=timespan,
-                                 routing_text=routing_text)
+    app.jinja_env.globals.update(role_label=role_label, duty_label=duty_label, timespan=timespan)
     app.jinja_env.filters["localtime"] = localtime
 
     @app.context_processor

@@ -10,7 +10,7 @@ from ..errors import Forbidden, GridsysError, NotFound
 from ..i18n import locale as request_locale
 from ..people import access, auth, services as people_services
 from ..inputs import whole_number
-from . import lifecycle, photos, reporting_aids, services
+from . import lifecycle, photos, reporting_aids, scoping, services
 from ..zones.models import Grid
 from .models import Category, IncidentPhoto
 from .routing import reason_text
@@ -116,7 +116,7 @@ def index():
 @bp.get("/api/v1/incidents/<int:incident_id>")
 @auth.login_required
 def show(incident_id):
-    incident = access.require_incident(db.session(), auth.current_scope(), incident_id)
+    incident = scoping.require_incident(db.session(), auth.current_scope(), incident_id)
     return jsonify(incident_json(incident, events=True))
 
 
@@ -125,7 +125,7 @@ def show(incident_id):
 def transitions(incident_id):
     body = _json_body()
     session = db.session()
-    incident = access.require_incident(session, auth.current_scope(), incident_id)
+    incident = scoping.require_incident(session, auth.current_scope(), incident_id)
     lifecycle.transition(session, incident, auth.current_user(), str(body.get("action") or ""),
                          note=body.get("note"),
                          expected_version=_version(body.get("version")), assignee=body.get("assignee"),
@@ -144,13 +144,13 @@ def _version(value):
 @auth.login_required
 def upload_photo(incident_id):
     session = db.session()
-    incident = access.require_incident(session, auth.current_scope(), incident_id, for_update=True)
+    incident = scoping.require_incident(session, auth.current_scope(), incident_id, for_update=True)
     upload = request.files.get("photo") or request.files.get("file")
     if upload is None:
         raise GridsysError("photo_missing", "send the image as multipart/form-data field 'photo'", status=400)
     user = auth.current_user()
     if not (incident.assignee_id == user.id or incident.reporter_id == user.id
-            or access.manages_incident(auth.current_scope(), incident)):
+            or scoping.manages_incident(auth.current_scope(), incident)):
         raise Forbidden("actor_not_allowed", "only the handler, the reporter or a leader adds photos")
     client_uuid = photos.parse_photo_uuid(request.form.get("client_uuid"))
     photo, created = photos.upload_photo(session, incident, user, upload.read(), client_uuid)
@@ -164,7 +164,7 @@ def upload_photo(incident_id):
 def photo(incident_id, photo_id, size="full"):
     """Photos are served only to people who may see the incident, never from a static path."""
     session = db.session()
-    incident = access.require_incident(session, auth.current_scope(), incident_id)
+    incident = scoping.require_incident(session, auth.current_scope(), incident_id)
     column = IncidentPhoto.thumbnail if size == "thumb" else IncidentPhoto.data
     if size not in ("full", "thumb") or not 0 < photo_id < 2**31:
         raise NotFound("photo_not_found", "no such photo")

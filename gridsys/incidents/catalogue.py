@@ -7,7 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import GridsysError
-from .models import DUTIES, PRIORITIES, Category
+from ..vocabulary import DUTIES
+from .models import PRIORITIES, Category
 
 FIELDS = ("code", "name_zh", "name_en", "duty", "deadline_hours", "escalate_after_hours", "priority")
 

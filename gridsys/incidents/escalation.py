@@ -8,23 +8,20 @@ with ``FOR UPDATE SKIP LOCKED``, so concurrent sweeps escalate each incident exa
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..clock import now
 from ..errors import Conflict
 from ..people.models import User
 from . import notify, routing
 from .models import OPEN_STATUSES, Incident
-from .services import record
+from .events import record
 
 MAX_LEVEL = 2
 SWEEP_BATCH = 500
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def holders(session: Session, incident: Incident, level: int | None = None) -> list[User]:

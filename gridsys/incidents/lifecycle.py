@@ -7,18 +7,20 @@ it; every call appends an event. No other code writes ``Incident.status``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
+from ..clock import now
 from ..errors import Conflict, Forbidden, GridsysError
 from ..inputs import text_or_none, whole_number
 from ..people import access
 from ..people.models import User
 from .models import OPEN_STATUSES, Incident
-from . import escalation
-from .services import due_hours, record
+from . import escalation, scoping
+from .events import record
+from .services import due_hours
 
 HANDLER, MANAGER, VERIFIER, PARTICIPANT, CANCELLER = "handler", "manager", "verifier", "participant", "canceller"
 
@@ -48,16 +50,12 @@ MAX_NOTE = 2000
 MAX_EXTENSION_HOURS = 24 * 60
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def reporter_may_close() -> bool:
     return bool(has_app_context() and current_app.config.get("REPORTER_MAY_CLOSE"))
 
 
 def may(actor: User, scope: access.Scope, incident: Incident, who: str) -> bool:
-    manager = access.manages_incident(scope, incident)
+    manager = scoping.manages_incident(scope, incident)
     if who == MANAGER:
         return manager
     if who == HANDLER:
@@ -158,7 +156,7 @@ def _reassign(session, incident: Incident, username, at) -> dict:
     target = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
     if target is None or not target.active:
         raise GridsysError("assignee_unknown", f"no active person named {username!r}")
-    if not access.covers_incident(access.scope_for(session, target), incident):
+    if not scoping.covers_incident(access.scope_for(session, target), incident):
         raise GridsysError("assignee_out_of_scope", f"{target.username} does not serve this incident's "
                                                     "grid or area: choose someone who does")
     if target.id == incident.assignee_id:

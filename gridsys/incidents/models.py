@@ -12,8 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
 from ..geo import STORAGE_SRID
+from ..vocabulary import DUTIES
 
-DUTIES = ("civilization", "safety", "civil_affairs", "culture", "legal", "counseling")
 PRIORITIES = ("normal", "urgent")
 
 

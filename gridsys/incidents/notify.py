@@ -12,25 +12,23 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from .. import geo
+from ..clock import now
 from ..errors import GridsysError
 from ..people.models import User
+from . import scoping
 from .models import WEBHOOK_KINDS, Incident, Notification, Webhook, WebhookAttempt, WebhookDelivery
 
 MAX_ATTEMPTS = 8
 TIMEOUT_S = 5
 LEVEL_ZH = {0: "网格员", 1: "包片领导", 2: "镇管理员"}
 TRIGGER_ZH = {"overdue": "超期未办结", "urgent": "紧急事件", "manual": "网格员申请升级", "stale": "升级后未处理"}
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -53,7 +51,7 @@ def _mine(user: User):
     scope = access.scope_for(object_session(user), user)
     return and_(Notification.user_id == user.id,
                 or_(Notification.incident_id.is_(None),
-                    Notification.incident_id.in_(select(Incident.id).where(access.incidents_where(scope)))))
+                    Notification.incident_id.in_(select(Incident.id).where(scoping.incidents_where(scope)))))
 
 
 def unread_count(session: Session, user: User) -> int:

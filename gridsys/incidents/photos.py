@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, GridsysError
 from ..people.models import User
-from . import services
+from . import events
 from .models import Incident, IncidentEvent, IncidentPhoto
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -134,6 +134,6 @@ def upload_photo(session: Session, incident: Incident, user: User, raw: bytes,
         if stored is None:
             raise
         return stored, False
-    services.record(session, incident, user, "photo", incident.status, incident.status,
+    events.record(session, incident, user, "photo", incident.status, incident.status,
                     data={"photo_id": photo.id})
     return photo, True

@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import geo
+from ..clock import now
 from ..errors import Conflict, GridsysError
 from ..inputs import whole_number
-from ..people import access
 from ..people.models import GridAssignment, User
 from ..zones.models import Area, Grid, Town
 from ..zones.services import Location, locate
-from . import routing
-from .models import DUTIES, OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident, IncidentEvent
+from . import escalation, routing, scoping
+from ..vocabulary import DUTIES
+from .models import OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident
 
 MAX_DESCRIPTION = 2000
 MAX_ADDRESS = 200
@@ -36,10 +37,6 @@ MAX_CATEGORY_CODE = 40  # codes are 4 digits; longer input is cut before it reac
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def town_zone() -> ZoneInfo:
@@ -180,7 +177,6 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
                     at: datetime | None = None) -> tuple[Incident, bool]:
     """Log and route an incident in one transaction. Returns (incident, created); the same
     client UUID again returns the stored incident with created=False."""
-    from . import escalation
     client_uuid, lon, lat, category, description, priority, address, existing, found = check_new(session, data)
     if existing is not None:
         return _same_report(session.get(Incident, existing), reporter)
@@ -277,19 +273,6 @@ def _same_report(existing: Incident, reporter: User) -> tuple[Incident, bool]:
     return existing, False
 
 
-def record(session: Session, incident: Incident, actor: User | None, action: str, from_status, to_status,
-           *, note: str = "", data: dict | None = None, at: datetime | None = None,
-           flush: bool = True) -> IncidentEvent:
-    """Append one event to the incident's audit trail."""
-    event = IncidentEvent(incident_id=incident.id, actor_id=actor.id if actor else None, action=action,
-                          from_status=from_status, to_status=to_status, note=note or "", data=data or {},
-                          at=at or now())
-    session.add(event)
-    if flush:
-        session.flush()
-    return event
-
-
 # --- queries ----------------------------------------------------------------------
 
 @dataclass
@@ -335,7 +318,7 @@ def overdue_expr(at=None):
 
 def scoped_incidents(scope, filters: Filters, user_id: int | None = None):
     """The select() of incidents a scope may see, filtered; open and overdue first."""
-    query = select(Incident).where(access.incidents_where(scope))
+    query = select(Incident).where(scoping.incidents_where(scope))
     if filters.status == "open":
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     elif filters.status:

@@ -14,10 +14,10 @@ from ..i18n import locale
 from ..map.builder import base_map, embed
 from ..inputs import whole_number
 from ..people import access, auth
-from ..people.models import DUTY_ZH
+from ..vocabulary import DUTIES, DUTY_ZH
 from ..zones.models import Grid
-from . import lifecycle, notify, photos, reporting_aids, services
-from .models import DUTIES, OPEN_STATUSES, STATUSES, Category, Incident
+from . import lifecycle, notify, photos, reporting_aids, scoping, services
+from .models import OPEN_STATUSES, STATUSES, Category, Incident
 from .routing import reason_text
 
 bp = Blueprint("incidents", __name__, template_folder="templates")
@@ -39,7 +39,8 @@ CENTER = (29.62, 106.33)
 @bp.app_context_processor
 def labels():
     return {"status_label": lambda s: STATUS_LABELS.get(s, s), "action_label": lambda a: ACTION_LABELS.get(a, a),
-            "trigger_label": lambda t: TRIGGER_LABELS.get(t, t or "")}
+            "trigger_label": lambda t: TRIGGER_LABELS.get(t, t or ""),
+            "routing_text": lambda data: reason_text(data or {}, locale())}
 
 
 def _categories_by_duty(session, first=()):
@@ -172,7 +173,7 @@ def queue():
 def show(incident_id):
     session = db.session()
     scope = auth.current_scope()
-    incident = access.require_incident(session, scope, incident_id)
+    incident = scoping.require_incident(session, scope, incident_id)
     point = geo.from_db(incident.geom)
     m = base_map(point.y, point.x, zoom=16)
     import folium
@@ -190,7 +191,7 @@ def show(incident_id):
 def act(incident_id):
     session = db.session()
     scope = auth.current_scope()
-    incident = access.require_incident(session, scope, incident_id)
+    incident = scoping.require_incident(session, scope, incident_id)
     form = request.form
     try:
         event = lifecycle.transition(session, incident, auth.current_user(), form.get("action", ""),
@@ -247,7 +248,7 @@ def escalations():
     """The leader's escalation inbox: what came up, why, how late; one tap to the incident."""
     session = db.session()
     rows = session.scalars(
-        select(Incident).where(access.responsible_for(auth.current_scope()), Incident.escalation_level > 0,
+        select(Incident).where(scoping.responsible_for(auth.current_scope()), Incident.escalation_level > 0,
                                Incident.status.in_(OPEN_STATUSES))
         .options(*services.LIST_OPTIONS)
         .order_by(Incident.escalation_level.desc(), Incident.escalated_at)).unique().all()

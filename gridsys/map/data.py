@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 from .. import geo
 from ..incidents.models import OPEN_STATUSES, Incident
 from ..people.access import Scope, where
-from ..people.models import ASSIGNABLE_DUTIES, GridAssignment
+from ..people.models import GridAssignment
+from ..vocabulary import ASSIGNABLE_DUTIES
 from ..zones.models import Area, Grid, Town
 
 DEFAULT_CENTRE = (106.33, 29.62)

@@ -7,12 +7,14 @@ from sqlalchemy import select
 
 from .. import db
 from ..i18n import locale
-from ..incidents.models import DUTIES, Category
+from ..incidents.models import Category
+from ..vocabulary import DUTIES
 from ..zones.models import Area
 from ..people import auth
 from . import data
 from .builder import base_map, embed
 from .layers import BoundaryEditor, LiveLayers
+from ..apidoc import FeatureCollection, operation
 
 bp = Blueprint("map", __name__, template_folder="templates")
 REFRESH_SECONDS = 60
@@ -71,6 +73,7 @@ def page():
 
 
 @bp.get("/api/v1/map/grids.geojson")
+@operation("mapGridsGeoJSON", "maps", FeatureCollection, media_type="application/geo+json")
 @auth.login_required
 def grids_geojson():
     """Grids in scope with their open and overdue counts and the number of duties lacking a worker."""
@@ -79,6 +82,8 @@ def grids_geojson():
 
 
 @bp.get("/api/v1/map/gaps.geojson")
+@operation("mapGapsGeoJSON", "maps", FeatureCollection, media_type="application/geo+json",
+           errors={403: ("role_required",)})
 @auth.login_required(roles=("admin",))
 def gaps_geojson():
     """Ground not covered by a child zone: town minus its areas, area minus its grids."""

@@ -3,6 +3,7 @@
 An admin sees everything; a town administrator their towns; an area leader their areas
 (and every grid in them); a grid worker their grids. Every list, map layer, export and
 API filters through ``scope_for`` + ``where``/``require``; out of scope is a 404, never data.
+Incidents are scoped by the same Scope in incidents/scoping.py (people never imports incidents).
 """
 from __future__ import annotations
 
@@ -80,60 +81,3 @@ def require(session: Session, scope: Scope, model, code: str):
         level = model.__tablename__.rstrip("s")
         raise NotFound(f"{level}_not_found", f"no {level} with code {code}")
     return obj
-
-
-def manages(scope: Scope, grid: Grid) -> bool:
-    """May act on a grid as a leader or administrator (not merely as its worker)."""
-    return scope.everything or grid.area_id in scope.area_ids or grid.area.town_id in scope.town_ids
-
-
-def incidents_where(scope: Scope):
-    """SQL condition: incidents of the scope's zones, plus those the user reported or handles."""
-    from ..incidents.models import Incident
-    if scope.everything:
-        return true()
-    if scope.user_id is None:
-        return false()
-    return or_(Incident.grid_id.in_(scope.grid_ids), Incident.area_id.in_(scope.area_ids),
-               Incident.town_id.in_(scope.town_ids), Incident.reporter_id == scope.user_id,
-               Incident.assignee_id == scope.user_id)
-
-
-def responsible_for(scope: Scope):
-    """Incidents of the scope's zones or handled by the user (not those merely reported)."""
-    from ..incidents.models import Incident
-    if scope.everything:
-        return true()
-    if scope.user_id is None:
-        return false()
-    return or_(Incident.grid_id.in_(scope.grid_ids), Incident.area_id.in_(scope.area_ids),
-               Incident.town_id.in_(scope.town_ids), Incident.assignee_id == scope.user_id)
-
-
-def require_incident(session: Session, scope: Scope, incident_id, *, for_update: bool = False):
-    """The incident if the scope may see it; otherwise the same 404 as a missing one."""
-    from ..incidents.models import Incident
-    try:
-        incident_id = int(incident_id)
-    except (TypeError, ValueError):
-        incident_id = -1
-    if not 0 < incident_id < 2**31:  # beyond the id column's range: as missing as any other
-        raise NotFound("incident_not_found", f"no incident {incident_id}")
-    query = select(Incident).where(Incident.id == incident_id, incidents_where(scope))
-    if for_update:
-        query = query.with_for_update(of=Incident)
-    obj = session.scalar(query)
-    if obj is None:
-        raise NotFound("incident_not_found", f"no incident {incident_id}")
-    return obj
-
-
-def manages_incident(scope: Scope, incident) -> bool:
-    """A leader of its area, an administrator of its town, or an admin."""
-    return scope.everything or (incident.area_id is not None and incident.area_id in scope.area_ids) \
-        or incident.town_id in scope.town_ids
-
-
-def covers_incident(scope: Scope, incident) -> bool:
-    """Whether a person with this scope may be handed the incident (reassignment target)."""
-    return scope.everything or incident.grid_id in scope.grid_ids or manages_incident(scope, incident)

@@ -12,7 +12,8 @@ from .. import db
 from ..cli import transactional
 from ..errors import GridsysError
 from . import services
-from .models import ASSIGNABLE_DUTIES, ROLES, ApiToken, User
+from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
+from .models import ApiToken, User
 
 users_cli = AppGroup("users", help="Accounts, roles and assignments.")
 tokens_cli = AppGroup("tokens", help="API tokens (shown once, stored hashed).")

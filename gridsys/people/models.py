@@ -7,13 +7,7 @@ from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, In
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base
-from ..incidents.models import DUTIES
-
-ROLES = ("admin", "area_leader", "grid_worker")
-ASSIGNABLE_DUTIES = (*DUTIES, "general")
-DUTY_ZH = {"civilization": "创文工作", "safety": "平安综治", "civil_affairs": "民政救济",
-           "culture": "文化建设", "legal": "法制宣传", "counseling": "心理咨询", "general": "综合网格员"}
-ROLE_ZH = {"admin": "管理员", "area_leader": "包片领导", "grid_worker": "网格员"}
+from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
 
 
 class User(Base):

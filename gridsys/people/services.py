@@ -6,15 +6,17 @@ import hashlib
 import io
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..clock import now
 from ..errors import Conflict, GridsysError, NotFound
 from ..zones.models import Area, Grid, Town
-from .models import (ASSIGNABLE_DUTIES, ROLES, ApiToken, AreaLeader, GridAssignment, LoginFailure,
+from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
+from .models import (ApiToken, AreaLeader, GridAssignment, LoginFailure,
                      TownAdmin, User, UserRole)
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -25,10 +27,6 @@ MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
 PASSWORD_METHOD = "scrypt"
 TOKEN_PREFIX = "gs_"
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # --- accounts ------------------------------------------------------------------

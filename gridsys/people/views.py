@@ -9,7 +9,8 @@ from .. import db
 from ..errors import GridsysError, NotFound
 from ..zones.models import Area, Grid, Town
 from . import auth, services
-from .models import ASSIGNABLE_DUTIES, DUTY_ZH, ROLES, AreaLeader, GridAssignment, TownAdmin, User
+from ..vocabulary import ASSIGNABLE_DUTIES, DUTY_ZH, ROLES
+from .models import AreaLeader, GridAssignment, TownAdmin, User
 
 bp = Blueprint("people", __name__, template_folder="templates")
 admin_only = auth.login_required(roles=("admin",))

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from gridsys.errors import Conflict
 from gridsys.incidents import lifecycle, routing, services
-from gridsys.incidents.models import DUTIES, Category
+from gridsys.incidents.models import Category
 from gridsys.people import services as people
-from gridsys.people.models import DUTY_ZH
+from gridsys.vocabulary import DUTIES, DUTY_ZH
 from tests.incidents.helpers import act, bearer, events_of, login, report
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -5,7 +5,8 @@ from sqlalchemy.exc import IntegrityError
 
 from gridsys.errors import GridsysError
 from gridsys.people import services
-from gridsys.people.models import ASSIGNABLE_DUTIES, AreaLeader, GridAssignment, TownAdmin
+from gridsys.people.models import AreaLeader, GridAssignment, TownAdmin
+from gridsys.vocabulary import ASSIGNABLE_DUTIES
 from tests.factories import cell, make_area, make_grid, make_town, make_user
 
 
