@@ -40,25 +40,94 @@ def transactional(fn):
 
 def alembic_config(url: str | None = None):
     from alembic.config import Config
-    cfg = Config()
+    # sys.stdout read now, not when alembic was imported: `db history` prints through it.
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(REPO / "migrations"))
     cfg.attributes["database_url"] = url or current_app.config["DATABASE_URL"]
     return cfg
 
 
-def upgrade_database(url: str) -> None:
+def upgrade_database(url: str, revision: str = "head") -> None:
     from alembic import command
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url), revision)
+
+
+def current_revisions(url: str) -> tuple[str, ...]:
+    """The revisions the database is at; empty before the first upgrade."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine, pool
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return tuple(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+
+
+def describe_revisions(revisions: tuple[str, ...]) -> str:
+    return ", ".join(revisions) or "base (no migration applied)"
+
+
+def migration_command(fn):
+    """Alembic's refusals (unknown revision, nothing left to undo) print
+    'error revision_refused: message' and exit 1; the schema is left as it was."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from alembic.util import CommandError
+        try:
+            return fn(*args, **kwargs)
+        except CommandError as exc:
+            click.echo(f"error revision_refused: {exc}", err=True)
+            sys.exit(1)
+    return wrapper
 
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 
 
 @db_cli.command("upgrade")
-def db_upgrade():
-    """Apply all migrations."""
-    upgrade_database(current_app.config["DATABASE_URL"])
-    click.echo("database is at the latest migration")
+@click.argument("revision", default="head")
+@migration_command
+def db_upgrade(revision):
+    """Apply migrations up to REVISION (default: all of them)."""
+    url = current_app.config["DATABASE_URL"]
+    upgrade_database(url, revision)
+    click.echo("database is at the latest migration" if revision == "head"
+               else f"database is at {describe_revisions(current_revisions(url))}")
+
+
+# ignore_unknown_options: `downgrade -1` is a revision, not an option.
+@db_cli.command("downgrade", context_settings={"ignore_unknown_options": True})
+@click.argument("revision", default="-1")
+@migration_command
+def db_downgrade(revision):
+    """Undo migrations down to REVISION: -1 (default) one step, -N N steps, a revision id,
+    or base (every table dropped: the data goes with them)."""
+    from alembic import command
+    url = current_app.config["DATABASE_URL"]
+    command.downgrade(alembic_config(url), revision)
+    click.echo(f"database is at {describe_revisions(current_revisions(url))}")
+
+
+@db_cli.command("current")
+@migration_command
+def db_current():
+    """Print the revision the database is at, marked (head) when no migration is pending."""
+    from alembic.script import ScriptDirectory
+    url = current_app.config["DATABASE_URL"]
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    revisions = current_revisions(url)
+    click.echo(", ".join(f"{rev} (head)" if rev in heads else rev for rev in revisions)
+               or describe_revisions(revisions))
+
+
+@db_cli.command("history")
+@click.option("-v", "--verbose", is_flag=True, help="Each migration's full description and date.")
+@migration_command
+def db_history(verbose):
+    """List every migration, newest first; the database's own is marked (current)."""
+    from alembic import command
+    command.history(alembic_config(), verbose=verbose, indicate_current=True)
 
 
 @db_cli.command("is-empty")

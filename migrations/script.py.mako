@@ -4,6 +4,8 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
+# A migration is a frozen record: import nothing from gridsys, copy the values it needs
+# (tests/test_migrations.py refuses a gridsys import).
 from alembic import op
 import sqlalchemy as sa
 import geoalchemy2

@@ -8,14 +8,12 @@ from alembic import op
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
 
-from gridsys.geo import STORAGE_SRID
-
 revision = "0001_zones"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-SRID = STORAGE_SRID
+SRID = 4326  # frozen copy of gridsys.geo.STORAGE_SRID when this migration was written
 
 
 def _zone_columns(code_len: int):
@@ -94,6 +92,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The postgis extension stays: it may predate this migration or serve other schemas.
     op.drop_table("categories")
     op.drop_table("boundary_revisions")
     op.drop_table("grids")

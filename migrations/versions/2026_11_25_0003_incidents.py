@@ -10,13 +10,12 @@ import sqlalchemy as sa
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
-from gridsys.geo import STORAGE_SRID
-
 revision = "0003_incidents"
 down_revision = "0002_people"
 branch_labels = None
 depends_on = None
 
+SRID = 4326  # frozen copy of gridsys.geo.STORAGE_SRID when this migration was written
 OPEN = "('reported', 'assigned', 'in_progress', 'reopened')"
 STATUSES = "('reported', 'assigned', 'in_progress', 'resolved', 'closed', 'reopened', 'cancelled')"
 
@@ -31,7 +30,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("code", sa.String(40), nullable=False),
         sa.Column("client_uuid", sa.Uuid, nullable=False),
-        sa.Column("geom", Geometry("POINT", srid=STORAGE_SRID, spatial_index=False), nullable=False),
+        sa.Column("geom", Geometry("POINT", srid=SRID, spatial_index=False), nullable=False),
         sa.Column("address", sa.String(200)),
         sa.Column("category_code", sa.String(4), sa.ForeignKey("categories.code",
                                                                name="fk_incidents_category_code_categories"),
