@@ -13,29 +13,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import db
+from .commands import transactional
 from .errors import GridsysError
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
-
-
-def transactional(fn):
-    """Run a command in one transaction; a GridsysError becomes 'error <code>: message', exit 1."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        session = db.session()
-        try:
-            result = fn(*args, **kwargs)
-            session.commit()
-            return result
-        except GridsysError as exc:
-            session.rollback()
-            click.echo(f"error {exc.code}: {exc.message}", err=True)
-            sys.exit(1)
-        except BaseException:
-            session.rollback()
-            raise
-    return wrapper
 
 
 def alembic_config(url: str | None = None):

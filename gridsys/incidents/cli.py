@@ -9,7 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from .. import db
-from ..cli import transactional
+from ..commands import transactional
 from ..errors import GridsysError
 from ..zones.services import require_zone
 from . import escalation, notify

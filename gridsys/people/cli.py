@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .. import db
-from ..cli import transactional
+from ..commands import transactional
 from ..errors import GridsysError
 from . import services
 from ..vocabulary import ASSIGNABLE_DUTIES, ROLES

@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from .. import db
-from ..cli import transactional
+from ..commands import transactional
 from ..errors import GridsysError
 from . import services, transfer
 from .models import LEVELS

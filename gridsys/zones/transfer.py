@@ -125,8 +125,9 @@ def import_zones(session: Session, data, *, actor: str, reason: str = "import") 
 
 
 def export_zones(session: Session, level: str | None = None, town_code: str | None = None,
-                 scope=None) -> dict:
-    """RFC 7946 FeatureCollection of the zones (parents first), readable by GDAL/QGIS."""
+                 visible=None) -> dict:
+    """RFC 7946 FeatureCollection of the zones (parents first), readable by GDAL/QGIS.
+    ``visible(model)`` gives the SQL condition of what the caller may see (people's scope)."""
     features = []
     for lvl in LEVELS:
         if level and lvl != level:
@@ -137,9 +138,8 @@ def export_zones(session: Session, level: str | None = None, town_code: str | No
             query = query.where(model.code.startswith(town_code))
         if model is MODELS["grid"]:
             query = query.where(model.retired_at.is_(None))
-        if scope is not None:
-            from ..people.access import where
-            query = query.where(where(scope, model))
+        if visible is not None:
+            query = query.where(visible(model))
         for zone in session.scalars(query):
             features.append({
                 "type": "Feature",

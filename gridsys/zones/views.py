@@ -51,4 +51,6 @@ def api_zones_geojson():
     level = request.args.get("level")
     if level is not None and level not in ("town", "area", "grid"):
         raise GridsysError("level_unknown", "level is town, area or grid", status=400)
-    return jsonify(transfer.export_zones(db.session(), level=level, scope=auth.current_scope()))
+    scope = auth.current_scope()
+    return jsonify(transfer.export_zones(db.session(), level=level,
+                                         visible=lambda model: access.where(scope, model)))
