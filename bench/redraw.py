@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from gridsys import geo
 from gridsys.incidents.models import OPEN_STATUSES, Incident
 from gridsys.people import services as people
+from gridsys import boundaries
 from gridsys.zones import redraw
 from gridsys.zones.models import Area
 from gridsys.zones.services import locate
@@ -46,13 +47,13 @@ def run() -> dict:
     geometry = geo.to_geojson(grown)
 
     t = time.perf_counter()
-    effect = redraw.preview(session, redraw.plan_reshape(session, "grid", TARGET, geometry))
+    effect = boundaries.preview(session, redraw.plan_reshape(session, "grid", TARGET, geometry))
     preview_ms = (time.perf_counter() - t) * 1000
     session.rollback()
 
     t = time.perf_counter()
     plan = redraw.plan_reshape(session, "grid", TARGET, geometry, lock=True)
-    result = redraw.save(session, plan, actor="bench", reason="benchmark")
+    result = boundaries.save(session, plan, actor="bench", reason="benchmark")
     session.commit()
     save_ms = (time.perf_counter() - t) * 1000
 

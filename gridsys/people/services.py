@@ -6,7 +6,7 @@ import hashlib
 import io
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
@@ -258,6 +258,14 @@ def end_assignment(session: Session, kind: str, assignment_id: int):
     assignment.valid_to = now()
     session.flush()
     return assignment
+
+
+def end_grid_assignments(session: Session, grid_ids, at: datetime) -> None:
+    """A retired grid has nobody on it any more (its assignments end, their history stays)."""
+    for assignment in session.scalars(select(GridAssignment).where(GridAssignment.grid_id.in_(list(grid_ids)),
+                                                                   GridAssignment.valid_to.is_(None))):
+        assignment.valid_to = at
+    session.flush()
 
 
 def current_duties(session: Session, user: User) -> list:

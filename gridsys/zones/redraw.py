@@ -1,4 +1,5 @@
-"""Boundary edits: plan (no writes), preview (checks, areas, incident moves), save (atomic).
+"""Boundary edits in the zones domain: plans (no writes), their checks, and writing their zones.
+The preview and the save, which also move incidents and end assignments, are in gridsys/boundaries.py.
 
 Every edit — reshape, new grid, split, merge, move to another area, delete, batch import,
 restore — becomes a ``Plan``: the final geometry of each zone it touches. Neighbours follow
@@ -9,7 +10,7 @@ changes through a child's edit, and no plan may leave an overlap.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Polygon
@@ -444,30 +445,6 @@ def check_children(session: Session, plan: Plan) -> None:
                               zone_code=c.code, other_code=code)
 
 
-def check_moves(moves) -> None:
-    """An edit may not leave an open incident with nobody to handle it."""
-    stranded = [m for m in moves if m.to_handler is None]
-    if stranded:
-        raise GridsysError("incidents_stranded",
-                           f"{len(stranded)} open incident(s) would have nobody to handle them (e.g. "
-                           f"{stranded[0].code}): give the area a leader first, or keep that ground in a grid",
-                           incident_codes=[m.code for m in stranded[:20]])
-
-
-def preview(session: Session, plan: Plan) -> dict:
-    """The effect of a plan without writing: checks, areas, neighbours, incidents that move."""
-    from ..incidents.rehome import planned_moves
-    checks = check_plan(session, plan)
-    check_children(session, plan)
-    moves = planned_moves(session, plan)
-    check_moves(moves)
-    return {"kind": plan.kind, "level": plan.level, "target": plan.target, "checks": {"ok": True, **checks},
-            "changes": area_changes(session, plan), "versions": plan.versions,
-            "neighbours": [c.code for c in plan.changes if c.code != plan.target and c.level == plan.level],
-            "moves": [m.as_dict() for m in moves],
-            "geometries": {c.code: geo.to_geojson(c.new) if c.new is not None else None for c in plan.changes}}
-
-
 # --- saving -----------------------------------------------------------------------
 
 def check_versions(plan: Plan, expected: dict | None) -> None:
@@ -480,28 +457,29 @@ def check_versions(plan: Plan, expected: dict | None) -> None:
                                              f"you saw {version}): reload and redo the edit")
 
 
-def save(session: Session, plan: Plan, *, actor: str, reason: str, expected_versions: dict | None = None,
-         at: datetime | None = None) -> dict:
-    """Write the plan in the caller's transaction: geometries with a revision each, retirements,
-    then the open incidents re-homed. Flushes; the caller commits."""
-    from ..incidents.rehome import apply_moves, planned_moves
+@dataclass
+class Written:
+    revision_ids: list[int]
+    retired_grid_ids: list[int]   # grids emptied by the plan: what hangs on them ends (people's assignments)
+
+
+def check_reason(reason) -> str:
     reason = (text_or_none(reason, "reason_invalid", "reason") or "").strip()
     if not reason:
         raise GridsysError("reason_required", "say why the boundary changes (kept in the history)")
-    check_versions(plan, expected_versions)
-    at = at or datetime.now(timezone.utc)
-    checks = check_plan(session, plan)
-    check_children(session, plan)
-    moves = planned_moves(session, plan)
-    check_moves(moves)
-    revision_ids = []
+    return reason
+
+
+def write_plan(session: Session, plan: Plan, *, actor: str, reason: str, at: datetime) -> Written:
+    """Write the plan's zones in the caller's transaction, a revision each; flushes. The caller
+    (gridsys/boundaries.py) checked it first and moves what depends on the zones after."""
+    revision_ids, retired = [], []
     for c in sorted(plan.changes, key=lambda c: (c.level != "area", c.new is None)):
         revision_ids.append(_write_change(session, plan, c, actor=actor, reason=reason, at=at))
+        if c.new is None and c.level == "grid":
+            retired.append(c.zone_id)
     session.flush()
-    moved = apply_moves(session, moves, actor=actor, reason=reason, at=at)
-    return {"kind": plan.kind, "target": plan.target, "checks": {"ok": True, **checks},
-            "revisions": [r for r in revision_ids if r is not None], "moves": [m.as_dict() for m in moved],
-            "changes": area_changes(session, plan)}
+    return Written([r for r in revision_ids if r is not None], retired)
 
 
 def _write_change(session: Session, plan: Plan, c: Change, *, actor: str, reason: str, at: datetime):
@@ -511,10 +489,6 @@ def _write_change(session: Session, plan: Plan, c: Change, *, actor: str, reason
         zone.geom = geo.to_db(Polygon())
         zone.retired_at = at
         zone.version += 1
-        from ..people.models import GridAssignment
-        for assignment in session.scalars(select(GridAssignment).where(GridAssignment.grid_id == zone.id,
-                                                                       GridAssignment.valid_to.is_(None))):
-            assignment.valid_to = at
         revision = BoundaryRevision(level=c.level, zone_code=c.code, action=plan.kind if plan.kind != "batch"
                                     else "delete", actor=actor, reason=reason, old_geom=geo.to_db(c.old),
                                     new_geom=None, changed_at=at)

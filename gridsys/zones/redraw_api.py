@@ -12,6 +12,7 @@ from .. import db, geo
 from ..errors import GridsysError
 from ..inputs import whole_number
 from ..people import auth
+from .. import boundaries
 from . import redraw
 from .models import BoundaryRevision, Grid
 
@@ -32,10 +33,10 @@ def _run(make_plan, preview_only: bool):
     session = db.session()
     plan = make_plan(body, not preview_only)
     if preview_only:
-        effect = redraw.preview(session, plan)
+        effect = boundaries.preview(session, plan)
         session.rollback()
         return jsonify(effect)
-    result = redraw.save(session, plan, actor=auth.current_user().username, reason=body.get("reason"),
+    result = boundaries.save(session, plan, actor=auth.current_user().username, reason=body.get("reason"),
                          expected_versions=body.get("versions") if isinstance(body.get("versions"), dict) else None)
     session.commit()
     return jsonify(result), 201

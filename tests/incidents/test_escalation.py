@@ -15,6 +15,7 @@ from gridsys.incidents import escalation, notify
 from gridsys.incidents.models import Incident, Notification
 from gridsys.people import services as people
 from gridsys.people.models import AreaLeader
+from gridsys import boundaries
 from gridsys.zones import redraw
 from tests.incidents.helpers import act, events_of, report
 
@@ -328,7 +329,7 @@ def test_nobody_to_notify_still_escalates(session, zones, users):
 def test_responsibility_follows_a_grid_moved_to_another_area(session, world):
     incident = overdue(session, world, "g12")  # worker12's grid, in area 1
     assert (incident.area_id, incident.assignee.username) == (world.a1.id, "worker12")
-    redraw.save(session, redraw.plan_move(session, world.g12.code, world.a2.code), actor="admin", reason="片区调整")
+    boundaries.save(session, redraw.plan_move(session, world.g12.code, world.a2.code), actor="admin", reason="片区调整")
     session.commit()
     incident = session.get(Incident, incident.id)
     assert (incident.area_id, incident.assignee.username) == (world.a2.id, "worker12")
@@ -341,7 +342,7 @@ def test_responsibility_follows_a_grid_moved_to_another_area(session, world):
 def test_the_new_area_leader_may_answer_after_a_move(session, world):
     incident = overdue(session, world, "g12")
     sweep(session)
-    redraw.save(session, redraw.plan_move(session, world.g12.code, world.a2.code), actor="admin", reason="片区调整")
+    boundaries.save(session, redraw.plan_move(session, world.g12.code, world.a2.code), actor="admin", reason="片区调整")
     session.commit()
     incident = session.get(Incident, incident.id)
     with pytest.raises(Forbidden):

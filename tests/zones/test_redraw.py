@@ -18,6 +18,7 @@ from gridsys.incidents.models import Incident, IncidentEvent
 from gridsys.incidents.services import due_hours
 from gridsys.people import services as people
 from gridsys.people.models import GridAssignment
+from gridsys import boundaries
 from gridsys.zones import redraw
 from gridsys.zones.models import Area, BoundaryRevision, Grid, Town
 from gridsys.zones.services import locate
@@ -35,11 +36,11 @@ def refusal(make, *args, **kw) -> GridsysError:
 
 
 def refused_preview(session, plan) -> GridsysError:
-    return refusal(redraw.preview, session, plan)
+    return refusal(boundaries.preview, session, plan)
 
 
 def save(session, plan, **kw):
-    result = redraw.save(session, plan, actor="rd-admin", reason=REASON, **kw)
+    result = boundaries.save(session, plan, actor="rd-admin", reason=REASON, **kw)
     session.commit()
     session.expire_all()
     return result
@@ -101,7 +102,7 @@ def test_growing_grid_takes_exactly_that_ground_from_its_neighbour(session, layo
 
 
 def test_preview_reports_the_area_change_of_each_grid(session, layout):
-    effect = redraw.preview(session, reshape(session, layout.g1.code, cell(0, 0, 6, 6)))
+    effect = boundaries.preview(session, reshape(session, layout.g1.code, cell(0, 0, 6, 6)))
     changes = {c["code"]: c for c in effect["changes"]}
     gained, lost = changes[layout.g1.code], changes[layout.g2.code]
     taken_m2 = geo.areas_m2(session, [cell(4, 0, 6, 6)])[0]
@@ -115,7 +116,7 @@ def test_preview_reports_the_area_change_of_each_grid(session, layout):
 def test_freed_ground_goes_to_the_neighbour_sharing_the_longest_edge(session, layout):
     # The freed strip 2..4 x 0..6 shares 6 units with g2 and 2 with g3.
     plan = reshape(session, layout.g1.code, cell(0, 0, 2, 6))
-    assert redraw.preview(session, plan)["checks"]["gap_opened_m2"] == 0
+    assert boundaries.preview(session, plan)["checks"]["gap_opened_m2"] == 0
     save(session, plan)
     assert stored(session, layout.g2.code).equals(cell(2, 0, 10, 6))
     assert stored(session, layout.g3.code).equals(cell(0, 6, 4, 10))
@@ -124,7 +125,7 @@ def test_freed_ground_goes_to_the_neighbour_sharing_the_longest_edge(session, la
 
 def test_freed_ground_stays_a_reported_gap_when_the_admin_chooses(session, layout):
     plan = reshape(session, layout.g1.code, cell(0, 0, 2, 6), gap_policy="gap")
-    effect = redraw.preview(session, plan)
+    effect = boundaries.preview(session, plan)
     freed_m2 = geo.areas_m2(session, [cell(2, 0, 4, 6)])[0]
     assert effect["checks"]["gap_opened_m2"] == pytest.approx(freed_m2, rel=1e-3)
     assert effect["neighbours"] == []
@@ -132,7 +133,7 @@ def test_freed_ground_stays_a_reported_gap_when_the_admin_chooses(session, layou
     assert stored(session, layout.g2.code).equals(cell(4, 0, 10, 6))
     assert located_at(session, 3, 3) is None
     # Growing back into the gap closes it and takes nothing from anyone.
-    effect = redraw.preview(session, reshape(session, layout.g1.code, cell(0, 0, 4, 6)))
+    effect = boundaries.preview(session, reshape(session, layout.g1.code, cell(0, 0, 4, 6)))
     assert effect["checks"]["gap_closed_m2"] == pytest.approx(freed_m2, rel=1e-3)
     assert effect["neighbours"] == []
 
@@ -246,7 +247,7 @@ def test_split_makes_two_grids_that_add_up_to_the_original(session, layout):
 
 def test_split_with_a_name_too_long_is_refused_before_saving(session, layout):
     line = {"type": "LineString", "coordinates": [at(1, -1), at(1, 7)]}
-    err = refusal(lambda: redraw.preview(session, redraw.plan_split(session, layout.g1.code, line, name="名" * 101)))
+    err = refusal(lambda: boundaries.preview(session, redraw.plan_split(session, layout.g1.code, line, name="名" * 101)))
     assert err.code == "name_invalid"
 
 
@@ -341,7 +342,7 @@ def test_rehoming_moves_exactly_the_open_incidents_whose_grid_changed(session, s
     inc = around_the_edge
     before = {k: (i.grid_id, i.assignee_id) for k, i in inc.items()}
     plan = reshape(session, staff.g1.code, cell(0, 0, 6, 6))
-    previewed = redraw.preview(session, plan)["moves"]
+    previewed = boundaries.preview(session, plan)["moves"]
     result = save(session, plan)
     expected = sorted((inc[k].id, staff.g2.code, staff.g1.code, "rd-w2", "rd-w1") for k in ("moving", "working"))
     assert moves_key(previewed) == moves_key(result["moves"]) == expected
@@ -423,7 +424,7 @@ def test_save_reports_only_the_revisions_it_wrote(session, layout):
 
 def test_save_without_a_reason_is_refused_and_writes_nothing(session, layout):
     before = snapshot(session)
-    err = refusal(redraw.save, session, reshape(session, layout.g1.code, cell(0, 0, 6, 6)), actor="rd-admin",
+    err = refusal(boundaries.save, session, reshape(session, layout.g1.code, cell(0, 0, 6, 6)), actor="rd-admin",
                   reason="  ")
     assert err.code == "reason_required"
     assert same_snapshot(before, snapshot(session))
@@ -438,7 +439,7 @@ def test_restore_brings_the_old_shape_back_and_neighbours_follow(session, layout
     created = first_revision(session, layout.g1.code)
     save(session, reshape(session, layout.g1.code, cell(0, 0, 6, 6)))
     plan = redraw.plan_restore(session, layout.g1.code, created.id)
-    assert redraw.preview(session, plan)["checks"]["ok"]
+    assert boundaries.preview(session, plan)["checks"]["ok"]
     result = save(session, plan)
     assert stored(session, layout.g1.code).equals(cell(0, 0, 4, 6))
     assert stored(session, layout.g2.code).equals(cell(4, 0, 10, 6))
@@ -479,7 +480,7 @@ def test_preview_writes_nothing(session, staff, kind):
     report(session, staff.w1, 9, 3)
     session.commit()
     before = snapshot(session)
-    effect = redraw.preview(session, PLANS[kind](session, staff))
+    effect = boundaries.preview(session, PLANS[kind](session, staff))
     assert effect["moves"]  # something would move: the preview computed it without writing it
     assert same_snapshot(before, snapshot(session))
 
@@ -487,7 +488,7 @@ def test_preview_writes_nothing(session, staff, kind):
 # --- area and town redraw ---------------------------------------------------------------------
 
 def test_area_shrinking_past_its_grids_is_refused(session, layout):
-    err = refusal(redraw.preview, session, redraw.plan_reshape(session, "area", layout.a1.code,
+    err = refusal(boundaries.preview, session, redraw.plan_reshape(session, "area", layout.a1.code,
                                                                 cell(0, 0, 10, 8)))
     assert (err.code, err.details["zone_code"], err.details["other_code"]) == \
         ("children_outside", layout.a1.code, layout.g3.code)
@@ -495,7 +496,7 @@ def test_area_shrinking_past_its_grids_is_refused(session, layout):
 
 
 def test_area_growing_over_the_neighbours_grid_is_refused(session, layout):
-    err = refusal(redraw.preview, session, redraw.plan_reshape(session, "area", layout.a1.code,
+    err = refusal(boundaries.preview, session, redraw.plan_reshape(session, "area", layout.a1.code,
                                                                 cell(0, 0, 12, 10)))
     assert (err.code, err.details["zone_code"], err.details["other_code"]) == \
         ("children_outside", layout.a2.code, layout.g21.code)
@@ -505,7 +506,7 @@ def test_area_growing_over_the_neighbours_grid_is_refused(session, layout):
 def test_area_growing_into_its_neighbours_gap_takes_that_ground(session, layout):
     save(session, reshape(session, layout.g21.code, cell(12, 0, 20, 10), gap_policy="gap"))
     plan = redraw.plan_reshape(session, "area", layout.a1.code, cell(0, 0, 12, 10))
-    assert redraw.preview(session, plan)["neighbours"] == [layout.a2.code]
+    assert boundaries.preview(session, plan)["neighbours"] == [layout.a2.code]
     save(session, plan)
     assert same_shape(stored(session, layout.a1.code, Area), cell(0, 0, 12, 10))
     assert same_shape(stored(session, layout.a2.code, Area), cell(12, 0, 20, 10))
@@ -514,7 +515,7 @@ def test_area_growing_into_its_neighbours_gap_takes_that_ground(session, layout)
 
 def test_town_shrinking_past_its_areas_is_refused(session, layout):
     plan = redraw.plan_reshape(session, "town", layout.town.code, cell(0, 0, 15, 10), gap_policy="gap")
-    err = refusal(redraw.preview, session, plan)
+    err = refusal(boundaries.preview, session, plan)
     assert (err.code, err.details["other_code"]) == ("children_outside", layout.a2.code)
     assert near(err.details["location"], cell(15, 0, 20, 10))
 
@@ -534,7 +535,7 @@ def test_batch_replaces_four_grids_by_a_reshaped_one_and_two_new_ones(session, s
     data = collection(feature(a1 + "001", cell(0, 0, 4, 10)), feature(a1 + "005", cell(4, 0, 10, 6), "新五"),
                       feature(a1 + "006", cell(4, 6, 10, 10), "新六"))
     plan = redraw.plan_batch(session, a1, data)
-    assert redraw.preview(session, plan)["checks"] == {"ok": True, "gap_opened_m2": 0.0, "gap_closed_m2": 0.0}
+    assert boundaries.preview(session, plan)["checks"] == {"ok": True, "gap_opened_m2": 0.0, "gap_closed_m2": 0.0}
     save(session, plan)
     active = session.scalars(select(Grid.code).where(Grid.area_id == staff.a1.id, Grid.retired_at.is_(None))
                              .order_by(Grid.code)).all()

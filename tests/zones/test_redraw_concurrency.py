@@ -22,6 +22,7 @@ from gridsys.incidents.catalogue import load_catalogue
 from gridsys.incidents.models import Category, Incident, IncidentEvent
 from gridsys.people import services as people
 from gridsys.people.models import User
+from gridsys import boundaries
 from gridsys.zones import redraw
 from gridsys.zones.models import BoundaryRevision, Grid
 from tests.factories import cell, make_area, make_grid, make_town, password_hash
@@ -72,13 +73,13 @@ def g1_to(x1):
 
 def saved(session, x1, versions=None, reason="并发改界"):
     """What the save endpoint does: plan with the rows locked, then save."""
-    return redraw.save(session, redraw.plan_reshape(session, "grid", G1, g1_to(x1), lock=True), actor="rdc-admin",
+    return boundaries.save(session, redraw.plan_reshape(session, "grid", G1, g1_to(x1), lock=True), actor="rdc-admin",
                        reason=reason, expected_versions=versions)
 
 
 def previewed(session, x1) -> dict:
     """What the preview endpoint does: plan, preview, roll back."""
-    effect = redraw.preview(session, redraw.plan_reshape(session, "grid", G1, g1_to(x1)))
+    effect = boundaries.preview(session, redraw.plan_reshape(session, "grid", G1, g1_to(x1)))
     session.rollback()
     return effect
 
@@ -141,7 +142,7 @@ def test_save_without_versions_waits_for_the_first_and_works_on_its_result(engin
 def test_a_session_that_previewed_without_rolling_back_still_sees_the_newer_save(engine, committed):
     """The save locks the rows and reads them afresh, even where the session already holds them."""
     with Session(engine, expire_on_commit=False) as first, Session(engine, expire_on_commit=False) as second:
-        theirs = redraw.preview(second, redraw.plan_reshape(second, "grid", G1, g1_to(136)))  # version N held
+        theirs = boundaries.preview(second, redraw.plan_reshape(second, "grid", G1, g1_to(136)))  # version N held
         saved(first, 137)
         first.commit()
         with pytest.raises(Conflict) as err:
