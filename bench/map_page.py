@@ -74,7 +74,7 @@ def get(port: int, path: str, cookie: str, gzip_ok: bool = False) -> tuple[bytes
 def naive_page(session, out_dir: Path) -> tuple[int, float]:
     """A folium page the naive way: every incident a Marker with its popup, baked into the HTML."""
     import folium
-    from gridsys.map.builder import LocalMap
+    from gridsys.folium_maps import LocalMap
     start = time.perf_counter()
     rows = session.execute(text("SELECT code, description, ST_X(geom), ST_Y(geom) FROM incidents "
                                 "WHERE status <> 'closed'")).all()

@@ -1,6 +1,6 @@
 """The map's basemap: a preset tile service (OpenStreetMap, 天地图, Gaode, Tencent) or a custom
 URL, and the datum its tiles are drawn in. Resolved and checked once by config.load; drawn by
-map.builder. Stored coordinates are WGS84 whatever the basemap: with GCJ-02 tiles only the
+folium_maps. Stored coordinates are WGS84 whatever the basemap: with GCJ-02 tiles only the
 display is shifted (static/gcj02.js)."""
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from gridsys import create_app
 from gridsys.assets import NODE_MODULES, STATIC_DIR
-from gridsys.map.builder import VENDOR_CSS, VENDOR_JS
+from gridsys.folium_maps import VENDOR_CSS, VENDOR_JS
 from gridsys.people import services as people
 from tests.factories import cell, login, make_area, make_grid, make_town, make_user
 

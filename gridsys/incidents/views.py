@@ -11,7 +11,7 @@ from sqlalchemy import select
 from .. import db, geo
 from ..errors import GridsysError
 from ..i18n import locale
-from ..map.builder import base_map, embed
+from ..folium_maps import base_map, embed
 from ..inputs import whole_number
 from ..people import access, auth
 from ..vocabulary import DUTIES, DUTY_ZH

@@ -12,7 +12,7 @@ from ..vocabulary import DUTIES
 from ..zones.models import Area
 from ..people import auth
 from . import data
-from .builder import base_map, embed
+from ..folium_maps import base_map, embed
 from .layers import BoundaryEditor, LiveLayers
 from ..apidoc import FeatureCollection, operation
 

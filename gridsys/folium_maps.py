@@ -1,4 +1,4 @@
-"""A folium Map that loads Leaflet from the app (/vendor, installed from npm), never a CDN,
+"""(Below every domain: any page may embed a map.) A folium Map that loads Leaflet from the app (/vendor, installed from npm), never a CDN,
 and its embedding into a page as header, body and script."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import folium
 from flask import current_app
 from markupsafe import Markup
 
-from ..assets import static_url, vendor_url
-from ..basemaps import Basemap
+from .assets import static_url, vendor_url
+from .basemaps import Basemap
 
 VENDOR_JS = [("leaflet", vendor_url("leaflet/dist/leaflet.js"))]
 VENDOR_CSS = [("leaflet_css", vendor_url("leaflet/dist/leaflet.css"))]
