@@ -193,7 +193,7 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
                    AS m(id, grid_id, area_id, assignee_id, assigned_as, routing, data, hours)
         ), old AS (
             SELECT i.id, i.status, i.assignee_id FROM incidents i JOIN m ON m.id = i.id
-            WHERE i.status IN ('reported', 'assigned', 'in_progress', 'reopened') FOR UPDATE OF i
+            WHERE i.status = ANY(CAST(:open AS text[])) FOR UPDATE OF i
         ), upd AS (
             UPDATE incidents i SET grid_id = m.grid_id, area_id = m.area_id, assignee_id = m.assignee_id,
                    assigned_as = m.assigned_as, routing = m.routing, version = i.version + 1, updated_at = :at,
@@ -222,6 +222,6 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
            "area_ids": [m["area_id"] for m in moves], "assignee_ids": [m["assignee_id"] for m in moves],
            "assigned_as": [m["assigned_as"] for m in moves], "routings": [json.dumps(m["routing"]) for m in moves],
            "datas": [json.dumps(m["data"]) for m in moves], "hours": [m.get("deadline_hours") for m in moves],
-           "at": at, "actor": actor, "note": reason}).all()
+           "at": at, "actor": actor, "note": reason, "open": list(OPEN_STATUSES)}).all()
     session.expire_all()
     return len(rows)
