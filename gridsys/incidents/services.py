@@ -145,16 +145,30 @@ def parse_location(lon, lat, coords) -> tuple[float, float]:
     return geo.to_storage_lonlat(lon, lat, system)
 
 
-def check_new(session: Session, data: NewIncident):
-    """Validate a report before anything is written; returns the parsed values, the id of an
-    incident already stored under the same client UUID, and the grid covering the point (with
-    its area and town) — the three found in one query, the common case of a report."""
+@dataclass
+class CheckedReport:
+    """A report checked before anything is written (check_new)."""
+    client_uuid: uuid.UUID
+    lon: float
+    lat: float
+    category: Category
+    description: str | None = None
+    priority: str | None = None
+    address: str | None = None
+    existing_id: int | None = None   # an incident already stored under the same client UUID (a resend)
+    found: tuple | None = None       # (Location, the worker routing would choose) when the point is in a grid
+
+
+def check_new(session: Session, data: NewIncident) -> CheckedReport:
+    """Validate a report before anything is written: the parsed values, a resend already stored,
+    and the grid covering the point (with its area, town and chosen worker), the last two found
+    in the same one query as the category (the common case of a report)."""
     client_uuid = parse_uuid(data.client_uuid)
     lon, lat = parse_location(data.lon, data.lat, data.coords)
     row = session.execute(_lookup_statement(), {"client_uuid": client_uuid, "lon": lon, "lat": lat,
                                                 "category": str(data.category or "")}).first()
     if row is not None and row[1] is not None:
-        return client_uuid, lon, lat, row[0], None, None, None, row[1], None  # a resend: nothing else matters
+        return CheckedReport(client_uuid, lon, lat, row[0], existing_id=row[1])  # a resend: nothing else matters
     category = usable_category(row[0] if row else None, data.category)
     description = data.description.strip() if isinstance(data.description, str) else ""
     if not description:
@@ -170,16 +184,18 @@ def check_new(session: Session, data: NewIncident):
         if row[5] is not None:
             set_committed_value(row[5], "user", row[6])
         found = (Location(town=row[4], area=row[3], grid=row[2]), row[5])
-    return client_uuid, lon, lat, category, description, priority, address or None, None, found
+    return CheckedReport(client_uuid, lon, lat, category, description, priority, address or None, found=found)
 
 
 def create_incident(session: Session, reporter: User, data: NewIncident, *,
                     at: datetime | None = None) -> tuple[Incident, bool]:
     """Log and route an incident in one transaction. Returns (incident, created); the same
     client UUID again returns the stored incident with created=False."""
-    client_uuid, lon, lat, category, description, priority, address, existing, found = check_new(session, data)
-    if existing is not None:
-        return _same_report(session.get(Incident, existing), reporter)
+    checked = check_new(session, data)
+    client_uuid, lon, lat, category = checked.client_uuid, checked.lon, checked.lat, checked.category
+    description, priority, address, found = checked.description, checked.priority, checked.address, checked.found
+    if checked.existing_id is not None:
+        return _same_report(session.get(Incident, checked.existing_id), reporter)
     at = at or now()
     observed_at = observed_time(data.observed_at, at)
     if found is not None:
