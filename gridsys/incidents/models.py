@@ -43,7 +43,6 @@ class Category(Base):
 STATUSES = ("reported", "assigned", "in_progress", "resolved", "closed", "reopened", "cancelled")
 OPEN_STATUSES = ("reported", "assigned", "in_progress", "reopened")
 OBSERVED_SHOWN_APART = timedelta(minutes=1)
-FINAL_STATUSES = ("closed", "cancelled")
 
 
 class Incident(Base):

@@ -18,7 +18,6 @@ PARENT_LEVEL = {"town": None, "area": "town", "grid": "area"}
 CHILD_LEVEL = {"town": "area", "area": "grid", "grid": None}
 PARENT_FK = {"area": "town_id", "grid": "area_id"}
 EXPECTED_TYPE = {"town": "MultiPolygon", "area": "MultiPolygon", "grid": "Polygon"}
-LEVEL_ZH = {"town": "镇", "area": "片区", "grid": "网格"}
 
 
 # --- codes -------------------------------------------------------------------
