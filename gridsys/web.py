@@ -12,6 +12,7 @@ from .people import access, auth
 from .people.models import AreaLeader, GridAssignment
 from .errors import NotFound
 from .zones.models import Area, Grid, Town
+from .apidoc import Health, operation
 
 bp = Blueprint("web", __name__)
 
@@ -45,7 +46,9 @@ def index():
 
 
 @bp.get("/healthz")
+@operation("getHealth", "meta", Health, public=True, also={503: (Health, "The database is down")})
 def healthz():
+    """The app and its database: what load balancers poll."""
     try:
         postgis = db.session().execute(text("SELECT postgis_lib_version()")).scalar()
     except Exception as exc:  # report, never raise: this is what load balancers poll

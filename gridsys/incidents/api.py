@@ -1,4 +1,4 @@
-"""JSON API for incidents under /api/v1/ (described by /api/v1/openapi.json)."""
+"""JSON API for incidents under /api/v1/ (described by /api/v1/openapi.json, generated from schemas.py)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request, url_for
@@ -14,6 +14,8 @@ from . import lifecycle, photos, reporting_aids, scoping, services
 from ..zones.models import Grid
 from .models import Category, IncidentPhoto
 from .routing import reason_text
+from . import schemas
+from ..apidoc import Document, FeatureCollection, document, operation
 
 bp = Blueprint("incidents_api", __name__)
 
@@ -69,6 +71,7 @@ def _json_body() -> dict:
 
 
 @bp.get("/api/v1/me")
+@operation("getMe", "people", schemas.Me)
 @auth.login_required
 def me():
     """Who the caller is, and what a phone needs before it works offline: a CSRF token for this
@@ -89,6 +92,10 @@ def me():
 
 
 @bp.post("/api/v1/incidents")
+@operation("createIncident", "incidents", (schemas.Incident, "Stored and routed"), status=201,
+           summary="Log an incident (routed at once); idempotent by client_uuid",
+           json=schemas.NewIncident, also={200: (schemas.Incident, "Already stored (same client_uuid)")},
+           errors=schemas.CREATE_ERRORS)
 @auth.login_required
 def create():
     body = _json_body()
@@ -103,6 +110,9 @@ def create():
 
 
 @bp.get("/api/v1/incidents")
+@operation("listIncidents", "incidents", schemas.IncidentPage, query=schemas.IncidentListQuery,
+           summary="Incidents in scope, open and overdue first",
+           errors=schemas.FILTER_ERRORS)
 @auth.login_required
 def index():
     filters = services.parse_filters(request.args)
@@ -114,6 +124,8 @@ def index():
 
 
 @bp.get("/api/v1/incidents/<int:incident_id>")
+@operation("getIncident", "incidents", schemas.Incident, errors=schemas.NOT_FOUND,
+           summary="One incident with its events and photos")
 @auth.login_required
 def show(incident_id):
     incident = scoping.require_incident(db.session(), auth.current_scope(), incident_id)
@@ -121,6 +133,9 @@ def show(incident_id):
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/transitions")
+@operation("actOnIncident", "incidents", schemas.Incident, json=schemas.Transition,
+           summary="Act on an incident (accept, resolve, close, reassign, extend, escalate, ...)",
+           errors=schemas.TRANSITION_ERRORS)
 @auth.login_required
 def transitions(incident_id):
     body = _json_body()
@@ -141,6 +156,10 @@ def _version(value):
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/photos")
+@operation("uploadIncidentPhoto", "incidents", (schemas.Photo, "Stored"), status=201,
+           summary="Attach a photo (stored as JPEG, EXIF removed); idempotent by client_uuid",
+           form=schemas.PhotoUpload, also={200: (schemas.Photo, "Already stored (same client_uuid)")},
+           errors=schemas.PHOTO_ERRORS)
 @auth.login_required
 def upload_photo(incident_id):
     session = db.session()
@@ -177,6 +196,8 @@ def photo(incident_id, photo_id, size="full"):
 
 
 @bp.get("/api/v1/routing/preview")
+@operation("previewRouting", "incidents", schemas.RoutingPreview, query=schemas.PreviewQuery,
+           errors=schemas.PREVIEW_ERRORS)
 @auth.login_required
 def routing_preview():
     """Where a report at this point would go, and why (the same rule as logging it); writes nothing."""
@@ -198,6 +219,7 @@ def _zone_json(zone):
 
 
 @bp.get("/api/v1/categories")
+@operation("listCategories", "incidents", schemas.CategoryList, summary="The current category catalogue")
 @auth.login_required
 def categories():
     rows = db.session().scalars(select(Category).where(Category.active).order_by(Category.code))
@@ -223,6 +245,8 @@ def parse_bbox(value: str | None):
 
 
 @bp.get("/api/v1/incidents.geojson")
+@operation("incidentsGeoJSON", "maps", FeatureCollection, query=schemas.IncidentMapQuery,
+           media_type="application/geo+json", errors=schemas.MAP_FILTER_ERRORS)
 @auth.login_required
 def geojson():
     """Incidents in scope (and bbox) as an RFC 7946 FeatureCollection, built in the database."""
@@ -235,8 +259,9 @@ def geojson():
 
 
 @bp.get("/api/v1/openapi.json")
+@operation("getOpenAPI", "meta", Document, public=True)
 def openapi():
-    from ..openapi import document
+    """This document, generated from the schemas of each domain."""
     return jsonify(document())
 
 
@@ -252,6 +277,8 @@ def _cell(value) -> str:
 
 
 @bp.get("/api/v1/incidents.csv")
+@operation("incidentsCSV", "incidents", schemas.CsvText, query=schemas.IncidentFilters,
+           media_type="text/csv", errors=schemas.FILTER_ERRORS)
 @auth.login_required
 def csv_export():
     """Incidents in scope (same filters as the list, all pages) as UTF-8 CSV for spreadsheets."""

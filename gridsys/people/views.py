@@ -12,6 +12,9 @@ from . import auth, services
 from ..vocabulary import ASSIGNABLE_DUTIES, DUTY_ZH, ROLES
 from .models import AreaLeader, GridAssignment, TownAdmin, User
 
+from ..apidoc import operation
+from .schemas import GridDetail
+
 bp = Blueprint("people", __name__, template_folder="templates")
 admin_only = auth.login_required(roles=("admin",))
 
@@ -168,8 +171,10 @@ def admin_gaps():
 # --- API -----------------------------------------------------------------------------
 
 @bp.get("/api/v1/grids/<code>")
+@operation("getGrid", "zones", GridDetail, errors={404: ("grid_not_found",)})
 @auth.login_required
 def api_grid(code):
+    """A grid in scope with its geometry and current workers by duty."""
     from ..geo import from_db, to_geojson
     from .access import require
     session = db.session()

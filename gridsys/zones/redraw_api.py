@@ -15,6 +15,8 @@ from ..people import auth
 from .. import boundaries
 from . import redraw
 from .models import BoundaryRevision, Grid
+from . import schemas
+from ..apidoc import operation
 
 bp = Blueprint("redraw_api", __name__)
 admin_only = auth.login_required(roles=("admin",))
@@ -42,15 +44,22 @@ def _run(make_plan, preview_only: bool):
     return jsonify(result), 201
 
 
-def _edit_routes(rule: str, endpoint: str, make_plan):
+def _edit_routes(rule: str, endpoint: str, make_plan, body, summary: str):
     def preview_view(**kwargs):
         return _run(lambda body, lock: make_plan(body, lock, **kwargs), True)
 
     def save_view(**kwargs):
         return _run(lambda body, lock: make_plan(body, lock, **kwargs), False)
 
-    bp.add_url_rule(rule + "/preview", endpoint + "_preview", admin_only(preview_view), methods=["POST"])
-    bp.add_url_rule(rule, endpoint, admin_only(save_view), methods=["POST"])
+    preview_view.__doc__ = f"{summary}: preview, writes nothing"
+    save_view.__doc__ = f"{summary}: save, in one transaction"
+    name = "".join(part.title() for part in endpoint.split("_"))
+    preview = operation(f"preview{name}", "boundaries", schemas.EditPreview, json=body,
+                        errors=schemas.EDIT_ERRORS)(admin_only(preview_view))
+    save = operation(f"save{name}", "boundaries", (schemas.EditSaved, "Saved"), status=201, json=body,
+                     errors=schemas.SAVE_ERRORS)(admin_only(save_view))
+    bp.add_url_rule(rule + "/preview", endpoint + "_preview", preview, methods=["POST"])
+    bp.add_url_rule(rule, endpoint, save, methods=["POST"])
 
 
 def _gap_policy(body) -> str:
@@ -58,25 +67,35 @@ def _gap_policy(body) -> str:
 
 
 _edit_routes("/api/v1/grids/<code>/redraw", "grid_redraw", lambda body, lock, code: redraw.plan_reshape(
-    db.session(), "grid", code, body.get("geometry"), gap_policy=_gap_policy(body), lock=lock))
+    db.session(), "grid", code, body.get("geometry"), gap_policy=_gap_policy(body), lock=lock),
+    schemas.Reshape, "Reshape a grid; its neighbours give up or take the difference")
 _edit_routes("/api/v1/grids/<code>/split", "grid_split", lambda body, lock, code: redraw.plan_split(
-    db.session(), code, body.get("line") or {}, name=body.get("name"), lock=lock))
+    db.session(), code, body.get("line") or {}, name=body.get("name"), lock=lock),
+    schemas.Split, "Split a grid by a line into two grids")
 _edit_routes("/api/v1/grids/<code>/merge", "grid_merge", lambda body, lock, code: redraw.plan_merge(
-    db.session(), code, str(body.get("other") or ""), lock=lock))
+    db.session(), code, str(body.get("other") or ""), lock=lock),
+    schemas.Merge, "Merge with an adjacent grid of the same area (the lower code survives)")
 _edit_routes("/api/v1/grids/<code>/move", "grid_move", lambda body, lock, code: redraw.plan_move(
-    db.session(), code, str(body.get("area") or ""), lock=lock))
+    db.session(), code, str(body.get("area") or ""), lock=lock),
+    schemas.Move, "Move the grid to an adjacent area of the same town (renumbered)")
 _edit_routes("/api/v1/grids/<code>/delete", "grid_delete", lambda body, lock, code: redraw.plan_delete(
-    db.session(), code, gap_policy=_gap_policy(body), lock=lock))
+    db.session(), code, gap_policy=_gap_policy(body), lock=lock),
+    schemas.Delete, "Retire the grid; its ground goes to a neighbour or stays a gap")
 _edit_routes("/api/v1/grids/<code>/restore", "grid_restore", lambda body, lock, code: redraw.plan_restore(
-    db.session(), code, _int(body.get("revision")), gap_policy=_gap_policy(body), lock=lock))
+    db.session(), code, _int(body.get("revision")), gap_policy=_gap_policy(body), lock=lock),
+    schemas.Restore, "Bring back the shape of a revision")
 _edit_routes("/api/v1/areas/<code>/grids", "area_new_grid", lambda body, lock, code: redraw.plan_create(
-    db.session(), code, body.get("geometry"), body.get("name"), lock=lock))
+    db.session(), code, body.get("geometry"), body.get("name"), lock=lock),
+    schemas.NewGrid, "Draw a new grid in the area")
 _edit_routes("/api/v1/areas/<code>/import", "area_import", lambda body, lock, code: redraw.plan_batch(
-    db.session(), code, body.get("features_collection") or body, lock=lock))
+    db.session(), code, body.get("features_collection") or body, lock=lock),
+    schemas.BatchImport, "Replace the area's grids with a FeatureCollection (batch redraw)")
 _edit_routes("/api/v1/areas/<code>/redraw", "area_redraw", lambda body, lock, code: redraw.plan_reshape(
-    db.session(), "area", code, body.get("geometry"), gap_policy=_gap_policy(body), lock=lock))
+    db.session(), "area", code, body.get("geometry"), gap_policy=_gap_policy(body), lock=lock),
+    schemas.Reshape, "Reshape an area; its grids must stay inside")
 _edit_routes("/api/v1/towns/<code>/redraw", "town_redraw", lambda body, lock, code: redraw.plan_reshape(
-    db.session(), "town", code, body.get("geometry"), gap_policy="gap", lock=lock))
+    db.session(), "town", code, body.get("geometry"), gap_policy="gap", lock=lock),
+    schemas.TownReshape, "Reshape a town; its areas must stay inside")
 
 
 def _int(value) -> int:
@@ -84,8 +103,10 @@ def _int(value) -> int:
 
 
 @bp.get("/api/v1/grids/<code>/revisions")
+@operation("listGridRevisions", "boundaries", schemas.RevisionList, errors={404: ("grid_not_found",)})
 @admin_only
 def grid_revisions(code):
+    """A grid's boundary history (who, when, why, before and after), newest first."""
     session = db.session()
     if session.scalar(select(Grid.id).where(Grid.code == code)) is None and \
             session.scalar(select(BoundaryRevision.id).where(BoundaryRevision.zone_code == code).limit(1)) is None:

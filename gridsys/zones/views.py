@@ -11,6 +11,8 @@ from ..errors import GridsysError
 from ..people import access, auth
 from . import services, transfer
 from .models import MODELS
+from . import schemas
+from ..apidoc import FeatureCollection, operation
 
 bp = Blueprint("zones", __name__, template_folder="templates")
 
@@ -29,8 +31,11 @@ def overview():
 
 
 @bp.get("/api/v1/locate")
+@operation("locatePoint", "zones", schemas.Located, query=schemas.LocateQuery,
+           errors=schemas.LOCATE_ERRORS)
 @auth.login_required
 def api_locate():
+    """The grid, area and town covering a point."""
     try:
         lon, lat = float(request.args["lon"]), float(request.args["lat"])
         if not (math.isfinite(lon) and math.isfinite(lat)):
@@ -46,8 +51,11 @@ def api_locate():
 
 
 @bp.get("/api/v1/zones.geojson")
+@operation("zonesGeoJSON", "zones", FeatureCollection, query=schemas.ZonesQuery,
+           media_type="application/geo+json", errors={400: ("level_unknown",)})
 @auth.login_required
 def api_zones_geojson():
+    """The towns, areas and grids in the caller's scope (parents first)."""
     level = request.args.get("level")
     if level is not None and level not in ("town", "area", "grid"):
         raise GridsysError("level_unknown", "level is town, area or grid", status=400)

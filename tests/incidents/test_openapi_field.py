@@ -51,5 +51,7 @@ def test_new_inputs_are_documented(client, schemas):
     for path in ("/api/v1/locate", "/api/v1/routing/preview"):
         assert "coords" in {p["name"] for p in document["paths"][path]["get"]["parameters"]}
     upload = document["paths"]["/api/v1/incidents/{incident_id}/photos"]["post"]
-    assert "client_uuid" in upload["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert {"photo", "client_uuid"} <= schemas[form]["properties"].keys()
+    assert schemas[form]["required"] == ["photo"]
     assert {"200", "201", "409"} <= upload["responses"].keys()

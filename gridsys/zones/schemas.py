@@ -1,0 +1,169 @@
+"""What the zone and boundary-edit API takes and answers, declared once (the OpenAPI document is
+generated from these models; the views parse input themselves)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from ..apidoc import Query
+from ..geo import COORDINATE_SYSTEMS
+from ..inputs import INT4_MAX
+from .models import LEVELS
+
+Level = Literal[LEVELS]  # type: ignore[valid-type]
+GapPolicy = Literal["neighbour", "gap"]
+Geometry = dict[str, Any]
+
+
+class ZoneRef(BaseModel):
+    code: str
+    name: str
+
+
+class Located(BaseModel):
+    level: Level = Field(description="the lowest level covering the point")
+    town: str
+    area: str | None
+    grid: str | None
+
+
+class LocateQuery(Query):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    coords: Literal[COORDINATE_SYSTEMS] | None = Field(  # type: ignore[valid-type]
+        None, description="wgs84 (default) or gcj02 (a position read off Gaode/Tencent maps)")
+
+
+class ZonesQuery(Query):
+    level: Level | None = Field(None, description="only this level")
+
+
+# --- boundary edits: every one has a /preview twin that writes nothing ------------------
+
+class Edit(BaseModel):
+    reason: str | None = Field(None, description="why (required to save; kept in the history)")
+    versions: dict[str, Annotated[int, Field(ge=0, le=INT4_MAX)]] | None = Field(None, description="zone code -> version seen in the preview; a "
+                                                              "mismatch is 409 stale_boundary")
+
+
+class Reshape(Edit):
+    geometry: Geometry = Field(description="GeoJSON Polygon (grid) or MultiPolygon/Polygon (area, town)")
+    gap_policy: GapPolicy = Field("neighbour", description="who takes ground given up: a neighbour, or nobody")
+
+
+class TownReshape(Edit):
+    geometry: Geometry = Field(description="GeoJSON MultiPolygon or Polygon")
+
+
+class Split(Edit):
+    line: Geometry = Field(description="GeoJSON LineString across the grid")
+    name: str | None = Field(None, description="name of the new grid")
+
+
+class Merge(Edit):
+    other: str = Field(description="code of an adjacent grid of the same area (the lower code survives)")
+
+
+class Move(Edit):
+    area: str = Field(description="code of an adjacent area of the same town (the grid is renumbered)")
+
+
+class Delete(Edit):
+    gap_policy: GapPolicy = Field("neighbour", description="who takes the ground: a neighbour, or nobody")
+
+
+class Restore(Edit):
+    revision: int = Field(ge=1, le=INT4_MAX, description="the id of a revision of this grid")
+    gap_policy: GapPolicy = "neighbour"
+
+
+class NewGrid(Edit):
+    geometry: Geometry = Field(description="GeoJSON Polygon inside the area")
+    name: str | None = None
+
+
+class BatchImport(Edit):
+    """Replace the area's grids: existing codes reshaped, new codes created, missing ones retired."""
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(json_schema_extra={"const": "FeatureCollection"})
+    features: list[dict[str, Any]]
+
+
+class AreaChange(BaseModel):
+    level: Level
+    code: str
+    old_code: str | None
+    action: Literal["create", "delete", "move", "update"]
+    area_before_m2: float
+    area_after_m2: float
+    delta_m2: float
+
+
+class IncidentMove(BaseModel):
+    incident: int
+    code: str
+    from_grid: str | None
+    to_grid: str | None
+    from_area: str | None
+    to_area: str | None
+    from_handler: str | None = Field(description="username")
+    to_handler: str | None = Field(description="username")
+
+
+class Checks(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    ok: bool
+
+
+class EditPreview(BaseModel):
+    kind: str
+    level: Level
+    target: str
+    checks: Checks
+    changes: list[AreaChange]
+    versions: dict[str, int] = Field(description="send back as 'versions' when saving")
+    neighbours: list[str]
+    moves: list[IncidentMove] = Field(description="open incidents that change grid or handler")
+    geometries: dict[str, Geometry | None] = Field(description="zone code -> new GeoJSON shape (null: retired)")
+
+
+class EditSaved(BaseModel):
+    kind: str
+    target: str
+    checks: Checks
+    revisions: list[int]
+    moves: list[IncidentMove]
+    changes: list[AreaChange]
+
+
+class Revision(BaseModel):
+    id: int
+    action: str
+    actor: str
+    reason: str | None
+    changed_at: datetime
+    old_geometry: Geometry | None
+    new_geometry: Geometry | None
+
+
+class RevisionList(RootModel[list[Revision]]):
+    """Newest first."""
+
+
+# Refusals per operation: HTTP status -> the error codes it carries (the door's own are added by apidoc).
+GEOMETRY_REFUSALS = ("geometry_malformed", "geometry_wrong_type", "geometry_empty", "geometry_invalid",
+                     "coordinates_invalid", "coordinates_out_of_range", "ring_not_closed", "ring_too_short")
+EDIT_ERRORS = {400: ("name_invalid", "revision_invalid", "version_invalid"), 403: ("role_required",),
+               404: ("grid_not_found", "area_not_found", "town_not_found", "revision_not_found", "not_found"),
+               422: (*GEOMETRY_REFUSALS, "outside_parent", "sibling_overlap", "children_outside", "neighbour_split",
+                     "neighbour_swallowed", "area_emptied", "area_full", "split_line_invalid", "merge_same_grid",
+                     "merge_across_areas", "merge_not_adjacent", "move_same_area", "move_across_towns",
+                     "move_not_adjacent", "gap_policy_unknown", "grid_code_retired", "incidents_stranded",
+                     "name_invalid", "batch_foreign_feature", "not_feature_collection", "no_features",
+                     "feature_malformed", "duplicate_code", "level_unknown", "parent_not_found")}
+SAVE_ERRORS = {**EDIT_ERRORS, 400: (*EDIT_ERRORS[400], "reason_invalid"), 409: ("stale_boundary",),
+               422: (*EDIT_ERRORS[422], "reason_required")}
+LOCATE_ERRORS = {400: ("coordinates_invalid", "coords_unknown"),
+                 422: ("coordinates_invalid", "coordinates_out_of_range", "point_outside_towns")}
