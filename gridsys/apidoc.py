@@ -11,10 +11,21 @@ from spectree import Response, SpecTree
 
 from . import __version__
 
+_NAMED: dict[str, type] = {}
+
+
+def _component_name(model) -> str:
+    """A model's class name, the same for every domain: two models may not share one."""
+    name = model.__name__
+    if _NAMED.setdefault(name, model) is not model and model.model_json_schema() != _NAMED[name].model_json_schema():
+        raise TypeError(f"two API models are named {name}: {model.__module__} and {_NAMED[name].__module__}")
+    return name
+
+
 spec = SpecTree("flask", mode="strict", title="gridsys API", version=__version__, annotations=False,
                 description='Grid-management incidents, zones and people. Errors are {"error": {"code", '
                             '"message", …}} with a stable code; each error response lists its codes.',
-                naming_strategy=lambda model: model.__name__,
+                naming_strategy=_component_name,
                 nested_naming_strategy=lambda _parent, child: child)
 
 # Refusals at the door, whatever the operation: a NUL character anywhere (PostgreSQL text cannot hold it),

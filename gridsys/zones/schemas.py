@@ -14,7 +14,25 @@ from .models import LEVELS
 
 Level = Literal[LEVELS]  # type: ignore[valid-type]
 GapPolicy = Literal["neighbour", "gap"]
-Geometry = dict[str, Any]
+Geometry = dict[str, Any]  # what the app answers: any GeoJSON geometry (a retired grid's is empty)
+Position = Annotated[list[float], Field(min_length=2, max_length=2, description="[lon, lat], WGS 84")]
+Ring = Annotated[list[Position], Field(min_length=4, description="closed: the last position is the first")]
+
+
+class Polygon(BaseModel):
+    """A GeoJSON Polygon: an outer ring, then holes."""
+    type: Literal["Polygon"]
+    coordinates: list[Ring] = Field(min_length=1)
+
+
+class MultiPolygon(BaseModel):
+    type: Literal["MultiPolygon"]
+    coordinates: list[Annotated[list[Ring], Field(min_length=1)]] = Field(min_length=1)
+
+
+class LineString(BaseModel):
+    type: Literal["LineString"]
+    coordinates: list[Position] = Field(min_length=2)
 
 
 class ZoneRef(BaseModel):
@@ -49,16 +67,16 @@ class Edit(BaseModel):
 
 
 class Reshape(Edit):
-    geometry: Geometry = Field(description="GeoJSON Polygon (grid) or MultiPolygon/Polygon (area, town)")
+    geometry: Polygon | MultiPolygon = Field(description="a Polygon (grid), a MultiPolygon or Polygon (area)")
     gap_policy: GapPolicy = Field("neighbour", description="who takes ground given up: a neighbour, or nobody")
 
 
 class TownReshape(Edit):
-    geometry: Geometry = Field(description="GeoJSON MultiPolygon or Polygon")
+    geometry: Polygon | MultiPolygon
 
 
 class Split(Edit):
-    line: Geometry = Field(description="GeoJSON LineString across the grid")
+    line: LineString = Field(description="across the grid")
     name: str | None = Field(None, description="name of the new grid")
 
 
@@ -80,7 +98,7 @@ class Restore(Edit):
 
 
 class NewGrid(Edit):
-    geometry: Geometry = Field(description="GeoJSON Polygon inside the area")
+    geometry: Polygon = Field(description="inside the area")
     name: str | None = None
 
 

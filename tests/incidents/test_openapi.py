@@ -8,7 +8,7 @@ import jsonschema_rs
 import pytest
 
 from gridsys.incidents import lifecycle
-from tests.incidents.helpers import bearer, lonlat
+from tests.incidents.helpers import bearer, lonlat, report
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -138,3 +138,16 @@ def test_error_responses_have_the_documented_shape(client, session, world, docum
     assert response.status_code == 422 and set(required) <= response.get_json()["error"].keys()
     assert conforms(document, "Error", response.get_json()) == []
     assert str(response.status_code) in document["paths"]["/api/v1/incidents"]["post"]["responses"]
+
+
+def test_a_whole_number_sent_as_a_float_is_taken_as_the_document_says(client, session, world):
+    """JSON Schema's integer includes 3.0 (JSON does not tell them apart): what the document allows,
+    the code takes; a fraction stays refused."""
+    incident = report(session, world.general1, "g11")
+    headers = bearer(session, world.safety1)
+    late = client.post(f"/api/v1/incidents/{incident.id}/transitions", headers=headers,
+                       json={"action": "comment", "note": "到场", "version": incident.version + 0.5})
+    assert late.status_code == 400 and late.get_json()["error"]["code"] == "version_invalid"
+    response = client.post(f"/api/v1/incidents/{incident.id}/transitions", headers=headers,
+                           json={"action": "comment", "note": "到场", "version": float(incident.version)})
+    assert response.status_code == 200, response.get_json()
