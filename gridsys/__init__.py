@@ -13,7 +13,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .incidents import api as incidents_api, fieldapp, views as incident_views
     from .map import views as map_views
     from .people import auth, views as people_views
-    from .zones import redraw_api, views as zone_views
+    from . import boundaries_api
+    from .zones import views as zone_views
 
     app = Flask(__name__)
     app.config.update(config_module.load(config))
@@ -22,7 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     errors.register(app)
     for blueprint in (web.bp, people_views.bp, zone_views.bp, incident_views.bp, incidents_api.bp, map_views.bp,
-                      redraw_api.bp, fieldapp.bp):
+                      boundaries_api.bp, fieldapp.bp):
         app.register_blueprint(blueprint)
     web.compress_responses(app)
     assets.init_app(app)

@@ -8,15 +8,13 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from .. import db, geo
-from ..errors import GridsysError
-from ..inputs import whole_number
-from ..people import auth
-from .. import boundaries
-from . import redraw
-from .models import BoundaryRevision, Grid
-from . import schemas
-from ..apidoc import operation
+from . import boundaries, db, geo
+from .apidoc import operation
+from .errors import GridsysError
+from .inputs import whole_number
+from .people import auth
+from .zones import redraw, schemas
+from .zones.models import BoundaryRevision, Grid
 
 bp = Blueprint("redraw_api", __name__)
 admin_only = auth.login_required(roles=("admin",))
