@@ -11,17 +11,6 @@ from ..people.access import Scope
 from .models import Incident
 
 
-def incidents_where(scope: Scope):
-    """SQL condition: incidents of the scope's zones, plus those the user reported or handles."""
-    if scope.everything:
-        return true()
-    if scope.user_id is None:
-        return false()
-    return or_(Incident.grid_id.in_(scope.grid_ids), Incident.area_id.in_(scope.area_ids),
-               Incident.town_id.in_(scope.town_ids), Incident.reporter_id == scope.user_id,
-               Incident.assignee_id == scope.user_id)
-
-
 def responsible_for(scope: Scope):
     """Incidents of the scope's zones or handled by the user (not those merely reported)."""
     if scope.everything:
@@ -30,6 +19,13 @@ def responsible_for(scope: Scope):
         return false()
     return or_(Incident.grid_id.in_(scope.grid_ids), Incident.area_id.in_(scope.area_ids),
                Incident.town_id.in_(scope.town_ids), Incident.assignee_id == scope.user_id)
+
+
+def incidents_where(scope: Scope):
+    """SQL condition: what the user is responsible for, plus the incidents they reported."""
+    if scope.everything or scope.user_id is None:
+        return responsible_for(scope)
+    return or_(responsible_for(scope), Incident.reporter_id == scope.user_id)
 
 
 def require_incident(session: Session, scope: Scope, incident_id, *, for_update: bool = False):
