@@ -1,4 +1,4 @@
-"""Boundary changes across the domains: an edit planned in zones (zones/redraw.py) moves the open
+"""Boundary changes across the domains: an edit planned in zones (zones/plan_writer.py) moves the open
 incidents standing on the ground it changes (incidents/rehome.py) and ends the assignments of
 grids it retires (people). This module sits above the three and calls each one's own API; none
 of them imports it. Preview writes nothing; save is one transaction (flushes; the caller commits).
@@ -12,7 +12,7 @@ from .clock import now
 from .errors import GridsysError
 from .incidents.rehome import Move, apply_moves, planned_moves
 from .people.services import end_grid_assignments
-from .zones import redraw
+from .zones import plan_writer
 from .zones.redraw import Plan
 
 
@@ -27,8 +27,8 @@ def check_moves(moves: list[Move]) -> None:
 
 
 def _checked(session: Session, plan: Plan) -> tuple[dict, list[Move]]:
-    checks = redraw.check_plan(session, plan)
-    redraw.check_children(session, plan)
+    checks = plan_writer.check_plan(session, plan)
+    plan_writer.check_children(session, plan)
     moves = planned_moves(session, plan)
     check_moves(moves)
     return checks, moves
@@ -38,7 +38,7 @@ def preview(session: Session, plan: Plan) -> dict:
     """The effect of a plan without writing: checks, areas, neighbours, incidents that move."""
     checks, moves = _checked(session, plan)
     return {"kind": plan.kind, "level": plan.level, "target": plan.target, "checks": {"ok": True, **checks},
-            "changes": redraw.area_changes(session, plan), "versions": plan.versions,
+            "changes": plan_writer.area_changes(session, plan), "versions": plan.versions,
             "neighbours": [c.code for c in plan.changes if c.code != plan.target and c.level == plan.level],
             "moves": [m.as_dict() for m in moves],
             "geometries": {c.code: geo.to_geojson(c.new) if c.new is not None else None for c in plan.changes}}
@@ -48,14 +48,14 @@ def save(session: Session, plan: Plan, *, actor: str, reason: str, expected_vers
          at=None) -> dict:
     """Write the plan in the caller's transaction: geometries with a revision each, retirements
     (their assignments end), then the open incidents re-homed."""
-    reason = redraw.check_reason(reason)
-    redraw.check_versions(plan, expected_versions)
+    reason = plan_writer.check_reason(reason)
+    plan_writer.check_versions(plan, expected_versions)
     at = at or now()
     checks, moves = _checked(session, plan)
-    written = redraw.write_plan(session, plan, actor=actor, reason=reason, at=at)
+    written = plan_writer.write_plan(session, plan, actor=actor, reason=reason, at=at)
     if written.retired_grid_ids:
         end_grid_assignments(session, written.retired_grid_ids, at)
     moved = apply_moves(session, moves, actor=actor, reason=reason, at=at)
     return {"kind": plan.kind, "target": plan.target, "checks": {"ok": True, **checks},
             "revisions": written.revision_ids, "moves": [m.as_dict() for m in moved],
-            "changes": redraw.area_changes(session, plan)}
+            "changes": plan_writer.area_changes(session, plan)}
