@@ -535,6 +535,11 @@
 
   if (navigator.serviceWorker && window.isSecureContext) {
     navigator.serviceWorker.register(cfg.swUrl, {scope: "/"}).then(function (reg) {
+      // Ask for a new version now and whenever the app comes back to the front (the browser's own
+      // check after a navigation may come much later); a new one takes over by itself.
+      var update = function () { if (navigator.onLine !== false) { reg.update().catch(function () {}); } };
+      if (!reg.installing) { update(); }
+      document.addEventListener("visibilitychange", function () { if (!document.hidden) { update(); } });
       var installing = reg.installing;
       if (installing) {   // a failed install (an asset missing) must not pass for "works offline"
         installing.addEventListener("statechange", function () {

@@ -297,10 +297,15 @@ def test_the_route_is_shown_before_sending(phone, net):
 
 
 def worker_version(page) -> str:
+    """The version of the service worker controlling the page ("" while none answers: a worker
+    being replaced may never answer)."""
     return page.evaluate("""() => new Promise(resolve => {
+        const worker = navigator.serviceWorker.controller;
+        if (!worker) { resolve(""); return; }
         const channel = new MessageChannel();
         channel.port1.onmessage = e => resolve(e.data.version);
-        navigator.serviceWorker.controller.postMessage({type: 'version'}, [channel.port2]); })""")
+        setTimeout(() => resolve(""), 1000);
+        worker.postMessage({type: 'version'}, [channel.port2]); })""")
 
 
 def test_a_new_version_takes_over_and_sends_what_the_old_one_queued(phone, net, db, field_server):
@@ -316,7 +321,7 @@ def test_a_new_version_takes_over_and_sends_what_the_old_one_queued(phone, net, 
     net.block(b"POST /api/v1/incidents HTTP")   # reports cannot get through until the new version runs
     net.restore()
     page.reload()
-    wait_until(lambda: worker_version(page).startswith("field-v2-"), timeout=20, page=page)   # it takes over by itself
+    wait_until(lambda: worker_version(page).startswith("field-v2-"), timeout=30, page=page)   # it takes over by itself
     page.reload()   # the page now runs entirely under the new version
     assert worker_version(page).startswith("field-v2-")
     assert stored(db, tag) == [] and item(page, f"旧版本 停车 {tag}").and_(page.locator("li.queued")).count() == 1
