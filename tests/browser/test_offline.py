@@ -177,7 +177,7 @@ def test_three_reports_logged_offline_arrive_once_with_their_photos(phone, net, 
     assert stored(db, tag) == []
 
     net.restore()   # the network returns: the page sends by itself (no tap)
-    codes = [wait_sent(page, f"{word} {tag}", timeout=40_000) for word in ("离线一 垃圾", "离线二 路灯", "离线三 隐患")]
+    codes = [wait_sent(page, f"{word} {tag}", timeout=75_000) for word in ("离线一 垃圾", "离线二 路灯", "离线三 隐患")]
     rows = stored(db, tag)
     assert len(rows) == 3
     assert sorted(r.code for r in rows) == sorted(codes)
