@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-__version__ = "0.1.0"
+from .version import VERSION as __version__
+
+__all__ = ["__version__", "create_app"]
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -12,9 +14,8 @@ def create_app(config: dict | None = None) -> Flask:
     from . import assets, cli, config as config_module, db, errors, i18n, limits, web
     from .incidents import api as incidents_api, fieldapp, views as incident_views
     from .map import views as map_views
-    from .people import auth, views as people_views
+    from .people import auth, views as people_views, zone_pages
     from . import boundaries_api
-    from .zones import views as zone_views
 
     app = Flask(__name__)
     app.config.update(config_module.load(config))
@@ -22,7 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     i18n.init_app(app)
     auth.init_app(app)
     errors.register(app)
-    for blueprint in (web.bp, people_views.bp, zone_views.bp, incident_views.bp, incidents_api.bp, map_views.bp,
+    for blueprint in (web.bp, people_views.bp, zone_pages.bp, incident_views.bp, incidents_api.bp, map_views.bp,
                       boundaries_api.bp, fieldapp.bp):
         app.register_blueprint(blueprint)
     web.compress_responses(app)

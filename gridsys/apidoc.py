@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response, SpecTree
 
-from . import __version__
+from .version import VERSION
 
 _NAMED: dict[str, type] = {}
 
@@ -22,7 +22,7 @@ def _component_name(model) -> str:
     return name
 
 
-spec = SpecTree("flask", mode="strict", title="gridsys API", version=__version__, annotations=False,
+spec = SpecTree("flask", mode="strict", title="gridsys API", version=VERSION, annotations=False,
                 description='Grid-management incidents, zones and people. Errors are {"error": {"code", '
                             '"message", …}} with a stable code; each error response lists its codes.',
                 naming_strategy=_component_name,

@@ -14,7 +14,6 @@ from flask.cli import AppGroup
 
 from . import db
 from .commands import transactional
-from .errors import GridsysError
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"

@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, url_for
 from flask_babel import gettext as _
 
-from .. import __version__
+from ..version import VERSION
 
 bp = Blueprint("fieldapp", __name__)
 
@@ -32,7 +32,7 @@ ASSET_REF = re.compile(r"""(?:src|href)="(/(?:static|vendor)/[^"]+)\"""")
 
 @functools.cache
 def _source_digest() -> str:
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(VERSION.encode())
     for folder in VERSIONED_SOURCES:
         for path in sorted((PACKAGE / folder).rglob("*")):
             if path.is_file() and path.suffix in (".js", ".css", ".html", ".mo", ".png"):

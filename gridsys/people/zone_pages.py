@@ -1,4 +1,5 @@
-"""Zone pages (HTML) and the zone JSON endpoints."""
+"""The zones a person may see: the coverage page, the zones GeoJSON and locate. They sit with
+people, above zones, since what one may see comes from people's scope (access.py)."""
 from __future__ import annotations
 
 import math
@@ -7,12 +8,11 @@ from sqlalchemy import select
 from flask import Blueprint, jsonify, render_template, request
 
 from .. import db, geo
-from ..errors import GridsysError
-from ..people import access, auth
-from . import services, transfer
-from .models import MODELS
-from . import schemas
 from ..apidoc import FeatureCollection, operation
+from ..errors import GridsysError
+from ..zones import schemas, services, transfer
+from ..zones.models import MODELS
+from . import access, auth
 
 bp = Blueprint("zones", __name__, template_folder="templates")
 
