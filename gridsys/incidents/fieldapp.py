@@ -10,12 +10,17 @@ import functools
 import hashlib
 import json
 import re
+import weakref
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
+from .. import db
 from ..version import VERSION
+from .models import Category
+from .views import render_shell
 
 bp = Blueprint("fieldapp", __name__)
 
@@ -49,9 +54,6 @@ def app_version() -> str:
 def shell_version() -> str:
     """What the phones' copy of the shell depends on: the app's version and the category catalogue
     it lists (an administrator's change to the catalogue reaches the phones as a new version)."""
-    from sqlalchemy import select
-    from .. import db
-    from .models import Category
     rows = db.session().execute(select(Category.code, Category.active, Category.name_zh, Category.name_en,
                                        Category.duty, Category.priority).order_by(Category.code)).all()
     catalogue = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()[:8]
@@ -62,21 +64,29 @@ def workbox_urls() -> list[str]:
     return [url_for("web.vendor", filename=f"workbox-{m}/build/workbox-{m}.prod.js") for m in WORKBOX_MODULES]
 
 
-def shell_assets(shell_html: str) -> list[str]:
-    """Every script and style the shell page loads from the app (so the list cannot drift from it)."""
-    return sorted(set(ASSET_REF.findall(shell_html)) | set(LEAFLET_IMAGES) | {url_for("fieldapp.manifest"),
-                                                        url_for("static", filename="icons/icon-192.png"),
-                                                        url_for("static", filename="icons/icon-512.png")})
+# The shell's assets per app and version: rendering the shell to read them off costs more than
+# the worker script itself, and phones ask for the script on every visit.
+_ASSETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # app -> {version: assets}
+
+
+def shell_assets() -> list[str]:
+    """Every script and style the shell page loads from the app (read off the rendered shell, so
+    the list cannot drift from it), with the manifest, icons and Leaflet's images."""
+    known = _ASSETS.setdefault(current_app._get_current_object(), {})
+    version = app_version()
+    if version not in known:
+        known[version] = sorted(set(ASSET_REF.findall(render_shell())) | set(LEAFLET_IMAGES)
+                              | {url_for("fieldapp.manifest"), url_for("static", filename="icons/icon-192.png"),
+                                 url_for("static", filename="icons/icon-512.png")})
+    return known[version]
 
 
 @bp.get("/sw.js")
 def service_worker():
     """The service worker, at the root so its scope is the whole app; never cached by HTTP (the
     browser checks it for a new version on every visit)."""
-    from .views import render_shell
-    version = shell_version()
-    config = {"version": version, "shell": url_for(SHELL_ENDPOINT),
-              "assets": shell_assets(render_shell()), "workbox": workbox_urls(),
+    config = {"version": shell_version(), "shell": url_for(SHELL_ENDPOINT),
+              "assets": shell_assets(), "workbox": workbox_urls(),
               "api": [url_for("incidents_api.categories"), url_for("zones.api_zones_geojson")]}
     source = (PACKAGE / "static" / "sw.js").read_text(encoding="utf-8")
     body = f"self.GRIDSYS = {json.dumps(config)};\n{source}"
@@ -88,7 +98,6 @@ def service_worker():
 def shell():
     """The report page without anything personal (no name, no token): what the phone keeps to
     open offline. The page fetches who is logged in and a CSRF token when it sends."""
-    from .views import render_shell
     return Response(render_shell(), mimetype="text/html", headers={"Cache-Control": "no-cache"})
 
 
