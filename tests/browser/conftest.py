@@ -35,7 +35,7 @@ from gridsys.incidents.catalogue import load_catalogue
 from gridsys.people import services as people
 from gridsys.zones.transfer import import_zones
 
-from .helpers import served, GAP_GRID, PASSWORD, SPOTS, TOWN, VIEWPORTS, XSS, XSS_GRID, PageLog, login, report
+from .helpers import GAP_GRID, PASSWORD, SPOTS, TOWN, XSS, XSS_GRID, page_opener, report, served
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -193,24 +193,6 @@ def browser():
 
 @pytest.fixture
 def open_page(browser, live_server):
-    """open_page(viewport, user=None, **context_options) -> (page, log): a fresh context at the
-    viewport ("phone" or "laptop"), logged in through the form when ``user`` is given.
-    Requests that would leave 127.0.0.1 are recorded (in the log) and aborted."""
-    opened = []
-
-    def opener(viewport="phone", user=None, **options):
-        context = browser.new_context(base_url=live_server, **VIEWPORTS[viewport], **options)
-        context.set_default_timeout(10_000)
-        context.route(lambda url: not url.startswith(live_server), lambda route: route.abort())
-        page = context.new_page()
-        log = PageLog(live_server)
-        log.attach(page)
-        opened.append((context, page, log))
-        if user:
-            login(page, live_server, user)
-        return page, log
-
-    yield opener
-    for context, page, log in opened:
-        log.drain(page)
-        context.close()
+    """open_page(viewport, user=None, **context_options) -> (page, log): see helpers.page_opener."""
+    with page_opener(browser, live_server) as opener:
+        yield opener

@@ -202,6 +202,33 @@ def served(browser_db, **config):
         app.extensions["gridsys.engine"].dispose()
 
 
+@contextmanager
+def page_opener(browser, base_url: str):
+    """opener(viewport="phone", user=None, **context_options) -> (page, log): a fresh context on
+    ``base_url`` at the viewport, logged in through the form when ``user`` is given. Requests that
+    would leave ``base_url`` are recorded (in the log) and aborted; contexts close at the end."""
+    opened = []
+
+    def opener(viewport="phone", user=None, **options):
+        context = browser.new_context(base_url=base_url, **VIEWPORTS[viewport], **options)
+        context.set_default_timeout(10_000)
+        context.route(lambda url: not url.startswith(base_url), lambda route: route.abort())
+        page = context.new_page()
+        log = PageLog(base_url)
+        log.attach(page)
+        opened.append((context, page, log))
+        if user:
+            login(page, base_url, user)
+        return page, log
+
+    try:
+        yield opener
+    finally:
+        for context, page, log in opened:
+            log.drain(page)
+            context.close()
+
+
 # --- what the database says ---------------------------------------------------------------
 
 def user_id(session, username: str) -> int:

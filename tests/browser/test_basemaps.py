@@ -15,7 +15,7 @@ import pytest
 
 from gridsys import geo
 
-from .helpers import VIEWPORTS, PageLog, idle, login, served
+from .helpers import PageLog, idle, page_opener, served
 
 pytestmark = pytest.mark.browser
 
@@ -51,23 +51,8 @@ def gaode_server(browser_db):
 @pytest.fixture
 def gaode_page(browser, gaode_server):
     """gaode_page(user, viewport="phone") -> (page, log): a context logged in on the Gaode app."""
-    opened = []
-
-    def opener(user, viewport="phone"):
-        context = browser.new_context(base_url=gaode_server, **VIEWPORTS[viewport])
-        context.set_default_timeout(10_000)
-        context.route(lambda url: not url.startswith(gaode_server), lambda route: route.abort())
-        page = context.new_page()
-        log = PageLog(gaode_server)
-        log.attach(page)
-        opened.append((context, page, log))
-        login(page, gaode_server, user)
-        return page, log
-
-    yield opener
-    for context, page, log in opened:
-        log.drain(page)
-        context.close()
+    with page_opener(browser, gaode_server) as opener:
+        yield lambda user, viewport="phone": opener(viewport, user)
 
 
 # Set the view and see it stay: a page may still be fitting the view to the grids it fetched
