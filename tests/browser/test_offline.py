@@ -198,7 +198,7 @@ def test_a_refused_report_stays_with_its_reason_while_the_others_go(phone, net, 
     db.commit()
     try:
         net.restore()
-        page.locator("#send-now").tap()
+        send_now(page)
         wait_sent(page, f"照常发 垃圾 {tag}")
         refused = item(page, f"会被拒 噪音 {tag}")
         refused.and_(page.locator("li.refused")).wait_for()
@@ -339,7 +339,7 @@ def test_a_new_version_takes_over_and_sends_what_the_old_one_queued(phone, net, 
     assert worker_version(page).startswith("field-v2-")
     assert stored(db, tag) == [] and item(page, f"旧版本 停车 {tag}").and_(page.locator("li.queued")).count() == 1
     net.block(None)
-    page.locator("#send-now").tap()
+    send_now(page)
     wait_sent(page, f"旧版本 停车 {tag}")
     assert len(stored(db, tag)) == 1
     cached = page.evaluate("""async () => { const out = [];
@@ -358,7 +358,7 @@ def test_a_queued_report_belongs_to_who_logged_it(phone, net, db):
     db.execute(text("UPDATE users SET session_version = session_version + 1 WHERE username = 'w0102a'"))
     db.commit()
     net.restore()
-    page.locator("#send-now").tap()
+    send_now(page)
     page.locator("#login-again").wait_for()
     assert page.locator("li.outbox-item.queued").count() == 1, "a 401 keeps the queue"
     assert stored(db, tag) == []
@@ -419,10 +419,10 @@ def test_an_answer_that_is_not_the_app_s_keeps_the_photo(phone, net, db, camera_
     assert entry.and_(page.locator("li.sent")).count() == 0
     kept = page.evaluate("() => window.gridsysOutbox.reports().then(items => items.map(it => it.photos.map(p => !!p.blob)))")
     assert kept == [[True]], "the photo is still on the phone"
-    page.locator("#send-now").tap()   # the portal's 413 now: still kept
+    send_now(page)   # the portal's 413 now: still kept
     page.wait_for_timeout(1000)
     assert entry.and_(page.locator("li.sent")).count() == 0
-    page.locator("#send-now").tap()   # the real app at last
+    send_now(page)   # the real app at last
     wait_sent(page, f"门户 {tag}")
     [row] = stored(db, tag)
     assert row.photos == 1
