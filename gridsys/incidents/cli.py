@@ -12,7 +12,7 @@ from .. import db
 from ..commands import transactional
 from ..errors import GridsysError
 from ..zones.services import require_zone
-from . import escalation, notify
+from . import escalation, webhooks
 from .models import WEBHOOK_KINDS, Webhook, WebhookDelivery
 
 webhooks_cli = AppGroup("webhooks", help="Town webhooks (generic JSON, WeCom or DingTalk group robots).")
@@ -36,7 +36,7 @@ def sweep_once(as_of: datetime | None) -> tuple[int, dict]:
     except BaseException:
         session.rollback()
         raise
-    return len(done), notify.deliver_pending(session)
+    return len(done), webhooks.deliver_pending(session)
 
 
 @click.command("escalate")
@@ -63,7 +63,7 @@ def escalate_command(interval, as_of):
 @transactional
 def webhooks_add(town_code, url, kind):
     session = db.session()
-    hook = notify.add_webhook(session, require_zone(session, "town", town_code), url, kind)
+    hook = webhooks.add_webhook(session, require_zone(session, "town", town_code), url, kind)
     click.echo(f"webhook #{hook.id} ({kind}) for town {town_code}")
 
 
@@ -89,7 +89,7 @@ def webhooks_list():
 def webhooks_deliver(interval):
     """Send pending webhook messages (the sweep does this too)."""
     while True:
-        sent = notify.deliver_pending(db.session())
+        sent = webhooks.deliver_pending(db.session())
         click.echo(f"delivered {sent['delivered']}, to retry {sent['retry']}, failed {sent['failed']}")
         if not interval:
             return

@@ -29,6 +29,8 @@ class Category(Base):
     escalate_after_hours: Mapped[int] = mapped_column(Integer)
     priority: Mapped[str] = mapped_column(String(10), default="normal")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # Group robots get only the code, the category and a link (心理咨询, 民政救济, disputes).
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{4}$'", name="code_format"),
         CheckConstraint(f"duty IN {DUTIES}", name="duty_known"),
@@ -81,6 +83,8 @@ class Incident(Base):
     # When the sweep should next look at it: due_at at level 0, the second deadline at level 1.
     next_escalation_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The deadline the "due soon" notice went out for: once per deadline (a new deadline, a new notice).
+    due_soon_sent_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     category: Mapped[Category] = relationship()
     grid = relationship("Grid")
@@ -170,7 +174,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # escalation | urgent | assigned
+    kind: Mapped[str] = mapped_column(String(20))  # one of notify.KINDS
     data: Mapped[dict] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -190,6 +194,8 @@ class Webhook(Base):
     town_id: Mapped[int] = mapped_column(ForeignKey("towns.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(500))
     kind: Mapped[str] = mapped_column(String(10))
+    # DingTalk 加签 secret (SEC…) or the Standard Webhooks secret (whsec_…); None: unsigned.
+    secret: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     town = relationship("Town")

@@ -16,7 +16,7 @@ from ..inputs import whole_number
 from ..people import access, auth
 from ..vocabulary import DUTIES, DUTY_ZH
 from ..zones.models import Grid
-from . import lifecycle, notify, photos, reporting_aids, scoping, services
+from . import lifecycle, notify, photos, reporting_aids, scoping, services, webhooks
 from .models import OPEN_STATUSES, STATUSES, Category, Incident
 from .routing import reason_text
 
@@ -213,7 +213,7 @@ def act(incident_id):
 def send_queued_webhooks(response):
     """Webhooks queued by this request go out after its commit, off the request's path."""
     if g.pop("webhooks_queued", False) and response.status_code < 400:
-        notify.deliver_in_background(current_app._get_current_object())
+        webhooks.deliver_in_background(current_app._get_current_object())
     return response
 
 

@@ -59,7 +59,7 @@ def test_overdue_incident_goes_to_the_area_leader(session, world):
     assert (event.actor_id, event.from_status, event.to_status) == (None, "assigned", "assigned")
     assert event.data == {"level": 1, "trigger": "overdue", "holders": ["leader1"]}
     [note] = inbox_of(session, world.leader1)
-    assert (note.incident_id, note.kind, note.read_at) == (incident.id, "escalation", None)
+    assert (note.incident_id, note.kind, note.read_at) == (incident.id, "escalated", None)
     assert note.data["level"] == 1 and note.data["trigger"] == "overdue"
     assert notify.unread_count(session, world.leader1) == 1
     assert inbox_of(session, world.leader2) == [] and inbox_of(session, world.admin) == []

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from gridsys.errors import GridsysError
-from gridsys.incidents import escalation, notify
+from gridsys.incidents import escalation, notify, webhooks
 from gridsys.incidents.models import Notification, Webhook, WebhookAttempt, WebhookDelivery
 from tests.incidents.helpers import csrf_token, events_of, login, report
 
@@ -79,7 +79,7 @@ def closed_port() -> int:
 
 
 def hook(session, world, url, kind="json") -> Webhook:
-    created = notify.add_webhook(session, world.town, url, kind)
+    created = webhooks.add_webhook(session, world.town, url, kind)
     session.commit()
     return created
 
@@ -103,7 +103,7 @@ def attempts(session, delivery) -> list[tuple]:
 
 
 def deliver(session, as_of=None) -> dict:
-    return notify.deliver_pending(session, as_of=as_of or notify.now())
+    return webhooks.deliver_pending(session, as_of=as_of or webhooks.now())
 
 
 NOTHING = {"delivered": 0, "retry": 0, "failed": 0}
@@ -147,7 +147,7 @@ def test_escalation_in_a_web_request_does_not_wait_for_the_webhook(client, sessi
 # --- delivery, retries and back-off ---------------------------------------------------------------
 
 def test_backoff_doubles_from_thirty_seconds_up_to_an_hour():
-    assert [notify.backoff(n).total_seconds() for n in range(1, 10)] == [30, 60, 120, 240, 480, 960, 1920, 3600,
+    assert [webhooks.backoff(n).total_seconds() for n in range(1, 10)] == [30, 60, 120, 240, 480, 960, 1920, 3600,
                                                                           3600]
 
 
@@ -155,7 +155,7 @@ def test_failed_attempt_is_retried_after_the_backoff_then_delivered(session, wor
     hook(session, world, receiver.url())
     escalated(session, world)
     receiver.answers = [(500, b"boom")]
-    before = notify.now()
+    before = webhooks.now()
     assert deliver(session) == {"delivered": 0, "retry": 1, "failed": 0}
     [delivery] = deliveries(session)
     assert (delivery.status, delivery.attempts) == ("pending", 1)
@@ -174,9 +174,9 @@ def test_always_failing_receiver_gives_up_after_max_attempts_and_keeps_the_escal
     incident = escalated(session, world)
     receiver.default = (503, b"down")
     waits = []
-    as_of = notify.now()
-    for _ in range(notify.MAX_ATTEMPTS - 1):
-        before = notify.now()
+    as_of = webhooks.now()
+    for _ in range(webhooks.MAX_ATTEMPTS - 1):
+        before = webhooks.now()
         assert deliver(session, as_of=as_of) == {"delivered": 0, "retry": 1, "failed": 0}
         [delivery] = deliveries(session)
         waits.append(round((delivery.next_attempt_at - before).total_seconds() / 30) * 30)
@@ -184,10 +184,10 @@ def test_always_failing_receiver_gives_up_after_max_attempts_and_keeps_the_escal
     assert waits == [30, 60, 120, 240, 480, 960, 1920]
     assert deliver(session, as_of=as_of) == {"delivered": 0, "retry": 0, "failed": 1}
     [delivery] = deliveries(session)
-    assert (delivery.status, delivery.attempts) == ("failed", notify.MAX_ATTEMPTS)
-    assert attempts(session, delivery) == [(503, "HTTP 503")] * notify.MAX_ATTEMPTS
+    assert (delivery.status, delivery.attempts) == ("failed", webhooks.MAX_ATTEMPTS)
+    assert attempts(session, delivery) == [(503, "HTTP 503")] * webhooks.MAX_ATTEMPTS
     assert deliver(session, as_of=datetime(2030, 1, 1, tzinfo=timezone.utc)) == NOTHING
-    assert len(receiver.posts) == notify.MAX_ATTEMPTS
+    assert len(receiver.posts) == webhooks.MAX_ATTEMPTS
     assert (incident.escalation_level, incident.escalation_trigger) == (1, "overdue")
     assert [e.action for e in events_of(session, incident)][-1] == "escalate"
     assert session.scalars(select(Notification.user_id).where(Notification.incident_id == incident.id)).all() == [
@@ -205,7 +205,7 @@ def test_unreachable_receiver_is_retried_with_the_error_logged(session, world, c
 
 
 def test_silent_receiver_times_out_without_holding_up_the_others(session, world, receiver, monkeypatch):
-    monkeypatch.setattr(notify, "TIMEOUT_S", 0.3)
+    monkeypatch.setattr(webhooks, "TIMEOUT_S", 0.3)
     with socket.socket() as silent:  # accepts the connection (backlog) but never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -352,7 +352,7 @@ def test_webhooks_add_refuses_an_unknown_kind(cli, session, world, receiver):
                               "--kind", "slack"])
     assert result.exit_code == 2 and "slack" in result.output
     with pytest.raises(GridsysError) as err:
-        notify.add_webhook(session, world.town, receiver.url(), "slack")
+        webhooks.add_webhook(session, world.town, receiver.url(), "slack")
     assert err.value.code == "webhook_kind_unknown"
 
 
