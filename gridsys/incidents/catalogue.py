@@ -1,4 +1,4 @@
-"""Loading and checking the category catalogue (category -> duty, deadlines, priority)."""
+"""Loading and checking the category catalogue (category -> duty, deadlines, priority, sensitive)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,9 @@ from ..vocabulary import DUTIES
 from .models import PRIORITIES, Category
 
 FIELDS = ("code", "name_zh", "name_en", "duty", "deadline_hours", "escalate_after_hours", "priority")
+# Optional true/false fields and their defaults. Sensitive (心理咨询, 民政救济, disputes): group
+# robots and the JSON webhook get only the code, the category and a link.
+FLAGS = {"active": True, "sensitive": False}
 
 
 def _check_entry(index: int, entry) -> dict:
@@ -36,10 +39,11 @@ def _check_entry(index: int, entry) -> dict:
     for key in ("name_zh", "name_en"):
         if not isinstance(entry[key], str) or not entry[key].strip() or len(entry[key]) > 100:
             raise GridsysError("name_invalid", f"{where} ({code}): {key} is 1 to 100 characters")
-    active = entry.get("active", True)
-    if not isinstance(active, bool):
-        raise GridsysError("category_malformed", f"{where} ({code}): active is true or false")
-    return {**{f: entry[f] for f in FIELDS}, "active": active}
+    flags = {key: entry.get(key, default) for key, default in FLAGS.items()}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise GridsysError("category_malformed", f"{where} ({code}): {key} is true or false")
+    return {**{f: entry[f] for f in FIELDS}, **flags}
 
 
 def load_catalogue(session: Session, text: str | bytes) -> dict:
