@@ -60,11 +60,18 @@ def escalate_command(interval, as_of):
 @click.option("--town", "town_code", required=True, help="Town code (9 digits).")
 @click.option("--url", required=True)
 @click.option("--kind", type=click.Choice(WEBHOOK_KINDS), default="json", show_default=True)
+@click.option("--secret", help="DingTalk: the robot's 加签 secret (SEC…). JSON: a Standard Webhooks secret "
+                                "(whsec_…); left out, one is made and printed once. WeCom: none (the key is "
+                                "in the URL).")
 @transactional
-def webhooks_add(town_code, url, kind):
+def webhooks_add(town_code, url, kind, secret):
     session = db.session()
-    hook = webhooks.add_webhook(session, require_zone(session, "town", town_code), url, kind)
-    click.echo(f"webhook #{hook.id} ({kind}) for town {town_code}")
+    hook = webhooks.add_webhook(session, require_zone(session, "town", town_code), url, kind, secret)
+    signed = "signed" if hook.secret else "unsigned"
+    click.echo(f"webhook #{hook.id} ({kind}, {signed}) for town {town_code}")
+    if kind == "json" and secret is None:
+        click.echo(f"secret: {hook.secret}\n(shown once: give it to the receiver, which verifies the "
+                   "webhook-signature header with it)")
 
 
 @webhooks_cli.command("remove")
@@ -81,7 +88,8 @@ def webhooks_remove(webhook_id):
 @webhooks_cli.command("list")
 def webhooks_list():
     for hook in db.session().scalars(select(Webhook).order_by(Webhook.id)):
-        click.echo(f"#{hook.id}\t{hook.town.code}\t{hook.kind}\t{'on' if hook.active else 'off'}\t{hook.url}")
+        click.echo(f"#{hook.id}\t{hook.town.code}\t{hook.kind}\t{'on' if hook.active else 'off'}\t{hook.url}\t"
+                   f"{'signed' if hook.secret else 'unsigned'}")
 
 
 @webhooks_cli.command("deliver")
@@ -108,10 +116,13 @@ def webhooks_log(limit):
 
 @webhooks_cli.command("receive")
 @click.option("--port", default=9000, show_default=True)
-def webhooks_receive(port):
-    """A local receiver that prints what webhooks send (for trying escalation out; Ctrl-C stops)."""
+@click.option("--secret", help="The JSON webhook's whsec_… secret: check each message's signature.")
+def webhooks_receive(port, secret):
+    """A local receiver that prints what webhooks send (for trying notices out; Ctrl-C stops)."""
     import http.server
     import json as json_module
+
+    import standardwebhooks
 
     class Receiver(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 (http.server naming)
@@ -120,7 +131,14 @@ def webhooks_receive(port):
                 shown = json_module.dumps(json_module.loads(body), ensure_ascii=False, indent=2)
             except ValueError:
                 shown = body.decode(errors="replace")
-            click.echo(f"--- {self.path}\n{shown}")
+            verdict = ""
+            if secret and self.headers.get("webhook-id"):
+                try:
+                    standardwebhooks.Webhook(secret).verify(body, dict(self.headers))
+                    verdict = " (signature ok)"
+                except standardwebhooks.WebhookVerificationError as exc:
+                    verdict = f" (signature REFUSED: {exc})"
+            click.echo(f"--- {self.path} {self.headers.get('webhook-id') or ''}{verdict}\n{shown}")
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

@@ -3,23 +3,33 @@
 Messages are rows (an outbox) written in the same transaction as the notice they carry; a
 deliverer (``deliver_pending``: after a request commits, and on every sweep pass) sends them
 with retries and back-off, logging every attempt. A failing receiver never loses the notice.
+Each attempt is signed when it is sent (DingTalk's 加签; Standard Webhooks headers for JSON).
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.client
 import json
+import re
+import secrets
 import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote_plus
+from zoneinfo import ZoneInfo
 
+import standardwebhooks
 from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import geo
 from ..clock import now
+from ..config import DEFAULTS
 from ..errors import GridsysError
 from .models import WEBHOOK_KINDS, Incident, Webhook, WebhookAttempt, WebhookDelivery
 
@@ -36,19 +46,68 @@ def backoff(attempts: int) -> timedelta:
 
 # --- webhooks: configuration -------------------------------------------------------------
 
-def add_webhook(session: Session, town, url: str, kind: str) -> Webhook:
+DINGTALK_SECRET = re.compile(r"SEC[0-9A-Za-z]{8,128}")
+JSON_SECRET_PREFIX = "whsec_"
+JSON_SECRET_BYTES = (24, 64)  # the Standard Webhooks range; new secrets get 24 random bytes
+
+
+def add_webhook(session: Session, town, url: str, kind: str, secret: str | None = None) -> Webhook:
+    """A town's webhook. A JSON webhook given no secret gets a new one (read it off
+    ``hook.secret`` to show it once); a WeCom robot takes none (its key is in the URL)."""
     if kind not in WEBHOOK_KINDS:
         raise GridsysError("webhook_kind_unknown", f"kind is one of {', '.join(WEBHOOK_KINDS)}")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 500:
         raise GridsysError("webhook_url_invalid", "the URL must start with http:// or https:// "
                                                   "(at most 500 characters)")
-    hook = Webhook(town_id=town.id, url=url, kind=kind)
+    if secret is not None:
+        check_secret(kind, secret)
+    elif kind == "json":
+        secret = new_json_secret()
+    hook = Webhook(town_id=town.id, url=url, kind=kind, secret=secret)
     session.add(hook)
     session.flush()
     return hook
 
 
+def new_json_secret() -> str:
+    return JSON_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(JSON_SECRET_BYTES[0])).decode()
+
+
+def check_secret(kind: str, secret) -> None:
+    """Refuse a secret the receiver could never verify: wrong kind, shape or length."""
+    if kind == "wecom":
+        raise GridsysError("webhook_secret_unsupported", "WeCom group robots have no signing (the key in "
+                                                         "the URL is the secret): leave out the secret")
+    if not isinstance(secret, str):
+        raise GridsysError("webhook_secret_invalid", "the secret is text")
+    if kind == "dingtalk":
+        if not DINGTALK_SECRET.fullmatch(secret):
+            raise GridsysError("webhook_secret_invalid", "a DingTalk 加签 secret is SEC followed by 8 to 128 "
+                                                         "letters and digits: copy it from the robot's security "
+                                                         "settings (加签)")
+        return
+    rest = secret[len(JSON_SECRET_PREFIX):] if secret.startswith(JSON_SECRET_PREFIX) else None
+    try:
+        key = base64.b64decode(rest + "=" * (-len(rest) % 4), validate=True) if rest and len(rest) <= 100 \
+            else None
+    except ValueError:
+        key = None
+    low, high = JSON_SECRET_BYTES
+    if key is None or not low <= len(key) <= high:
+        raise GridsysError("webhook_secret_invalid", f"a JSON webhook secret is whsec_ followed by the base64 "
+                                                     f"of {low} to {high} random bytes (leave it out to get one)")
+
+
 # --- webhooks: messages ----------------------------------------------------------------------
+
+NOTICE_TITLE_ZH = {"assigned": "事件分派", "returned": "退回返工", "instructed": "批示下派", "extended": "事件延期",
+                   "due_soon": "即将超期", "to_verify": "待核查", "escalated": "事件升级"}
+NOTICE_ASK_ZH = {"assigned": "请及时受理并处置", "returned": "核查未通过，请重新处置",
+                 "instructed": "领导已批示下派，请按批示处置", "extended": "处置期限已延长",
+                 "due_soon": "即将超期，请尽快办结", "to_verify": "已办结，请核查结案", "escalated": "已升级，请督办"}
+NOTE_LABEL_ZH = {"instructed": "批示", "returned": "退回原因", "to_verify": "办结说明"}
+WECOM_TEXT_BYTES = 2048  # WeCom refuses a longer text message
+
 
 def base_url() -> str:
     if has_app_context():
@@ -57,32 +116,104 @@ def base_url() -> str:
 
 
 def payload(kind: str, incident: Incident, data: dict, *, notice: str = "escalated", people=()) -> dict:
-    point = geo.from_db(incident.geom)
+    """The body one webhook of ``kind`` gets about a notice to ``people``. A sensitive category's
+    message names only the code, the category and the link (and mentions whom it asks to act)."""
+    people = list(people)
     link = f"{base_url()}/incidents/{incident.id}"
-    place = incident.address or (incident.grid.name if incident.grid else
-                                 incident.area.name if incident.area else incident.town.name)
-    level = data.get("level", incident.escalation_level)
+    sensitive = bool(incident.category.sensitive)
     if kind == "json":
-        return {"event": "incident.escalated", "incident": {
-            "id": incident.id, "code": incident.code, "category": incident.category_code,
-            "category_name": incident.category.name_zh, "status": incident.status, "priority": incident.priority,
-            "lon": point.x, "lat": point.y, "place": place, "grid": incident.grid.code if incident.grid else None,
-            "area": incident.area.code if incident.area else None, "town": incident.town.code,
-            "level": level, "trigger": data.get("trigger"), "holders": data.get("holders", []),
-            "due_at": incident.due_at.isoformat() if incident.due_at else None, "url": link}}
-    title = f"事件升级：{incident.code}"
-    lines = [f"### {title}", f"> 类别：{_md(incident.category.name_zh)}", f"> 地点：{_md(place)}",
-             f"> 级别：{level}（{LEVEL_ZH.get(level, level)}）", f"> 原因：{TRIGGER_ZH.get(data.get('trigger'), '')}",
-             f"> 处理人：{', '.join(data.get('holders', [])) or '—'}", f"[查看详情]({link})"]
-    text = "\n".join(lines)
-    if kind == "wecom":
-        return {"msgtype": "markdown", "markdown": {"content": text}}
-    return {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+        return _json_event(notice, incident, data, people, link, sensitive)
+    phones = [p for p in (mobile(person.phone) for person in people) if p]
+    title = f"{NOTICE_TITLE_ZH[notice]}：{incident.code}"
+    lines = [f"类别：{incident.category.name_zh}"]
+    if not sensitive:
+        lines += _details(notice, incident, data, people)
+    lines.append(NOTICE_ASK_ZH[notice])
+    if kind == "wecom":  # a text message: WeCom's markdown cannot mention by phone
+        content = "\n".join([f"【{title}】", *(_plain(line) for line in lines), f"详情：{link}"])
+        return {"msgtype": "text", "text": {"content": _fit(content, WECOM_TEXT_BYTES),
+                                            "mentioned_mobile_list": phones}}
+    # DingTalk shows a mention only where its @phone is written in the text
+    text = "\n\n".join([f"#### {title}", *(_md(line) for line in lines), f"[查看详情]({link})",
+                         *([" ".join(f"@{p}" for p in phones)] if phones else [])])
+    return {"msgtype": "markdown", "markdown": {"title": title, "text": text},
+            "at": {"atMobiles": phones, "isAtAll": False}}
+
+
+def _place(incident: Incident) -> str:
+    return incident.address or (incident.grid.name if incident.grid else
+                                incident.area.name if incident.area else incident.town.name)
+
+
+def _details(notice: str, incident: Incident, data: dict, people: list) -> list[str]:
+    """What a group may read about a non-sensitive incident: place, description, the notice's own facts."""
+    lines = [f"地点：{_place(incident)}", f"描述：{_cut(incident.description, 100)}"]
+    if notice == "escalated":
+        level = data.get("level", incident.escalation_level)
+        lines += [f"级别：{level}（{LEVEL_ZH.get(level, level)}）",
+                  f"原因：{TRIGGER_ZH.get(data.get('trigger'), '—')}"]
+    if data.get("note"):
+        lines.append(f"{NOTE_LABEL_ZH.get(notice, '说明')}：{_cut(str(data['note']), 100)}")
+    if notice == "extended" and isinstance(data.get("hours"), int):
+        lines.append(f"延长：{data['hours']}小时")
+    if incident.due_at is not None and notice != "to_verify":
+        lines.append(f"期限：{_local(incident.due_at)}")
+    lines.append(f"通知：{'、'.join(p.display_name or p.username for p in people) or '—'}")
+    return lines
+
+
+def _json_event(notice: str, incident: Incident, data: dict, people: list, link: str, sensitive: bool) -> dict:
+    """``{"type": "incident.<notice>", "timestamp", "data"}``, the Standard Webhooks payload shape."""
+    body = {"id": incident.id, "code": incident.code, "category": incident.category_code,
+            "category_name": incident.category.name_zh, "sensitive": sensitive, "status": incident.status,
+            "priority": incident.priority, "town": incident.town.code,
+            "due_at": incident.due_at.isoformat() if incident.due_at else None, "url": link,
+            "to": [p.username for p in people]}
+    if notice == "escalated":
+        body.update(level=data.get("level", incident.escalation_level), trigger=data.get("trigger"),
+                    holders=data.get("holders", []))
+    if notice == "extended" and isinstance(data.get("hours"), int):
+        body["hours"] = data["hours"]
+    if not sensitive:
+        point = geo.from_db(incident.geom)
+        body.update(lon=point.x, lat=point.y, place=_place(incident), description=incident.description,
+                    grid=incident.grid.code if incident.grid else None,
+                    area=incident.area.code if incident.area else None)
+        body.update({key: str(data[key]) for key in ("note", "by") if data.get(key)})
+    return {"type": f"incident.{notice}", "timestamp": now().isoformat(), "data": body}
+
+
+def mobile(phone: str | None) -> str | None:
+    """A mainland mobile number as the robots' mention lists want it (11 digits), else None."""
+    digits = re.sub(r"\D", "", phone or "")
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return digits if re.fullmatch(r"1\d{10}", digits) else None
+
+
+def _local(value: datetime) -> str:
+    zone = current_app.config.get("TIMEZONE") if has_app_context() else None
+    return value.astimezone(ZoneInfo(zone or DEFAULTS["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+
+
+def _cut(text: str, limit: int) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _plain(text: str) -> str:
+    """User text inside a robot's text message: one line each, so no line can pose as another."""
+    return "".join(" " if c in "\r\n" else c for c in text)
 
 
 def _md(text: str) -> str:
     """User text inside robot markdown: no link or heading syntax can be injected."""
-    return "".join(" " if c in "\r\n" else ("\\" + c if c in "[]()#*_`>" else c) for c in (text or ""))[:200]
+    return "".join(" " if c in "\r\n" else ("\\" + c if c in "[]()#*_`>" else c) for c in (text or ""))[:300]
+
+
+def _fit(text: str, limit: int) -> str:
+    encoded = text.encode()
+    return text if len(encoded) <= limit else encoded[:limit - 3].decode(errors="ignore") + "…"
 
 
 def town_webhooks(session: Session, town_id: int) -> list[Webhook]:
@@ -98,8 +229,8 @@ def town_webhooks(session: Session, town_id: int) -> list[Webhook]:
 def queue(session: Session, incident: Incident, kind: str, people, data: dict) -> None:
     """One message per active town webhook about this notice (``kind``, to ``people``)."""
     for hook in town_webhooks(session, incident.town_id):
-        session.add(WebhookDelivery(webhook_id=hook.id, incident_id=incident.id,
-                                    payload=payload(hook.kind, incident, data, notice=kind, people=people), next_attempt_at=now()))
+        session.add(WebhookDelivery(webhook_id=hook.id, incident_id=incident.id, next_attempt_at=now(),
+                                    payload=payload(hook.kind, incident, data, notice=kind, people=people)))
         if has_app_context():
             from flask import g
             g.webhooks_queued = True
@@ -107,11 +238,28 @@ def queue(session: Session, incident: Incident, kind: str, people, data: dict) -
 
 # --- webhooks: delivery --------------------------------------------------------------------
 
-def _post(url: str, body: dict, kind: str) -> tuple[int | None, str | None]:
+def signed_request(delivery: WebhookDelivery, at: datetime) -> tuple[str, bytes, dict]:
+    """URL, body and headers of one attempt, signed now: DingTalk refuses a timestamp over an
+    hour old, and a retry may come later than that. The body sent is the body signed."""
+    hook = delivery.webhook
+    text = json.dumps(delivery.payload, ensure_ascii=False, separators=(",", ":"))
+    url, headers = hook.url, {"Content-Type": "application/json; charset=utf-8", "User-Agent": "gridsys-webhook/1"}
+    if hook.kind == "dingtalk" and hook.secret:  # 加签
+        timestamp = str(int(at.timestamp() * 1000))
+        digest = hmac.new(hook.secret.encode(), f"{timestamp}\n{hook.secret}".encode(), hashlib.sha256).digest()
+        url += ("&" if "?" in url else "?") + f"timestamp={timestamp}&sign={quote_plus(base64.b64encode(digest))}"
+    elif hook.kind == "json":  # Standard Webhooks: the id stays the same across retries, for de-duplication
+        msg_id, seconds = f"msg_{delivery.id}", int(at.timestamp())
+        headers.update({"webhook-id": msg_id, "webhook-timestamp": str(seconds)})
+        if hook.secret:
+            headers["webhook-signature"] = standardwebhooks.Webhook(hook.secret).sign(
+                msg_id, datetime.fromtimestamp(seconds, timezone.utc), text)
+    return url, text.encode(), headers
+
+
+def _post(url: str, body: bytes, headers: dict, kind: str) -> tuple[int | None, str | None]:
     """POST the message; (status code, error or None). Robots answer 200 with an errcode."""
-    request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode(),
-                                     headers={"Content-Type": "application/json; charset=utf-8",
-                                              "User-Agent": "gridsys-webhook/1"}, method="POST")
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 (configured URL)
             answer = response.read(4096)
@@ -145,7 +293,7 @@ def deliver_pending(session: Session, *, limit: int = 100, as_of: datetime | Non
             session.commit()
             continue
         started = time.monotonic()
-        status_code, error = _post(delivery.webhook.url, delivery.payload, delivery.webhook.kind)
+        status_code, error = _post(*signed_request(delivery, now()), delivery.webhook.kind)
         ok = error is None and status_code is not None and 200 <= status_code < 300
         session.add(WebhookAttempt(delivery_id=delivery.id, status_code=status_code, error=error,
                                    duration_ms=int((time.monotonic() - started) * 1000)))
