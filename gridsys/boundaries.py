@@ -38,6 +38,7 @@ def preview(session: Session, plan: Plan) -> dict:
     """The effect of a plan without writing: checks, areas, neighbours, incidents that move."""
     checks, moves = _checked(session, plan)
     return {"kind": plan.kind, "level": plan.level, "target": plan.target, "checks": {"ok": True, **checks},
+            "preview_token": plan_writer.preview_token(plan),
             "changes": plan_writer.area_changes(session, plan), "versions": plan.versions,
             "neighbours": [c.code for c in plan.changes if c.code != plan.target and c.level == plan.level],
             "moves": [m.as_dict() for m in moves],
@@ -45,11 +46,15 @@ def preview(session: Session, plan: Plan) -> dict:
 
 
 def save(session: Session, plan: Plan, *, actor: str, reason: str, expected_versions: dict | None = None,
-         at=None) -> dict:
+         preview_token=None, require_preview: bool = False, at=None) -> dict:
     """Write the plan in the caller's transaction: geometries with a revision each, retirements
-    (their assignments end), then the open incidents re-homed."""
+    (their assignments end), then the open incidents re-homed. With ``require_preview`` (the
+    API, hence the map editor) only the plan a preview named by ``preview_token`` is saved;
+    callers that build the plan themselves (CLI, benchmarks) pass no token."""
     reason = plan_writer.check_reason(reason)
     plan_writer.check_versions(plan, expected_versions)
+    if require_preview:
+        plan_writer.check_preview_token(plan, preview_token)
     at = at or now()
     checks, moves = _checked(session, plan)
     written = plan_writer.write_plan(session, plan, actor=actor, reason=reason, at=at)

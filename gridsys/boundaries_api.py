@@ -1,7 +1,9 @@
 """Boundary edit API (administrators): every edit has a /preview twin that writes nothing.
 
-The map editor uses these endpoints too. Refusals are 422 {"error": {"code", "message",
-"location"}}; a stale edit (someone saved first) is 409 stale_boundary.
+The map editor uses these endpoints too. A save must carry the ``preview_token`` its preview
+answered and is refused unless it is exactly that plan (422 preview_required, 409 preview_stale).
+Refusals are 422 {"error": {"code", "message", "location"}}; a stale edit (someone saved first)
+is 409 stale_boundary.
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ def _run(make_plan, preview_only: bool):
         session.rollback()
         return jsonify(effect)
     result = boundaries.save(session, plan, actor=auth.current_user().username, reason=body.get("reason"),
-                         expected_versions=body.get("versions") if isinstance(body.get("versions"), dict) else None)
+                             expected_versions=body.get("versions") if isinstance(body.get("versions"), dict)
+                             else None, preview_token=body.get("preview_token"), require_preview=True)
     session.commit()
     return jsonify(result), 201
 
@@ -54,7 +57,8 @@ def _edit_routes(rule: str, endpoint: str, make_plan, body, summary: str):
     name = "".join(part.title() for part in endpoint.split("_"))
     preview = operation(f"preview{name}", "boundaries", schemas.EditPreview, json=body,
                         errors=schemas.EDIT_ERRORS)(admin_only(preview_view))
-    save = operation(f"save{name}", "boundaries", (schemas.EditSaved, "Saved"), status=201, json=body,
+    save = operation(f"save{name}", "boundaries", (schemas.EditSaved, "Saved"), status=201,
+                     json=schemas.saving(body),
                      errors=schemas.SAVE_ERRORS)(admin_only(save_view))
     bp.add_url_rule(rule + "/preview", endpoint + "_preview", preview, methods=["POST"])
     bp.add_url_rule(rule, endpoint, save, methods=["POST"])

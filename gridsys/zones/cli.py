@@ -19,7 +19,8 @@ zones_cli = AppGroup("zones", help="Towns, areas and grids: import, export, cove
 
 @zones_cli.command("import")
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--reason", default="import", help="Why, kept in each revision.")
+@click.option("--reason", default="", help="Why, kept in each revision (none by default: the revision "
+                                           "already says it is an import).")
 @click.option("--actor", default="cli", help="Who, kept in each revision.")
 @transactional
 def zones_import(path, reason, actor):

@@ -2,6 +2,10 @@
 changes, optimistic versions, and its zones written with a revision each. Flushes, never commits."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,6 +81,36 @@ def check_children(session: Session, plan: Plan) -> None:
                 raise _refuse("children_outside", f"{services.CHILD_LEVEL[c.level]} {code} would fall outside the "
                                                   f"new outline of {c.level} {c.code}: redraw it first", spill,
                               zone_code=c.code, other_code=code)
+
+
+# --- the preview token: save only what was previewed ---------------------------------
+
+PREVIEW_TOKEN_PATTERN = "^[0-9a-f]{64}$"
+
+
+def preview_token(plan: Plan) -> str:
+    """Names exactly this plan: what every zone it touches becomes (normalised shape, code, name,
+    parent) and the versions it was computed against. Any other shape, option or concurrent edit
+    gives another token. An integrity check for the editor, not a credential."""
+    def shape(geom):
+        return None if geom is None else shapely.to_wkt(shapely.normalize(geom), rounding_precision=9, trim=True)
+    identity = {"kind": plan.kind, "level": plan.level, "target": plan.target, "parent": plan.parent_code,
+                "versions": sorted(plan.versions.items()),
+                "changes": [[c.level, c.code, c.old_code, c.name, c.parent_code, shape(c.new)] for c in plan.changes]}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def check_preview_token(plan: Plan, token) -> None:
+    """Refuse to save a plan that was not the one last previewed (see ``preview_token``)."""
+    if token is None or token == "":
+        raise GridsysError("preview_required", "preview the change first and send the preview_token it "
+                                               "answered: only a previewed change is saved")
+    if not isinstance(token, str) or not re.fullmatch(PREVIEW_TOKEN_PATTERN, token):
+        raise GridsysError("preview_token_invalid", "preview_token is the 64-character text a preview "
+                                                    "answered", status=400)
+    if not hmac.compare_digest(token, preview_token(plan)):
+        raise Conflict("preview_stale", "this is not the change that was previewed (the shape, an option or a "
+                                        "neighbouring zone changed since): preview again, then save")
 
 
 # --- saving -----------------------------------------------------------------------

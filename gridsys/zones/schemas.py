@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
 from ..apidoc import Query
 from ..geo import COORDINATE_SYSTEMS
 from ..inputs import INT4_MAX
 from .models import LEVELS
+from .plan_writer import PREVIEW_TOKEN_PATTERN
 
 Level = Literal[LEVELS]  # type: ignore[valid-type]
 GapPolicy = Literal["neighbour", "gap"]
@@ -109,6 +110,21 @@ class BatchImport(Edit):
     features: list[dict[str, Any]]
 
 
+PreviewToken = Annotated[str, Field(pattern=PREVIEW_TOKEN_PATTERN, description=(
+    "the preview_token its preview answered: the save is refused unless it is exactly the plan "
+    "previewed (missing: 422 preview_required; another shape, option or a zone changed since: "
+    "409 preview_stale)"))]
+_SAVING: dict[type, type] = {}
+
+
+def saving(edit: type[Edit]) -> type[Edit]:
+    """The body of an edit's save: the edit as previewed plus the preview's token (one model per edit)."""
+    if edit not in _SAVING:
+        _SAVING[edit] = create_model(f"{edit.__name__}Save", __base__=edit, __doc__=edit.__doc__,
+                                     preview_token=(PreviewToken, ...))
+    return _SAVING[edit]
+
+
 class AreaChange(BaseModel):
     level: Level
     code: str
@@ -141,6 +157,8 @@ class EditPreview(BaseModel):
     target: str
     checks: Checks
     changes: list[AreaChange]
+    preview_token: str = Field(pattern=PREVIEW_TOKEN_PATTERN, description="names exactly this plan (shapes and "
+                               "the zone versions it was computed against): send it back to save it")
     versions: dict[str, int] = Field(description="send back as 'versions' when saving")
     neighbours: list[str]
     moves: list[IncidentMove] = Field(description="open incidents that change grid or handler")
@@ -181,7 +199,7 @@ EDIT_ERRORS = {400: ("name_invalid", "revision_invalid", "version_invalid"), 403
                      "move_not_adjacent", "gap_policy_unknown", "grid_code_retired", "incidents_stranded",
                      "name_invalid", "batch_foreign_feature", "not_feature_collection", "no_features",
                      "feature_malformed", "duplicate_code", "level_unknown", "parent_not_found")}
-SAVE_ERRORS = {**EDIT_ERRORS, 400: (*EDIT_ERRORS[400], "reason_invalid"), 409: ("stale_boundary",),
-               422: (*EDIT_ERRORS[422], "reason_required")}
+SAVE_ERRORS = {**EDIT_ERRORS, 400: (*EDIT_ERRORS[400], "reason_invalid", "preview_token_invalid"),
+               409: ("stale_boundary", "preview_stale"), 422: (*EDIT_ERRORS[422], "reason_required", "preview_required")}
 LOCATE_ERRORS = {400: ("coordinates_invalid", "coords_unknown"),
                  422: ("coordinates_invalid", "coordinates_out_of_range", "point_outside_towns")}

@@ -91,7 +91,7 @@ def parse_features(session: Session, data) -> list[ZoneFeature]:
     return features
 
 
-def import_zones(session: Session, data, *, actor: str, reason: str = "import") -> dict:
+def import_zones(session: Session, data, *, actor: str, reason: str = "") -> dict:
     """Import a FeatureCollection atomically; returns counts of created/updated per level."""
     features = parse_features(session, data)
     counts = {level: {"created": 0, "updated": 0, "unchanged": 0} for level in LEVELS}

@@ -1,5 +1,6 @@
-"""The boundary-edit API over HTTP with bearer tokens (no CSRF): preview, save, refusals,
-access, optimistic concurrency and the revision history. Layout: tests/zones/conftest.py."""
+"""The boundary-edit API over HTTP with bearer tokens (no CSRF): preview, save (only of the plan
+previewed), refusals, access, optimistic concurrency and the revision history. Layout:
+tests/zones/conftest.py."""
 from __future__ import annotations
 
 import pytest
@@ -31,6 +32,14 @@ def redraw_url(code, preview=False):
     return f"/api/v1/grids/{code}/redraw" + ("/preview" if preview else "")
 
 
+def save_previewed(client, url, body, headers, **extra):
+    """Preview ``body``, then save it with the preview's token (and ``extra``, e.g. a reason)."""
+    previewed = client.post(url + "/preview", json=body, headers=headers)
+    assert previewed.status_code == 200, previewed.get_json()
+    return client.post(url, json={**body, "preview_token": previewed.get_json()["preview_token"], **extra},
+                       headers=headers)
+
+
 def test_preview_returns_the_effect_without_writing(session, client, staff, admin):
     incident = report(session, staff.w1, 5, 3)  # in g2; g1 growing to x = 6 takes it
     before = snapshot(session)
@@ -49,7 +58,7 @@ def test_preview_returns_the_effect_without_writing(session, client, staff, admi
 
 def test_save_is_201_with_revisions_and_moves(session, client, staff, admin):
     incident = report(session, staff.w1, 5, 3)
-    response = client.post(redraw_url(staff.g1.code), json={"geometry": grown(), "reason": REASON}, headers=admin)
+    response = save_previewed(client, redraw_url(staff.g1.code), {"geometry": grown(), "reason": REASON}, admin)
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     session.expire_all()
@@ -124,11 +133,11 @@ def test_save_without_a_reason_is_422_and_writes_nothing(session, client, staff,
 def test_save_with_stale_versions_is_409(session, client, staff, admin):
     previewed = client.post(redraw_url(staff.g1.code, True), json={"geometry": grown()}, headers=admin).get_json()
     versions = previewed["versions"]
-    first = client.post(redraw_url(staff.g1.code), json={"geometry": grown(5), "reason": REASON,
-                                                         "versions": versions}, headers=admin)
+    first = save_previewed(client, redraw_url(staff.g1.code), {"geometry": grown(5)}, admin, reason=REASON,
+                           versions=versions)
     assert first.status_code == 201, first.get_json()
-    second = client.post(redraw_url(staff.g1.code), json={"geometry": grown(), "reason": REASON,
-                                                          "versions": versions}, headers=admin)
+    second = client.post(redraw_url(staff.g1.code), json={"geometry": grown(), "reason": REASON, "versions": versions,
+                                                          "preview_token": previewed["preview_token"]}, headers=admin)
     assert (second.status_code, error_code(second)) == (409, "stale_boundary")
     assert stored(session, staff.g1.code).equals(cell(0, 0, 5, 6))
 
@@ -143,8 +152,8 @@ def test_stale_version_of_a_neighbour_is_409_too(session, client, staff, admin):
     versions = client.post(redraw_url(staff.g1.code, True), json={"geometry": grown()}, headers=admin) \
         .get_json()["versions"]
     # Meanwhile someone grows g4 into g2 (g1 untouched): only the neighbour g2 is newer.
-    moved = client.post(redraw_url(staff.g4.code), json={"geometry": geo.to_geojson(cell(4, 5, 10, 10)),
-                                                         "reason": REASON}, headers=admin)
+    moved = save_previewed(client, redraw_url(staff.g4.code), {"geometry": geo.to_geojson(cell(4, 5, 10, 10))},
+                           admin, reason=REASON)
     assert moved.status_code == 201, moved.get_json()
     response = client.post(redraw_url(staff.g1.code), json={"geometry": grown(), "reason": REASON,
                                                             "versions": versions}, headers=admin)
@@ -153,8 +162,8 @@ def test_stale_version_of_a_neighbour_is_409_too(session, client, staff, admin):
 
 def test_revisions_are_listed_newest_first(session, client, staff, admin):
     for x1 in (5, 6):
-        response = client.post(redraw_url(staff.g1.code), json={"geometry": grown(x1), "reason": f"到 {x1}"},
-                               headers=admin)
+        response = save_previewed(client, redraw_url(staff.g1.code), {"geometry": grown(x1)}, admin,
+                                  reason=f"到 {x1}")
         assert response.status_code == 201
     response = client.get(f"/api/v1/grids/{staff.g1.code}/revisions", headers=admin)
     assert response.status_code == 200
@@ -212,7 +221,8 @@ def test_every_grid_editor_previews_then_saves(session, client, staff, admin, ed
     effect = response.get_json()
     assert effect["kind"] == edit
     assert {c["code"][-3:] for c in effect["changes"] if c["level"] == "grid"} == CHANGED[edit]
-    saved = client.post(url, json={**body, "reason": REASON, "versions": effect["versions"]}, headers=admin)
+    saved = client.post(url, json={**body, "reason": REASON, "versions": effect["versions"],
+                                   "preview_token": effect["preview_token"]}, headers=admin)
     assert saved.status_code == 201, saved.get_json()
     assert saved.get_json()["kind"] == edit
 
@@ -226,8 +236,7 @@ def test_area_redraw_leaving_its_grids_outside_is_422(client, staff, admin):
 
 def test_town_redraw_growing_the_town_saves(session, client, staff, admin):
     body = {"geometry": geo.to_geojson(cell(0, 0, 20, 12)), "reason": REASON}
-    assert client.post(f"/api/v1/towns/{staff.town.code}/redraw/preview", json=body, headers=admin).status_code == 200
-    assert client.post(f"/api/v1/towns/{staff.town.code}/redraw", json=body, headers=admin).status_code == 201
+    assert save_previewed(client, f"/api/v1/towns/{staff.town.code}/redraw", body, admin).status_code == 201
     session.expire_all()
     assert stored(session, staff.town.code, Town).equals(cell(0, 0, 20, 12))
     assert stored(session, staff.a1.code, Area).equals(cell(0, 0, 10, 10))
@@ -235,12 +244,14 @@ def test_town_redraw_growing_the_town_saves(session, client, staff, admin):
 
 def test_restore_through_the_api(session, client, staff, admin):
     created = session.scalars(select(BoundaryRevision.id).where(BoundaryRevision.zone_code == staff.g1.code)).one()
-    assert client.post(redraw_url(staff.g1.code), json={"geometry": grown(), "reason": REASON},
-                       headers=admin).status_code == 201
+    assert save_previewed(client, redraw_url(staff.g1.code), {"geometry": grown(), "reason": REASON},
+                          admin).status_code == 201
     body = {"revision": created, "reason": "恢复"}
     preview = client.post(f"/api/v1/grids/{staff.g1.code}/restore/preview", json=body, headers=admin)
     assert preview.status_code == 200 and preview.get_json()["kind"] == "restore"
-    assert client.post(f"/api/v1/grids/{staff.g1.code}/restore", json=body, headers=admin).status_code == 201
+    token = preview.get_json()["preview_token"]
+    assert client.post(f"/api/v1/grids/{staff.g1.code}/restore", json={**body, "preview_token": token},
+                       headers=admin).status_code == 201
     session.expire_all()
     assert stored(session, staff.g1.code).equals(cell(0, 0, 4, 6))
     assert stored(session, staff.g2.code).equals(cell(4, 0, 10, 6))
