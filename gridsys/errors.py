@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
-from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from .refusals import http_error_code, refusal_text
 
 
 class GridsysError(Exception):
-    """A refusal a person can act on. ``code`` is stable; APIs return it, tests assert it."""
+    """A refusal a person can act on. ``code`` is stable; APIs return it, tests assert it.
+    ``message`` is English, for integrators; people read refusals.refusal_text(exc), the catalogue's
+    message for the code in their language, filled from ``details`` (which the JSON error carries too)."""
 
     status = 422
 
@@ -35,11 +38,6 @@ class Conflict(GridsysError):
     status = 409
 
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-              405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-              415: "unsupported_media_type", 429: "too_many_requests", 500: "internal_error"}
-
-
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/open311/") \
         or request.path == "/healthz"
@@ -59,13 +57,13 @@ def register(app: Flask) -> None:
         rollback()
         if _wants_json():
             return jsonify(error=exc.to_dict()), exc.status
-        return render_template("error.html", code=exc.code, message=exc.message), exc.status
+        return render_template("error.html", code=exc.code, status=exc.status,
+                               message=refusal_text(exc)), exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         rollback()
         if _wants_json():
-            # A stale or missing CSRF token has its own code: a phone's queue fetches a fresh one and retries.
-            code = "csrf_invalid" if isinstance(exc, CSRFError) else HTTP_CODES.get(exc.code, "http_error")
-            return jsonify(error={"code": code, "message": exc.description}), exc.code
-        return render_template("error.html", code=exc.code, message=exc.description), exc.code
+            return jsonify(error={"code": http_error_code(exc), "message": exc.description}), exc.code
+        return render_template("error.html", code=http_error_code(exc), status=exc.code,
+                               message=refusal_text(exc)), exc.code

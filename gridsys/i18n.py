@@ -1,15 +1,29 @@
-"""Chinese by default, English on request (cookie ``lang``, set by /lang/<code>)."""
+"""Chinese by default, English on request: the cookie ``lang`` (set by /lang/<code>) or ``?lang=``,
+else a browser that prefers English (Accept-Language) for a new visitor."""
 from __future__ import annotations
 
-from flask import Flask, current_app, request
-from flask_babel import Babel, get_locale
+from flask import Flask, current_app, g, request
+from flask_babel import Babel, get_locale, lazy_gettext as _l
 
 from .vocabulary import DUTY_EN, DUTY_ZH, ROLE_EN, ROLE_ZH
 
 
+ZONE_LEVEL_LABELS = {"town": _l("Town"), "area": _l("Area"), "grid": _l("Grid")}
+
+
 def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
     wanted = request.cookies.get("lang") or request.args.get("lang")
-    return wanted if wanted in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
+    if wanted in languages:
+        return wanted
+    g.locale_from_header = True
+    # The browser's most wanted language we have, by its main tag (zh-TW is Chinese, en-GB English).
+    for tag, _quality in request.accept_languages:  # best first
+        primary = tag.replace("_", "-").split("-")[0].lower()
+        if primary in languages:
+            return primary
+    return default
 
 
 def locale() -> str:
@@ -22,6 +36,15 @@ def role_label(role: str) -> str:
 
 def duty_label(duty: str) -> str:
     return DUTY_EN.get(duty, duty) if locale() == "en" else DUTY_ZH.get(duty, duty)
+
+
+def zone_level_label(level: str) -> str:
+    return str(ZONE_LEVEL_LABELS.get(level, level))
+
+
+def zone_label(zone) -> str:
+    """A town's, area's or grid's name in the page's language (its English name when it has one)."""
+    return zone.label(locale()) if zone is not None else ""
 
 
 def timespan(delta) -> str:
@@ -47,8 +70,16 @@ def localtime(value) -> str:
 
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.globals.update(role_label=role_label, duty_label=duty_label, timespan=timespan)
+    app.jinja_env.globals.update(role_label=role_label, duty_label=duty_label, timespan=timespan,
+                                 zone_label=zone_label)
     app.jinja_env.filters["localtime"] = localtime
+
+    @app.after_request
+    def vary_by_language(response):
+        """A page whose language came from Accept-Language differs by it (for caches)."""
+        if g.pop("locale_from_header", False):
+            response.vary.add("Accept-Language")
+        return response
 
     @app.context_processor
     def locale_context():

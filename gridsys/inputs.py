@@ -10,7 +10,7 @@ INT4_MAX = 2**31 - 1
 def whole_number(value, code: str, what: str, lo: int = 0, hi: int = INT4_MAX, *, status: int = 400) -> int:
     """An integer from 2, 2.0 (JSON does not tell them apart), "2" or "02"; refuses booleans,
     fractions, NaN/Infinity and huge values."""
-    refusal = GridsysError(code, f"{what} is a whole number from {lo} to {hi}", status=status)
+    refusal = GridsysError(code, f"{what} is a whole number from {lo} to {hi}", status=status, min=lo, max=hi)
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e12:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)):

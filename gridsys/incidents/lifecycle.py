@@ -98,7 +98,7 @@ def transition(session: Session, incident: Incident, actor: User, action: str, *
     if spec.needs_note and not note:
         raise GridsysError("note_required", f"{action} needs a note saying why or what was done")
     if len(note) > MAX_NOTE:
-        raise GridsysError("note_too_long", f"a note has at most {MAX_NOTE} characters")
+        raise GridsysError("note_too_long", f"a note has at most {MAX_NOTE} characters", max_length=MAX_NOTE)
     at = at or now()
     before = incident.status
     data = _apply(session, incident, actor, action, assignee=assignee, hours=hours, at=at)
@@ -155,12 +155,14 @@ def _reassign(session, incident: Incident, username, at) -> dict:
     username = text_or_none(username, "assignee_invalid", "assignee (a username)")
     target = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
     if target is None or not target.active:
-        raise GridsysError("assignee_unknown", f"no active person named {username!r}")
+        raise GridsysError("assignee_unknown", f"no active person named {username!r}", assignee=username)
     if not scoping.covers_incident(access.scope_for(session, target), incident):
         raise GridsysError("assignee_out_of_scope", f"{target.username} does not serve this incident's "
-                                                    "grid or area: choose someone who does")
+                                                    "grid or area: choose someone who does",
+                           assignee=target.username)
     if target.id == incident.assignee_id:
-        raise GridsysError("assignee_unchanged", f"{target.username} already handles this incident")
+        raise GridsysError("assignee_unchanged", f"{target.username} already handles this incident",
+                           assignee=target.username)
     previous = incident.assignee.username if incident.assignee else None
     incident.assignee_id = target.id
     incident.assignee = target

@@ -35,13 +35,13 @@ def require_incident(session: Session, scope: Scope, incident_id, *, for_update:
     except (TypeError, ValueError):
         incident_id = -1
     if not 0 < incident_id < 2**31:  # beyond the id column's range: as missing as any other
-        raise NotFound("incident_not_found", f"no incident {incident_id}")
+        raise NotFound("incident_not_found", f"no incident {incident_id}", incident_id=incident_id)
     query = select(Incident).where(Incident.id == incident_id, incidents_where(scope))
     if for_update:
         query = query.with_for_update(of=Incident)
     obj = session.scalar(query)
     if obj is None:
-        raise NotFound("incident_not_found", f"no incident {incident_id}")
+        raise NotFound("incident_not_found", f"no incident {incident_id}", incident_id=incident_id)
     return obj
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from .. import db, geo
 from ..errors import GridsysError
 from ..i18n import locale
+from ..refusals import refusal_text, refusal_texts
 from ..folium_maps import base_map, embed
 from ..inputs import whole_number
 from ..people import access, auth
@@ -60,44 +61,6 @@ def _report_map():
     return embed(m)
 
 
-# Refusals the phone's queue may meet, in the worker's language (the server's messages are English).
-REFUSAL_TEXTS = {
-    "location_missing": _l("The location is missing: tap the map or use your location."),
-    "point_outside_towns": _l("This place is outside every town: move the pin inside your town."),
-    "category_unknown": _l("This category does not exist any more: choose another one."),
-    "category_retired": _l("This category is no longer used: choose a current one."),
-    "description_missing": _l("Describe what is wrong in a few words."),
-    "description_too_long": _l("The description is too long: at most 2000 characters."),
-    "address_too_long": _l("The address is too long: at most 200 characters."),
-    "priority_unknown": _l("The priority is not valid."),
-    "client_uuid_invalid": _l("The report could not be identified: delete it and log it again."),
-    "observed_at_invalid": _l("The phone's clock gave an unreadable time: check the phone's date and time."),
-    "observed_at_future": _l("The phone's clock is ahead: check the phone's date and time."),
-    "observed_at_too_old": _l("This report was logged more than 30 days ago and can no longer be sent."),
-    "coords_unknown": _l("The position's coordinate system is unknown."),
-    "photo_not_image": _l("The file is not a photo the server can read."),
-    "photo_too_large": _l("The photo is too large (at most 10 MB)."),
-    "photo_type_unsupported": _l("This kind of picture is not accepted: use a JPEG, PNG, WebP or HEIC photo."),
-    "photo_empty": _l("The photo file is empty."),
-    "too_many_photos": _l("The incident already has the most photos allowed."),
-    "incident_final": _l("The incident is closed: photos can no longer be added."),
-    "photo_uuid_conflict": _l("This photo was already attached to another report."),
-    "actor_not_allowed": _l("You may not add photos to this incident."),
-    "payload_too_large": _l("The upload is too large."),
-    "body_not_json": _l("The report could not be read by the server."),
-    "client_uuid_taken": _l("Another person already sent a report under this identifier: delete it and log it again."),
-    "incident_not_found": _l("The incident is no longer in your area of work."),
-    "password_change_required": _l("Change your password first, then send again."),
-    "role_required": _l("Your account may not log incidents: ask an administrator."),
-    "nul_byte": _l("The text contains a character that cannot be stored: remove it."),
-    "other": _l("The server refused it ({code})."),
-}
-
-
-def refusal_texts() -> dict:
-    return {code: str(text) for code, text in REFUSAL_TEXTS.items()}
-
-
 def _report_page(session, *, form, client_uuid, shell=False, error=None):
     # The personal page lists the person's favourites first; the shell (the same for everyone)
     # leaves that to report.js, from what /api/v1/me said.
@@ -105,7 +68,7 @@ def _report_page(session, *, form, client_uuid, shell=False, error=None):
     favourites, groups = _categories_by_duty(session, first)
     return render_template("incidents/report.html", favourites=favourites, groups=groups, form=form,
                            client_uuid=client_uuid, map=_report_map(), shell=shell,
-                           error=error.message if error else None, error_code=error.code if error else None,
+                           error=refusal_text(error) if error else None, error_code=error.code if error else None,
                            error_texts=refusal_texts(),
                            idb_url=url_for("web.vendor", filename="idb/build/umd.js"))
 
@@ -202,7 +165,7 @@ def act(incident_id):
                 photos.add_photo(session, incident, auth.current_user(), upload.read(), event=event)
     except (GridsysError, ValueError) as exc:
         session.rollback()
-        flash(getattr(exc, "message", str(exc)), "error")
+        flash(refusal_text(exc), "error")
         return redirect(url_for("incidents.show", incident_id=incident_id), 303)
     session.commit()
     flash(_("Saved."), "ok")

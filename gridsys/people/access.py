@@ -79,5 +79,5 @@ def require(session: Session, scope: Scope, model, code: str):
     obj = session.scalar(select(model).where(model.code == code, where(scope, model)))
     if obj is None:
         level = model.__tablename__.rstrip("s")
-        raise NotFound(f"{level}_not_found", f"no {level} with code {code}")
+        raise NotFound(f"{level}_not_found", f"no {level} with code {code}", zone_code=code)
     return obj

@@ -33,7 +33,8 @@ TOKEN_PREFIX = "gs_"
 
 def check_password_strength(password: str) -> None:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise GridsysError("password_too_short", f"a password needs at least {MIN_PASSWORD} characters")
+        raise GridsysError("password_too_short", f"a password needs at least {MIN_PASSWORD} characters",
+                           min_length=MIN_PASSWORD)
     if len(password) > 200:
         raise GridsysError("password_too_long", "a password has at most 200 characters")
     if len(set(password)) < 4:
@@ -59,7 +60,7 @@ def create_user(session: Session, username: str, *, display_name: str | None = N
         raise GridsysError("username_invalid", "a username is 2-40 characters: lower-case letters, digits, "
                                                "dot, dash or underscore, starting with a letter or digit")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict("username_taken", f"the username {username} is already taken")
+        raise Conflict("username_taken", f"the username {username} is already taken", username=username)
     display_name = (display_name or username).strip()
     if not display_name or len(display_name) > 60:
         raise GridsysError("display_name_invalid", "a display name is 1 to 60 characters")
@@ -92,7 +93,8 @@ def check_roles(roles) -> list[str]:
     roles = [r.strip() for r in roles if r and r.strip()]
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        raise GridsysError("role_unknown", f"unknown role {unknown[0]!r}: roles are {', '.join(ROLES)}")
+        raise GridsysError("role_unknown", f"unknown role {unknown[0]!r}: roles are {', '.join(ROLES)}",
+                           role=unknown[0])
     return sorted(set(roles))
 
 
@@ -106,7 +108,7 @@ def set_roles(session: Session, user: User, roles) -> None:
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
     if user is None:
-        raise NotFound("user_not_found", f"no account named {username!r}")
+        raise NotFound("user_not_found", f"no account named {username!r}", username=username)
     return user
 
 
@@ -176,7 +178,7 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password", method=PASSWORD_METH
 def _grid(session: Session, code: str) -> Grid:
     grid = session.scalar(select(Grid).where(Grid.code == code, Grid.retired_at.is_(None)))
     if grid is None:
-        raise NotFound("grid_not_found", f"no grid with code {code}")
+        raise NotFound("grid_not_found", f"no grid with code {code}", zone_code=code)
     return grid
 
 
@@ -187,20 +189,23 @@ def assign_grid(session: Session, user: User, grid_code: str, duty: str, *, back
     if duty not in ASSIGNABLE_DUTIES:
         raise GridsysError("duty_unknown", f"duty must be one of {', '.join(ASSIGNABLE_DUTIES)}")
     if not user.active:
-        raise GridsysError("account_inactive", f"{user.username} is deactivated")
+        raise GridsysError("account_inactive", f"{user.username} is deactivated", username=user.username)
     if "grid_worker" not in user.roles:
-        raise GridsysError("role_missing", f"{user.username} is not a grid worker: add the role first")
+        raise GridsysError("role_missing", f"{user.username} is not a grid worker: add the role first",
+                           username=user.username, role="grid_worker")
     grid = _grid(session, grid_code)
     current = session.scalars(select(GridAssignment).where(
         GridAssignment.grid_id == grid.id, GridAssignment.duty == duty,
         GridAssignment.valid_to.is_(None))).all()
     if any(a.user_id == user.id for a in current):
-        raise Conflict("already_assigned", f"{user.username} already serves grid {grid.code} for {duty}")
+        raise Conflict("already_assigned", f"{user.username} already serves grid {grid.code} for {duty}",
+                       username=user.username, grid_code=grid.code, duty=duty)
     primary = next((a for a in current if not a.backup), None)
     if not backup and primary is not None:
         if not replace:
             raise Conflict("duty_taken", f"grid {grid.code} already has {primary.user.username} as primary "
-                                         f"{duty} worker: assign as backup, or replace")
+                                         f"{duty} worker: assign as backup, or replace",
+                           grid_code=grid.code, holder=primary.user.username, duty=duty)
         primary.valid_to = now()
         session.flush()
     assignment = GridAssignment(user_id=user.id, grid_id=grid.id, duty=duty, backup=backup)
@@ -212,12 +217,13 @@ def assign_grid(session: Session, user: User, grid_code: str, duty: str, *, back
 def set_area_leader(session: Session, user: User, area_code: str) -> AreaLeader:
     """Make ``user`` the area's responsible leader; the previous one's term ends now."""
     if "area_leader" not in user.roles:
-        raise GridsysError("role_missing", f"{user.username} is not an area leader: add the role first")
+        raise GridsysError("role_missing", f"{user.username} is not an area leader: add the role first",
+                           username=user.username, role="area_leader")
     if not user.active:
-        raise GridsysError("account_inactive", f"{user.username} is deactivated")
+        raise GridsysError("account_inactive", f"{user.username} is deactivated", username=user.username)
     area = session.scalar(select(Area).where(Area.code == area_code))
     if area is None:
-        raise NotFound("area_not_found", f"no area with code {area_code}")
+        raise NotFound("area_not_found", f"no area with code {area_code}", zone_code=area_code)
     current = session.scalar(select(AreaLeader).where(AreaLeader.area_id == area.id,
                                                       AreaLeader.valid_to.is_(None)))
     if current is not None:
@@ -233,10 +239,11 @@ def set_area_leader(session: Session, user: User, area_code: str) -> AreaLeader:
 
 def add_town_admin(session: Session, user: User, town_code: str) -> TownAdmin:
     if "admin" not in user.roles:
-        raise GridsysError("role_missing", f"{user.username} is not an administrator: add the role first")
+        raise GridsysError("role_missing", f"{user.username} is not an administrator: add the role first",
+                           username=user.username, role="admin")
     town = session.scalar(select(Town).where(Town.code == town_code))
     if town is None:
-        raise NotFound("town_not_found", f"no town with code {town_code}")
+        raise NotFound("town_not_found", f"no town with code {town_code}", zone_code=town_code)
     current = session.scalar(select(TownAdmin).where(TownAdmin.town_id == town.id, TownAdmin.user_id == user.id,
                                                      TownAdmin.valid_to.is_(None)))
     if current is not None:
@@ -304,7 +311,7 @@ def token_digest(token: str) -> str:
 def create_token(session: Session, user: User, name: str = "api") -> tuple[ApiToken, str]:
     """Returns (row, the token itself): the token is shown once and stored only as a hash."""
     if not user.active:
-        raise GridsysError("account_inactive", f"{user.username} is deactivated")
+        raise GridsysError("account_inactive", f"{user.username} is deactivated", username=user.username)
     name = (name or "api").strip()[:60] or "api"
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=name, prefix=token[:10], token_hash=token_digest(token))

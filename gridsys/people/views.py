@@ -7,6 +7,8 @@ from sqlalchemy import select
 
 from .. import db
 from ..errors import GridsysError, NotFound
+from ..inputs import whole_number
+from ..refusals import refusal_text
 from ..zones.models import Area, Grid, Town
 from . import auth, services
 from ..vocabulary import ASSIGNABLE_DUTIES, DUTY_ZH, ROLES
@@ -31,10 +33,7 @@ def login():
                                      request.form.get("password", ""), request.remote_addr)
     except GridsysError as exc:
         session.commit()  # keep the failure count
-        message = {"login_locked": _("Too many failed logins: wait 15 minutes and try again."),
-                   "account_inactive": _("This account is deactivated: ask an administrator."),
-                   }.get(exc.code, _("Wrong username or password."))
-        return render_template("people/login.html", error=message, error_code=exc.code,
+        return render_template("people/login.html", error=refusal_text(exc), error_code=exc.code,
                                username=request.form.get("username", "")), exc.status
     session.commit()
     auth.login(user)
@@ -57,12 +56,13 @@ def change_password():
         session = db.session()
         try:
             if request.form.get("new_password") != request.form.get("confirm"):
-                raise GridsysError("password_mismatch", _("The two new passwords differ."))
+                raise GridsysError("password_mismatch", "the two new passwords differ")
             services.change_own_password(session, user, request.form.get("current_password", ""),
                                          request.form.get("new_password", ""))
         except GridsysError as exc:
             session.rollback()
-            return render_template("people/password.html", error=exc.message, error_code=exc.code), exc.status
+            return render_template("people/password.html", error=refusal_text(exc),
+                                   error_code=exc.code), exc.status
         session.commit()
         auth.login(user)  # the session version changed: renew this browser's session
         flash(_("Password changed."), "ok")
@@ -84,7 +84,7 @@ def admin_people():
                 password=request.form.get("password") or None)
         except GridsysError as exc:
             session.rollback()
-            flash(exc.message, "error")
+            flash(refusal_text(exc), "error")
             return _people_page(session, form=request.form), exc.status
         session.commit()
         if generated:
@@ -133,7 +133,7 @@ def admin_person_action(username, action):
             services.set_roles(session, user, form.getlist("roles"))
         elif action == "deactivate":
             if user.id == auth.current_user().id:
-                raise GridsysError("cannot_deactivate_self", _("You cannot deactivate your own account."))
+                raise GridsysError("cannot_deactivate_self", "you cannot deactivate your own account")
             services.set_active(session, user, False)
         elif action == "activate":
             services.set_active(session, user, True)
@@ -149,12 +149,13 @@ def admin_person_action(username, action):
         elif action == "administer-town":
             services.add_town_admin(session, user, form.get("town", ""))
         elif action == "end-assignment":
-            services.end_assignment(session, form.get("kind", ""), int(form.get("id") or 0))
+            services.end_assignment(session, form.get("kind", ""),
+                                    whole_number(form.get("id") or 0, "assignment_not_found", "id (an assignment)"))
         else:
             raise NotFound("action_unknown", f"no action {action}")
     except (GridsysError, ValueError) as exc:
         session.rollback()
-        flash(getattr(exc, "message", str(exc)), "error")
+        flash(refusal_text(exc), "error")
         return redirect(url_for("people.admin_person", username=user.username)), 303
     session.commit()
     flash(_("Saved."), "ok")

@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify, render_template, request
 from .. import db, geo
 from ..apidoc import FeatureCollection, operation
 from ..errors import GridsysError
+from ..i18n import zone_label
 from ..zones import schemas, services, transfer
 from ..zones.models import MODELS
 from . import access, auth
@@ -22,12 +23,13 @@ bp = Blueprint("zones", __name__, template_folder="templates")
 def overview():
     session = db.session()
     scope = auth.current_scope()
-    visible = set()
+    names = {}  # code -> the zone's name in the page's language
     for level in ("town", "area"):
         model = MODELS[level]
-        visible |= set(session.scalars(select(model.code).where(access.where(scope, model))))
-    rows = [r for r in services.coverage(session) if r.code in visible]
-    return render_template("zones/overview.html", rows=rows)
+        for zone in session.scalars(select(model).where(access.where(scope, model))):
+            names[zone.code] = zone_label(zone)
+    rows = [r for r in services.coverage(session) if r.code in names]
+    return render_template("zones/overview.html", rows=rows, names=names)
 
 
 @bp.get("/api/v1/locate")

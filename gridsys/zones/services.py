@@ -51,7 +51,7 @@ def get_zone(session: Session, level: str, code: str):
 def require_zone(session: Session, level: str, code: str):
     zone = get_zone(session, level, code)
     if zone is None:
-        raise NotFound(f"{level}_not_found", f"no {level} with code {code}")
+        raise NotFound(f"{level}_not_found", f"no {level} with code {code}", zone_code=code)
     return zone
 
 

@@ -12,6 +12,7 @@ from gridsys.errors import Conflict
 from gridsys.incidents import lifecycle, routing, services
 from gridsys.incidents.models import Category
 from gridsys.people import services as people
+from gridsys.refusals import refusal_text
 from gridsys.vocabulary import DUTIES, DUTY_ZH
 from tests.incidents.helpers import act, bearer, events_of, login, report
 
@@ -148,7 +149,9 @@ def test_form_action_with_a_stale_version_changes_nothing(client, session, world
     response = client.post(f"/incidents/{incident.id}/act", data={
         "csrf_token": csrf_of(text), "action": "extend", "hours": "4", "note": "等配件", "version": read_version})
     assert response.status_code == 303 and response.headers["Location"] == f"/incidents/{incident.id}"
-    assert flashes(page(client, response.headers["Location"]), "error") == [stale.value.message]
+    with client.application.test_request_context("/"):  # in the person's language (Chinese), not the API's English
+        expected = refusal_text(stale.value)
+    assert flashes(page(client, response.headers["Location"]), "error") == [expected] != [stale.value.message]
     session.expire_all()
     assert (incident.status, incident.version, incident.due_at, len(events_of(session, incident))) == before
 

@@ -85,7 +85,7 @@ def test_admin_assigns_a_worker_and_sees_it_on_the_person_page(admin, session, w
 def test_refused_assignment_is_flashed_and_changes_nothing(admin, session, world):
     response = act(admin, "leader1", "assign-grid", {"grid": world.grids[0].code, "duty": "general"})
     assert response.status_code == 303
-    assert "not a grid worker" in " ".join(flashes(admin.get("/admin/people/leader1")))
+    assert "leader1 does not hold the role Grid worker" in " ".join(flashes(admin.get("/admin/people/leader1")))
     assert session.scalar(select(func.count()).select_from(GridAssignment)) == 1
 
 
