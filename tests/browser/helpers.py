@@ -23,8 +23,9 @@ from gridsys.incidents import services
 PASSWORD = "browser tests only 1"
 XSS = "<img src=x onerror=alert(1)>"
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-LAPTOP = {"viewport": {"width": 1366, "height": 768}}
+# Browsers set to Chinese, as the town's are: a new visitor's language follows Accept-Language.
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
+LAPTOP = {"viewport": {"width": 1366, "height": 768}, "locale": "zh-CN"}
 VIEWPORTS = {"phone": PHONE, "laptop": LAPTOP}
 
 OPEN = ("reported", "assigned", "in_progress", "reopened")
