@@ -10,7 +10,7 @@ from ..errors import Forbidden, GridsysError, NotFound
 from ..i18n import locale as request_locale
 from ..people import access, auth, services as people_services
 from ..inputs import whole_number
-from . import lifecycle, photos, reporting_aids, scoping, services
+from . import lifecycle, notify, photos, queues, reporting_aids, scoping, services
 from ..zones.models import Grid
 from .models import Category, IncidentPhoto
 from .routing import reason_text
@@ -86,9 +86,49 @@ def me():
                        duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
                                for d in people_services.current_duties(session, user)],
                        frequent_categories=reporting_aids.frequent_categories(session, user),
-                       favourite_categories=reporting_aids.favourite_categories(session, user))
+                       favourite_categories=reporting_aids.favourite_categories(session, user),
+                       unread=notify.unread_count(session, user), queues=queues.counts(session, user, scope))
     response.headers["Cache-Control"] = "no-store"   # a CSRF token and personal data: never kept
     return response
+
+
+def notice_json(n) -> dict:
+    return {"id": n.id, "kind": n.kind, "incident_id": n.incident_id, "at": n.created_at.isoformat(),
+            "read": n.read_at is not None, "data": n.data or {}}
+
+
+@bp.get("/api/v1/notifications")
+@operation("listNotifications", "people", schemas.Notices, query=schemas.NoticesQuery,
+           summary="The caller's notifications, newest first", errors={400: ("unread_invalid",)})
+@auth.login_required
+def notifications():
+    unread_only = services.flag(request.args, "unread") or False
+    session, user = db.session(), auth.current_user()
+    response = jsonify(items=[notice_json(n) for n in notify.inbox(session, user, unread_only=unread_only,
+                                                                   unread_first=False)],
+                       unread=notify.unread_count(session, user))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/api/v1/notifications/read")
+@operation("markNotificationsRead", "people", schemas.MarkedRead, json=schemas.MarkRead,
+           summary="Mark the caller's notifications read: some ({ids}) or all ({all: true})",
+           errors=schemas.MARK_READ_ERRORS)
+@auth.login_required
+def notifications_read():
+    body = _json_body()
+    ids, everything = body.get("ids"), body.get("all")
+    if set(body) - {"ids", "all"} or (ids is None) == (everything is None) or \
+            (everything is not None and everything is not True) or (ids is not None and not (
+            isinstance(ids, list) and len(ids) <= 1000
+            and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**31 for i in ids))):
+        raise GridsysError("notifications_invalid", 'send {"ids": [notification ids]} (at most 1000) or '
+                                                    '{"all": true}', status=400)
+    session, user = db.session(), auth.current_user()
+    marked = notify.mark_read(session, user, ids if everything is None else None)
+    session.commit()
+    return jsonify(marked=marked, unread=notify.unread_count(session, user))
 
 
 @bp.post("/api/v1/incidents")
@@ -118,7 +158,7 @@ def index():
     filters = services.parse_filters(request.args)
     session = db.session()
     rows, total = services.page_of(session, services.scoped_incidents(auth.current_scope(), filters,
-                                                                      auth.current_user().id), filters.page)
+                                                                      auth.current_user()), filters.page)
     return jsonify(items=[incident_json(i) for i in rows], total=total, page=filters.page,
                    page_size=services.PAGE_SIZE)
 
@@ -254,7 +294,7 @@ def geojson():
     filters = services.parse_filters(request.args)
     bbox = parse_bbox(request.args.get("bbox"))
     body = incidents_feature_collection(db.session(), auth.current_scope(), filters, bbox,
-                                        auth.current_user().id)
+                                        auth.current_user())
     return Response(body, mimetype="application/geo+json")
 
 
@@ -286,7 +326,7 @@ def csv_export():
     import io
     filters = services.parse_filters(request.args)
     session = db.session()
-    query = services.scoped_incidents(auth.current_scope(), filters, auth.current_user().id) \
+    query = services.scoped_incidents(auth.current_scope(), filters, auth.current_user()) \
         .options(*services.LIST_OPTIONS).limit(services.CSV_LIMIT)
     out = io.StringIO()
     out.write("\ufeff")  # so spreadsheet programs read the Chinese text as UTF-8

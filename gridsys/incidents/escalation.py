@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..clock import now
 from ..errors import Conflict
 from ..people.models import User
-from . import notify, routing
+from . import notify, queues, routing
 from .models import OPEN_STATUSES, Incident
 from .events import record
 
@@ -90,19 +90,42 @@ def de_escalate(incident: Incident) -> dict:
     return data
 
 
-def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP_BATCH) -> list[int]:
+def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP_BATCH,
+          due_soon_hours: int | None = None) -> list[int]:
     """One pass: escalate every incident whose next_escalation_at has passed (evaluated at
-    ``as_of``, default now; events carry the real time). Flushes; the caller commits.
-    Returns the ids escalated."""
+    ``as_of``, default now; events carry the real time), and tell each handler whose deadline is
+    near (``due_soon``, once per deadline). Flushes; the caller commits. Returns the ids escalated."""
     as_of = as_of or now()
     done: list[int] = []
     last_id = 0
     session.info["escalation_holders"], session.info["town_webhooks"] = {}, {}
     try:
+        _warn_due_soon(session, as_of, queues.due_soon_hours() if due_soon_hours is None else due_soon_hours,
+                       batch)
         return _sweep(session, as_of, batch, done, last_id)
     finally:
         session.info.pop("escalation_holders", None)
         session.info.pop("town_webhooks", None)
+
+
+def _warn_due_soon(session: Session, as_of: datetime, hours: int, batch: int) -> int:
+    """Tell each handler once that their incident is due within ``hours`` (not yet overdue, not
+    resolved); a new deadline (extended, reassigned) gets a new notice. Returns how many were told."""
+    told = 0
+    while True:
+        rows = session.scalars(
+            select(Incident).where(Incident.status.in_(queues.WORKING), Incident.assignee_id.is_not(None),
+                                   Incident.due_at > as_of, Incident.due_at <= as_of + timedelta(hours=hours),
+                                   Incident.due_soon_sent_for.is_distinct_from(Incident.due_at))
+            .order_by(Incident.id).limit(batch).with_for_update(skip_locked=True, of=Incident)).unique().all()
+        for incident in rows:
+            incident.due_soon_sent_for = incident.due_at
+            notify.notify(session, incident, "due_soon", [incident.assignee],
+                          {"due_at": incident.due_at.isoformat()})
+        session.flush()
+        told += len(rows)
+        if len(rows) < batch:
+            return told
 
 
 def _sweep(session: Session, as_of: datetime, batch: int, done: list[int], last_id: int) -> list[int]:

@@ -16,9 +16,9 @@ MAX_FEATURES = 20000
 
 
 def incidents_feature_collection(session: Session, scope, filters: Filters, bbox=None,
-                                 user_id: int | None = None) -> str:
+                                 user: User | None = None) -> str:
     assignee = aliased(User)
-    query = scoped_incidents(scope, filters, user_id)
+    query = scoped_incidents(scope, filters, user)
     if bbox is not None:
         query = query.where(Incident.geom.intersects(func.ST_MakeEnvelope(*bbox, geo.STORAGE_SRID)))
     # Compact on purpose (10 000 features go to phones): names of categories come from the

@@ -18,7 +18,7 @@ from ..inputs import text_or_none, whole_number
 from ..people import access
 from ..people.models import User
 from .models import OPEN_STATUSES, Incident
-from . import escalation, scoping
+from . import escalation, notify, scoping
 from .events import record
 from .services import due_hours
 
@@ -76,6 +76,60 @@ def allowed_actions(actor: User, scope: access.Scope, incident: Incident) -> lis
             if name not in hidden and incident.status in a.allowed_from and may(actor, scope, incident, a.who)]
 
 
+def primary_actions(actor: User, scope: access.Scope, incident: Incident, allowed: list[str]) -> list[str]:
+    """What this person should do next, of what they may (shown first and open; the rest folded):
+    the handler accepts, then resolves; a verifier closes or sends back a resolved incident; a
+    leader acts on one escalated to them (instructions down, or another handler); an incident
+    routed to nobody gets a handler."""
+    manager = scoping.manages_incident(scope, incident)
+    if incident.status == "resolved":
+        wanted = ["close", "reopen"]
+    elif incident.assignee_id == actor.id:
+        wanted = ["accept"] if incident.status in ("assigned", "reopened") else ["resolve"]
+    elif manager and incident.escalation_level:
+        wanted = ["send_down", "reassign", "take"]
+    elif manager and incident.assignee_id is None:
+        wanted = ["reassign", "take"]
+    else:
+        wanted = []
+    return [a for a in wanted if a in allowed]
+
+
+@dataclass
+class Candidate:
+    user: User
+    duties: list[str]       # their duties on the incident's grid ("general" included)
+    backup: list[str]       # duties they cover there as a backup
+    roles: list[str]        # area_leader (of its area), admin (of its town)
+
+
+def reassign_candidates(session: Session, incident: Incident) -> list[Candidate]:
+    """Who the incident may be handed to (改派), with what they are: the grid's workers by duty,
+    the area's leader and the town's administrators; never its current handler."""
+    from sqlalchemy import select
+    from ..people.models import GridAssignment
+    from . import routing
+    found: dict[int, Candidate] = {}
+
+    def entry(user) -> Candidate | None:
+        if user is None or not user.active or user.id == incident.assignee_id:
+            return None
+        return found.setdefault(user.id, Candidate(user, [], [], []))
+    if incident.grid_id is not None:
+        for a in session.scalars(select(GridAssignment).where(GridAssignment.grid_id == incident.grid_id,
+                                                              GridAssignment.valid_to.is_(None))
+                                 .order_by(GridAssignment.backup, GridAssignment.duty)):
+            if (c := entry(a.user)) is not None:
+                (c.backup if a.backup else c.duties).append(a.duty)
+    if (c := entry(routing.area_leader(session, incident.area_id))) is not None:
+        c.roles.append("area_leader")
+    for admin in routing.town_admins(session, incident.town_id):
+        if (c := entry(admin)) is not None:
+            c.roles.append("admin")
+    duty = incident.category.duty   # who holds the category's duty first, then the grid's others, then leaders
+    return sorted(found.values(), key=lambda c: (duty not in c.duties + c.backup, not (c.duties or c.backup)))
+
+
 def transition(session: Session, incident: Incident, actor: User, action: str, *, note: str = "",
                expected_version: int | None = None, assignee: str | None = None,
                hours: int | None = None, at: datetime | None = None, scope: access.Scope | None = None):
@@ -108,7 +162,24 @@ def transition(session: Session, incident: Incident, actor: User, action: str, *
     incident.version += 1
     incident.updated_at = at
     event = record(session, incident, actor, action, before, incident.status, note=note, data=data, at=at)
+    _tell(session, incident, actor, action, note, data)
     return event
+
+
+# Who must act after an action, and the notice they get (escalate notifies from escalation.raise_level).
+NOTICES = {"reassign": "assigned", "reopen": "returned", "send_down": "instructed", "extend": "extended"}
+NOTICE_NOTE = 500   # the start of the note the notice carries
+
+
+def _tell(session: Session, incident: Incident, actor: User, action: str, note: str, data: dict) -> None:
+    said = {"by": actor.username, **({"note": note[:NOTICE_NOTE]} if note else {})}
+    if action == "resolve":   # awaits verification by the area's leader (the town's administrators without one)
+        notify.notify(session, incident, "to_verify", escalation.holders(session, incident, level=1), said,
+                      actor=actor)
+    elif action in NOTICES:
+        if action == "extend":
+            said["due_at"] = incident.due_at.isoformat()
+        notify.notify(session, incident, NOTICES[action], [incident.assignee], said, actor=actor)
 
 
 def _apply(session, incident: Incident, actor: User, action: str, *, assignee, hours, at) -> dict:
@@ -182,7 +253,7 @@ def _extend(incident: Incident, hours) -> dict:
 def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: datetime) -> int:
     """Boundary changes move open incidents: new grid, area and handler (from routing), set-based
     so a redraw over a large town stays fast. A new handler must accept again (in_progress →
-    assigned); an event on each incident explains the move. Returns the number moved."""
+    assigned) and is notified; an event on each incident explains the move. Returns the number moved."""
     import json
     from sqlalchemy import text
     if not moves:
@@ -214,7 +285,13 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
                                              THEN CAST(:at AS timestamptz) + make_interval(hours => m.hours)
                                              ELSE i.next_escalation_at END
             FROM m, old WHERE i.id = m.id AND old.id = m.id
-            RETURNING i.id, old.status AS from_status, i.status AS to_status, m.data
+            RETURNING i.id, old.status AS from_status, i.status AS to_status, m.data, i.assignee_id,
+                      old.assignee_id AS old_assignee_id
+        ), told AS (  -- a new handler is told (in the app; group robots are not sent a whole redraw)
+            INSERT INTO notifications (user_id, incident_id, kind, data, created_at)
+            SELECT upd.assignee_id, upd.id, 'assigned', jsonb_build_object('by', CAST(:actor AS text), 'moved', true),
+                   CAST(:at AS timestamptz)
+            FROM upd WHERE upd.assignee_id IS NOT NULL AND upd.assignee_id IS DISTINCT FROM upd.old_assignee_id
         )
         INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
         SELECT upd.id, :at, (SELECT id FROM users WHERE username = :actor), 'rehome', upd.from_status,

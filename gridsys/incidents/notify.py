@@ -55,15 +55,23 @@ def unread_count(session: Session, user: User) -> int:
     return session.scalar(select(func.count()).where(_mine(user), Notification.read_at.is_(None)))
 
 
-def inbox(session: Session, user: User, limit: int = 100) -> list[Notification]:
-    return list(session.scalars(select(Notification).where(_mine(user))
-                                .order_by(Notification.read_at.is_not(None), Notification.id.desc()).limit(limit)))
+def inbox(session: Session, user: User, limit: int = 100, *, unread_only: bool = False,
+          unread_first: bool = True) -> list[Notification]:
+    """Newest first, unread ones before read ones unless ``unread_first`` is false (the API lists
+    them by time alone); ``unread_only`` keeps only those."""
+    query = select(Notification).where(_mine(user))
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    order = (Notification.read_at.is_not(None), Notification.id.desc()) if unread_first else (Notification.id.desc(),)
+    return list(session.scalars(query.order_by(*order).limit(limit)))
 
 
-def mark_read(session: Session, user: User, notification_id: int | None = None) -> int:
+def mark_read(session: Session, user: User, ids: list[int] | None = None, *, incident_id: int | None = None) -> int:
+    """Mark this person's notifications read: the ones with ``ids``, those about ``incident_id`` (they
+    opened it), or all (neither given). Others' notifications are never touched."""
     query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    if notification_id is not None:
-        query = query.where(Notification.id == notification_id)
+    if ids is not None:
+        query = query.where(Notification.id.in_(ids))
+    if incident_id is not None:
+        query = query.where(Notification.incident_id == incident_id)
     return session.execute(query.values(read_at=now())).rowcount
-
-

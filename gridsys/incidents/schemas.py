@@ -12,7 +12,7 @@ from ..apidoc import Query
 from ..geo import COORDINATE_SYSTEMS
 from ..inputs import INT4_MAX
 from ..zones.schemas import ZoneRef
-from . import lifecycle, services
+from . import lifecycle, notify, queues, services
 from .models import DUTIES, PRIORITIES, STATUSES
 
 Status = Literal[STATUSES]  # type: ignore[valid-type]
@@ -20,6 +20,13 @@ Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 Coords = Literal[COORDINATE_SYSTEMS]  # type: ignore[valid-type]
 Action = Literal[tuple(lifecycle.ACTIONS)]  # type: ignore[valid-type]
 Flag = Literal["true", "false", "1", "0"]
+QueueName = Literal[queues.QUEUES]  # type: ignore[valid-type]
+NoticeKind = Literal[notify.KINDS]  # type: ignore[valid-type]
+QUEUES_TEXT = ("to_accept: assigned to the caller, not yet accepted; in_progress: accepted by the caller; "
+               "returned: sent back to the caller for rework (返工); to_register: residents' reports awaiting "
+               "registration (立案); to_verify: resolved in the areas the caller leads (待核查); escalated: "
+               "escalated to the caller (level 1 for an area leader, 2 for an administrator); due_soon: open in "
+               "the caller's areas, due within GRIDSYS_DUE_SOON_HOURS (default 4); unassigned: routed to nobody")
 COORDS_TEXT = ("the system lon/lat are given in: wgs84 (GPS, default) or gcj02 (Gaode/Tencent maps), converted "
                "to WGS 84 on the way in; anything else is 400 coords_unknown")
 
@@ -166,6 +173,41 @@ class Me(BaseModel):
                                                                      "in the last 90 days, most used first")
     favourite_categories: list[str] = Field(max_length=8, description="what the report form offers first: the "
                                                                       "most used, then the caller's duties' ones")
+    unread: int = Field(ge=0, description="the caller's unread notifications")
+    queues: dict[QueueName, int] = Field(description="how many wait in each queue the caller has (by role): "
+                                                     + QUEUES_TEXT)
+
+
+class Notice(BaseModel):
+    id: int
+    kind: NoticeKind = Field(description="assigned (to the caller: dispatched, reassigned), returned (sent back "
+                                         "for rework), instructed (sent down with instructions), extended "
+                                         "(deadline), due_soon (nears its deadline; once per deadline), "
+                                         "to_verify (resolved: awaits the caller's verification), escalated")
+    incident_id: int | None
+    at: datetime
+    read: bool
+    data: dict[str, Any] = Field(description="what the notice says beyond its kind (level, trigger, note…)")
+
+
+class Notices(BaseModel):
+    items: list[Notice] = Field(description="newest first (at most 100)")
+    unread: int = Field(ge=0)
+
+
+class NoticesQuery(Query):
+    unread: Flag | None = Field(None, description="only unread ones (true)")
+
+
+class MarkRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[int] | None = Field(None, max_length=1000, description="these notifications")
+    all: bool | None = Field(None, description="true: every notification of the caller")
+
+
+class MarkedRead(BaseModel):
+    marked: int = Field(ge=0)
+    unread: int = Field(ge=0)
 
 
 class IncidentFilters(Query):
@@ -177,6 +219,8 @@ class IncidentFilters(Query):
     escalated: Flag | None = Field(None, description="only (true) or no (false) escalated incidents")
     since: date | None = Field(None, description="reported on or after this day (the town's time)")
     mine: Flag | None = Field(None, description="only incidents the caller handles")
+    queue: QueueName | None = Field(None, description="one of the caller's work queues, most urgent first: "
+                                                      + QUEUES_TEXT)
 
 
 class IncidentListQuery(IncidentFilters):
@@ -209,7 +253,8 @@ CREATE_ERRORS = {400: ("client_uuid_invalid", "coords_unknown"), 409: ("client_u
                        "description_missing", "description_too_long", "address_too_long", "priority_unknown",
                        "observed_at_invalid", "observed_at_future", "observed_at_too_old")}
 FILTER_ERRORS = {400: ("status_unknown", "duty_unknown", "page_invalid", "since_invalid", "overdue_invalid",
-                       "escalated_invalid", "mine_invalid")}
+                       "escalated_invalid", "mine_invalid", "queue_unknown")}
+MARK_READ_ERRORS = {400: ("body_not_json", "notifications_invalid")}
 MAP_FILTER_ERRORS = {400: (*FILTER_ERRORS[400], "bbox_invalid"),
                      422: ("coordinates_invalid", "coordinates_out_of_range")}
 TRANSITION_ERRORS = {**NOT_FOUND, 400: ("action_unknown", "assignee_invalid", "note_invalid", "version_invalid"),

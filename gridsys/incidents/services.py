@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import Date, DateTime, Float, String, Uuid, and_, bindparam, case, func, select, text
+from sqlalchemy import Date, DateTime, Float, String, Uuid, and_, bindparam, case, false, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,7 +21,7 @@ from ..inputs import whole_number
 from ..people.models import GridAssignment, User
 from ..zones.models import Area, Grid, Town
 from ..zones.services import Location, locate
-from . import escalation, routing, scoping
+from . import escalation, notify, queues, routing, scoping
 from ..vocabulary import DUTIES
 from .models import OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident
 
@@ -227,6 +227,8 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     for name, value in (("category", category), ("town", where.town), ("area", where.area),
                         ("grid", where.grid), ("reporter", reporter), ("assignee", decision.assignee)):
         set_committed_value(incident, name, value)
+    if dispatched:
+        notify.notify(session, incident, "assigned", [decision.assignee], {"by": reporter.username}, actor=reporter)
     escalation.on_created(session, incident, at)
     session.flush()
     return incident, True
@@ -301,10 +303,11 @@ class Filters:
     escalated: bool | None = None
     since: date | None = None      # created on or after this day
     mine: bool = False
+    queue: str | None = None       # one of queues.QUEUES: the person's work queue, in its own order
     page: int = 1
 
 
-def _flag(args, name: str) -> bool | None:
+def flag(args, name: str) -> bool | None:
     value = args.get(name)
     if value not in (None, "", "0", "1", "true", "false"):
         raise GridsysError(f"{name}_invalid", f"{name} is true or false", status=400)
@@ -324,17 +327,24 @@ def parse_filters(args) -> Filters:
     except ValueError:
         raise GridsysError("since_invalid", "since is a date: YYYY-MM-DD", status=400)
     return Filters(status=status, category=args.get("category") or None, duty=duty, grid=args.get("grid") or None,
-                   overdue=_flag(args, "overdue"), escalated=_flag(args, "escalated"), since=since,
-                   mine=_flag(args, "mine") or False, page=page)
+                   overdue=flag(args, "overdue"), escalated=flag(args, "escalated"), since=since,
+                   mine=flag(args, "mine") or False, queue=queues.check(args["queue"]) if args.get("queue") else None,
+                   page=page)
 
 
 def overdue_expr(at=None):
     return (Incident.status.in_(OPEN_STATUSES)) & (Incident.due_at < (at or func.now()))
 
 
-def scoped_incidents(scope, filters: Filters, user_id: int | None = None):
-    """The select() of incidents a scope may see, filtered; open and overdue first."""
+def scoped_incidents(scope, filters: Filters, user: User | None = None):
+    """The select() of incidents a scope may see, filtered; open and overdue first (a queue: most
+    urgent first, as the queue orders it)."""
+    user_id = user.id if user is not None else None
     query = select(Incident).where(scoping.incidents_where(scope))
+    if filters.queue:
+        if user is None:
+            return query.where(false())
+        query = query.where(queues.condition(filters.queue, user, scope))
     if filters.status == "open":
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     elif filters.status:
@@ -356,6 +366,8 @@ def scoped_incidents(scope, filters: Filters, user_id: int | None = None):
         query = query.where(~overdue_expr())
     if filters.mine and user_id is not None:
         query = query.where(Incident.assignee_id == user_id)
+    if filters.queue:
+        return query.order_by(*queues.ordering(filters.queue))
     is_open = case((Incident.status.in_(OPEN_STATUSES), 0), else_=1)
     return query.order_by(is_open, case((overdue_expr(), 0), else_=1), Incident.due_at.asc().nulls_last(),
                           Incident.id.desc())

@@ -17,7 +17,7 @@ from ..inputs import whole_number
 from ..people import access, auth
 from ..vocabulary import DUTIES, DUTY_ZH
 from ..zones.models import Grid
-from . import lifecycle, notify, photos, reporting_aids, scoping, services, webhooks
+from . import lifecycle, notify, photos, queues, reporting_aids, scoping, services, webhooks
 from .models import OPEN_STATUSES, STATUSES, Category, Incident
 from .routing import reason_text
 
@@ -28,10 +28,26 @@ STATUS_LABELS = {"reported": _l("Reported"), "assigned": _l("Assigned"), "in_pro
                  "cancelled": _l("Cancelled")}
 ACTION_LABELS = {"report": _l("Reported"), "dispatch": _l("Dispatched"), "unrouted": _l("Not dispatched"),
                  "accept": _l("Accept"), "comment": _l("Add a note"), "resolve": _l("Resolve"),
-                 "close": _l("Verify and close"), "reopen": _l("Send back (rework)"), "cancel": _l("Cancel"),
+                 "close": _l("Verify and close"), "reopen": _l("Send back (rework)"), "cancel": _l("Cancel the incident"),
                  "reassign": _l("Reassign"), "extend": _l("Extend deadline"), "escalate": _l("Escalate"),
                  "rehome": _l("Moved by a boundary change"), "take": _l("Take it over"),
                  "send_down": _l("Send back down with instructions")}
+NOTE_LABELS = {"resolve": _l("What was done"), "reopen": _l("What must be redone"),
+               "send_down": _l("Instructions"), "cancel": _l("Why it is cancelled (e.g. a duplicate)"),
+               "extend": _l("Why more time is needed"), "escalate": _l("Why it is beyond you"), "comment": _l("Note")}
+NOTICE_LABELS = {"assigned": _l("Assigned to you"), "returned": _l("Sent back for rework"),
+                 "instructed": _l("Instructions from your leader"), "extended": _l("Deadline extended"),
+                 "due_soon": _l("Due soon"), "to_verify": _l("Awaits your verification"),
+                 "escalated": _l("Escalated")}
+QUEUE_LABELS = {"to_accept": _l("To accept"), "in_progress": _l("In progress"), "returned": _l("Sent back to me"),
+                "to_register": _l("To register"), "to_verify": _l("To verify"), "escalated": _l("Escalated to me"),
+                "due_soon": _l("Due soon"), "unassigned": _l("Unassigned")}
+QUEUE_HINTS = {"to_accept": _l("Assigned to you, not yet accepted"), "in_progress": _l("Accepted by you"),
+               "returned": _l("Sent back for rework"), "to_register": _l("Residents' reports awaiting registration"),
+               "to_verify": _l("Resolved in your areas: verify and close, or send back"),
+               "escalated": _l("Escalated to you: act on it or send it down with instructions"),
+               "due_soon": _l("Open in your areas, due within %(h)d hours"),
+               "unassigned": _l("Routed to nobody: assign someone")}
 TRIGGER_LABELS = {"overdue": _l("overdue"), "urgent": _l("urgent"), "manual": _l("asked by the handler"),
                   "stale": _l("not handled after escalation")}
 CENTER = (29.62, 106.33)
@@ -40,6 +56,8 @@ CENTER = (29.62, 106.33)
 @bp.app_context_processor
 def labels():
     return {"status_label": lambda s: STATUS_LABELS.get(s, s), "action_label": lambda a: ACTION_LABELS.get(a, a),
+            "note_label": lambda a: NOTE_LABELS.get(a, _("Note")),
+            "notice_label": lambda k: NOTICE_LABELS.get(k, k),
             "trigger_label": lambda t: TRIGGER_LABELS.get(t, t or ""),
             "routing_text": lambda data: reason_text(data or {}, locale())}
 
@@ -119,14 +137,16 @@ def report():
 def queue():
     session = db.session()
     args = request.args.to_dict()
-    if not request.args:
-        args = {"status": "open", "mine": "1"}
+    if not request.args:  # a worker starts from what they handle; a leader from everything open in scope
+        user = auth.current_user()
+        args = {"status": "open"} if user.has_role("admin", "area_leader") else {"status": "open", "mine": "1"}
     filters = services.parse_filters(args)
     scope = auth.current_scope()
-    rows, total = services.page_of(session, services.scoped_incidents(scope, filters, auth.current_user().id),
+    rows, total = services.page_of(session, services.scoped_incidents(scope, filters, auth.current_user()),
                                    filters.page)
     grids = session.scalars(select(Grid).where(access.where(scope, Grid)).order_by(Grid.code).limit(500)).all()
     return render_template("incidents/queue.html", rows=rows, total=total, filters=filters, statuses=STATUSES,
+                           queue_hint=next((q["hint"] for q in work_queues() if q["name"] == filters.queue), None),
                            categories=session.scalars(select(Category).order_by(Category.code)).all(),
                            grids=grids, now=services.now(), page_size=services.PAGE_SIZE)
 
@@ -141,9 +161,16 @@ def show(incident_id):
     m = base_map(point.y, point.x, zoom=16)
     import folium
     folium.CircleMarker([point.y, point.x], radius=9, color="#b3261e", fill=True, fill_opacity=0.8).add_to(m)
-    actions = lifecycle.allowed_actions(auth.current_user(), scope, incident)
+    user = auth.current_user()
+    actions = lifecycle.allowed_actions(user, scope, incident)
+    primary = lifecycle.primary_actions(user, scope, incident, actions)
+    if notify.mark_read(session, user, incident_id=incident.id):   # what it was about is now seen
+        session.commit()
     from .escalation import holders
     return render_template("incidents/show.html", incident=incident, map=embed(m), actions=actions,
+                           primary=primary, others=[a for a in actions if a not in primary],
+                           candidates=lifecycle.reassign_candidates(session, incident)
+                           if "reassign" in actions else [],
                            reason=reason_text(incident.routing, locale()), now=services.now(),
                            duty_zh=DUTY_ZH,
                            holders=holders(session, incident) if incident.escalation_level else [])
@@ -183,7 +210,23 @@ def send_queued_webhooks(response):
 @bp.app_context_processor
 def inbox_badge():
     user = auth.current_user()
-    return {"unread_count": (lambda: notify.unread_count(db.session(), user)) if user else (lambda: 0)}
+    return {"unread_count": (lambda: notify.unread_count(db.session(), user)) if user else (lambda: 0),
+            "work_queues": work_queues, "queue_label": lambda q: QUEUE_LABELS.get(q, q)}
+
+
+def work_queues() -> list[dict]:
+    """This person's queues with their counts (one query, once per request), for the nav and the
+    landing page."""
+    user = auth.current_user()
+    if user is None:
+        return []
+    if "work_queues" not in g:
+        counts = queues.counts(db.session(), user, auth.current_scope())
+        g.work_queues = [{"name": name, "label": QUEUE_LABELS[name], "count": n,
+                          "hint": QUEUE_HINTS[name] % {"h": queues.due_soon_hours()} if name == "due_soon"
+                          else QUEUE_HINTS[name],
+                          "url": url_for("incidents.queue", queue=name)} for name, n in counts.items()]
+    return g.work_queues
 
 
 @bp.get("/inbox")
@@ -199,7 +242,7 @@ def inbox_read():
     session = db.session()
     raw = request.form.get("id")
     notification_id = whole_number(raw, "notification_invalid", "id (a notification)", 1) if raw else None
-    notify.mark_read(session, auth.current_user(), notification_id)
+    notify.mark_read(session, auth.current_user(), [notification_id] if notification_id else None)
     session.commit()
     target = request.form.get("next")
     return redirect(auth.safe_next(target, url_for("incidents.inbox")), 303)

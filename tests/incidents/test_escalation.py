@@ -39,7 +39,9 @@ def escalations_of(session, incident):
 
 
 def inbox_of(session, user) -> list[Notification]:
-    return list(session.scalars(select(Notification).where(Notification.user_id == user.id)
+    """The person's escalation notices (the other kinds: tests/incidents/test_notifications.py)."""
+    return list(session.scalars(select(Notification).where(Notification.user_id == user.id,
+                                                           Notification.kind == "escalated")
                                 .order_by(Notification.id)))
 
 
@@ -323,7 +325,7 @@ def test_nobody_to_notify_still_escalates(session, zones, users):
     incident = report(session, users.general1, "g11", "0201", at=escalation.now() - timedelta(days=2))
     assert sweep(session) == [incident.id]
     assert incident.escalation_level == 1 and escalations_of(session, incident)[0].data["holders"] == []
-    assert session.scalars(select(Notification)).all() == []
+    assert session.scalars(select(Notification).where(Notification.kind == "escalated")).all() == []
 
 
 def test_responsibility_follows_a_grid_moved_to_another_area(session, world):

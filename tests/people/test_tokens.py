@@ -45,7 +45,9 @@ def test_bearer_token_authenticates_the_api(client, cli, session, world):
                                    "roles": ["grid_worker"], "grids": [world.grids[0].code],
                                    "csrf_token": None,  # a bearer token needs none
                                    "duties": [{"grid": world.grids[0].code, "duty": "general", "backup": False}],
-                                   "frequent_categories": [], "favourite_categories": []}
+                                   "frequent_categories": [], "favourite_categories": [],
+                                   "unread": 0, "queues": {"to_accept": 0, "in_progress": 0, "returned": 0,
+                                                           "to_register": 0}}
     assert session.scalar(select(ApiToken.last_used_at)) is not None
     assert "Set-Cookie" not in response.headers  # a token request does not open a browser session
 

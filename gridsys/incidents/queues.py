@@ -1,0 +1,117 @@
+"""Work queues: what waits for this person, by role, most urgent first.
+
+The handler's 待受理 ``to_accept``, 处理中 ``in_progress`` and 被退回 ``returned`` (返工); the grid
+worker's and leader's 待立案 ``to_register``; the leader's 待核查 ``to_verify``, 督办 ``escalated``
+and 即将超期 ``due_soon``; the administrator's ``unassigned`` and their level-2 ``escalated``.
+Each queue is one SQL condition, so the counts of all of a person's queues are one query.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import and_, case, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from ..clock import now
+from ..errors import GridsysError
+from ..people.access import Scope
+from ..people.models import User
+from .models import OPEN_STATUSES, Incident
+
+QUEUES = ("to_accept", "in_progress", "returned", "to_register", "to_verify", "escalated", "due_soon", "unassigned")
+HANDLER_QUEUES = ("to_accept", "in_progress", "returned")
+DEFAULT_DUE_SOON_HOURS = 4
+# Open and not yet resolved: what a deadline still applies to.
+WORKING = ("assigned", "in_progress", "reopened")
+
+
+def due_soon_hours() -> int:
+    """GRIDSYS_DUE_SOON_HOURS: how long before its deadline an open incident is "due soon"."""
+    if has_app_context():
+        return int(current_app.config.get("DUE_SOON_HOURS", DEFAULT_DUE_SOON_HOURS))
+    return DEFAULT_DUE_SOON_HOURS
+
+
+def of(user: User) -> tuple[str, ...]:
+    """The queues this person has, in the order they are shown."""
+    roles = user.roles
+    names: list[str] = []
+    if roles & {"grid_worker", "area_leader", "admin"}:
+        names += HANDLER_QUEUES   # anyone may be handed an incident (a leader takes one over)
+    if roles & {"grid_worker", "area_leader"}:
+        names.append("to_register")
+    if "area_leader" in roles:
+        names += ["to_verify", "escalated", "due_soon"]
+    if "admin" in roles:
+        names += [n for n in ("escalated", "unassigned") if n not in names]
+    return tuple(names)
+
+
+def _managed(scope: Scope):
+    """Incidents in the zones this person leads or administers (not merely the grids they work)."""
+    if scope.everything:
+        return true()
+    if not (scope.area_ids or scope.town_ids):
+        return false()
+    return or_(Incident.area_id.in_(scope.area_ids), Incident.town_id.in_(scope.town_ids))
+
+
+def condition(name: str, user: User, scope: Scope, at: datetime | None = None):
+    """The SQL condition of queue ``name`` for this person."""
+    at = at or now()
+    mine = Incident.assignee_id == user.id
+    if name == "to_accept":     # assigned to them, not yet accepted (a reopened one is "returned")
+        return and_(mine, Incident.status == "assigned")
+    if name == "in_progress":
+        return and_(mine, Incident.status == "in_progress")
+    if name == "returned":      # 返工: sent back by the verifier
+        return and_(mine, Incident.status == "reopened")
+    if name == "to_register":   # residents' reports awaiting 立案: none exist until the residents' channel
+        return false()
+    if name == "to_verify":     # resolved in the areas they lead
+        return and_(Incident.status == "resolved", _managed(scope))
+    if name == "escalated":     # up to them: level 1 for leaders of its area, level 2 for administrators
+        levels = []
+        if scope.area_ids:
+            levels.append(and_(Incident.escalation_level == 1, Incident.area_id.in_(scope.area_ids)))
+        if "admin" in user.roles:
+            levels.append(and_(Incident.escalation_level == 2, _managed(scope)))
+        return and_(Incident.status.in_(OPEN_STATUSES), or_(*levels) if levels else false())
+    if name == "due_soon":      # still on time, due within the next hours
+        return and_(Incident.status.in_(WORKING), _managed(scope), Incident.due_at > at,
+                    Incident.due_at <= at + timedelta(hours=due_soon_hours()))
+    if name == "unassigned":    # routed to nobody
+        return and_(Incident.status.in_(OPEN_STATUSES), Incident.assignee_id.is_(None), _managed(scope))
+    raise GridsysError("queue_unknown", f"queue is one of {', '.join(QUEUES)}", status=400)
+
+
+def check(name) -> str:
+    if name not in QUEUES:
+        raise GridsysError("queue_unknown", f"queue is one of {', '.join(QUEUES)}", status=400)
+    return name
+
+
+def ordering(name: str, at: datetime | None = None) -> tuple:
+    """Most urgent first: escalated higher, then overdue, urgent, the nearest deadline; a
+    verification queue by how long it has waited."""
+    at = at or now()
+    if name == "to_verify":
+        return (Incident.resolved_at.asc().nulls_last(), Incident.id)
+    overdue = case((Incident.due_at < at, 0), else_=1)
+    urgent = case((Incident.priority == "urgent", 0), else_=1)
+    return (Incident.escalation_level.desc(), overdue, urgent, Incident.due_at.asc().nulls_last(), Incident.id)
+
+
+def counts(session: Session, user: User, scope: Scope, at: datetime | None = None) -> dict[str, int]:
+    """The number waiting in each of this person's queues: one query, whatever the number of queues."""
+    names = of(user)
+    if not names:
+        return {}
+    at = at or now()
+    columns = [func.count().filter(condition(n, user, scope, at)).label(n) for n in names]
+    # Only rows some queue may hold are read: open or resolved (closed and cancelled never wait).
+    row = session.execute(select(*columns).select_from(Incident)
+                          .where(Incident.status.in_((*OPEN_STATUSES, "resolved")),
+                                 or_(*(condition(n, user, scope, at) for n in names)))).one()
+    return {n: int(row._mapping[n]) for n in names}
