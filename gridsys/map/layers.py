@@ -18,9 +18,8 @@ class LiveLayers(JSCSSMixin, MacroElement):
 
     default_js = [("markercluster", vendor_url("leaflet.markercluster/dist/leaflet.markercluster.js")),
                   ("gridsys_map", static_url("map.js"))]
+    # Not MarkerCluster.Default.css: map.css colours clusters after their most urgent member.
     default_css = [("markercluster_css", vendor_url("leaflet.markercluster/dist/MarkerCluster.css")),
-                   ("markercluster_default_css",
-                    vendor_url("leaflet.markercluster/dist/MarkerCluster.Default.css")),
                    ("gridsys_map_css", static_url("map.css"))]
     _template = Template("""
         {% macro script(this, kwargs) %}

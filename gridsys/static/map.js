@@ -1,6 +1,9 @@
 // gridsys live map layers: zones and clustered incidents from the app's GeoJSON API,
 // filtered by the viewer's scope (server side), the map's bounds and the filter form.
 // Every user-written string is inserted as text (textContent), never as HTML.
+// Overdue and escalated incidents are never hidden in a cluster: they are drawn one by one in a
+// pane above the clusters (up to HOT_UNCLUSTERED of them; past that they cluster too), and a
+// cluster takes the colour of its most urgent member.
 var GridsysMap = (function () {
   "use strict";
 
@@ -9,6 +12,25 @@ var GridsysMap = (function () {
     if (cls) { node.className = cls; }
     if (text !== undefined && text !== null) { node.textContent = String(text); }
     return node;
+  }
+
+  var HOT_UNCLUSTERED = 300;
+  var TIERS = ["normal", "urgent", "escalated", "overdue"];   // least to most urgent
+
+  // 0 normal, 1 urgent, 2 escalated, 3 overdue (overdue or escalated are "hot": tier >= 2).
+  function tier(p) {
+    if (p.overdue) { return 3; }
+    if (p.escalation_level > 0) { return 2; }
+    return p.priority === "urgent" ? 1 : 0;
+  }
+
+  // A cluster's icon: a 44 px tap target coloured after its most urgent member.
+  function clusterIcon(cluster) {
+    var most = 0, n = cluster.getChildCount();
+    cluster.getAllChildMarkers().forEach(function (m) { most = Math.max(most, m.options.tier || 0); });
+    var size = n < 10 ? 44 : n < 100 ? 50 : 58;
+    return L.divIcon({html: "<div><span>" + n + "</span></div>", iconSize: L.point(size, size),
+                      className: "marker-cluster gs-cluster " + TIERS[most]});
   }
 
   function fmt(template, value) { return template.replace("{t}", value).replace("{n}", value); }
@@ -36,10 +58,14 @@ var GridsysMap = (function () {
     var statusLine = document.getElementById("map-status");
     var list = document.getElementById("map-list");
     var form = document.getElementById("map-filters");
-    var cluster = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 50});
+    var cluster = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 50,
+                                        iconCreateFunction: clusterIcon});
+    map.createPane("gsHot").style.zIndex = 640;   // above markers and clusters (600), below tooltips (650)
+    var hot = L.layerGroup().addTo(map);
     var grids = L.geoJSON(null, {style: gridStyle(opts.mode), onEachFeature: bindGrid}).addTo(map);
     var gaps = null;
-    var state = {map: map, cluster: cluster, grids: grids, count: 0, fetches: 0, ready: false};
+    var state = {map: map, cluster: cluster, hot: hot, grids: grids, count: 0, fetches: 0, ready: false,
+                 hotLimit: opts.hotLimit === undefined ? HOT_UNCLUSTERED : opts.hotLimit};
     var pending = null, fitted = false, fitting = false;
     map.addLayer(cluster);
 
@@ -67,15 +93,29 @@ var GridsysMap = (function () {
       return node;
     }
 
-    function markerFor(f) {
-      var p = f.properties, c = f.geometry.coordinates;
-      var cls = "inc-marker " + (p.overdue ? "overdue" : "open") + (p.escalation_level > 0 ? " escalated" : "");
-      var size = p.overdue ? 18 : 14;
-      var marker = L.marker([c[1], c[0]], {icon: L.divIcon({className: cls, iconSize: [size, size]}),
-                                           zIndexOffset: p.overdue || p.escalation_level ? 1000 : 0,
-                                           keyboard: false});
+    // The icon is a 44 px tap target; the dot drawn inside it is what one sees.
+    function markerFor(f, unclustered) {
+      var p = f.properties, c = f.geometry.coordinates, t = tier(p);
+      var cls = "inc-marker " + (p.overdue ? "overdue" : "open") + (p.escalation_level > 0 ? " escalated" : "") +
+                (p.priority === "urgent" ? " urgent" : "");
+      var options = {icon: L.divIcon({className: cls, html: "<i></i>", iconSize: [44, 44]}),
+                     zIndexOffset: 100 * t, keyboard: false, tier: t};
+      if (unclustered) { options.pane = "gsHot"; }
+      var marker = L.marker([c[1], c[0]], options);
+      marker.feature = f;
+      marker.on("add", function () { marker.getElement().dataset.incident = String(f.id); });
       marker.bindPopup(function () { return popupFor(f); });
       return marker;
+    }
+
+    function drawMarkers(features) {
+      var hotOnes = features.filter(function (f) { return tier(f.properties) >= 2; });
+      var apart = hotOnes.length <= state.hotLimit;
+      cluster.clearLayers();
+      hot.clearLayers();
+      cluster.addLayers(features.filter(function (f) { return !apart || tier(f.properties) < 2; })
+                                .map(function (f) { return markerFor(f, false); }));
+      if (apart) { hotOnes.forEach(function (f) { hot.addLayer(markerFor(f, true)); }); }
     }
 
     function urgency(p) { return (p.escalation_level > 0 ? 2 : 0) + (p.overdue ? 1 : 0); }
@@ -123,8 +163,7 @@ var GridsysMap = (function () {
       return fetch(opts.incidentsUrl + "?" + query(), {credentials: "same-origin", signal: pending.signal})
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (data) {
-          cluster.clearLayers();
-          cluster.addLayers(data.features.map(markerFor));
+          drawMarkers(data.features);
           state.count = data.features.length;
           renderList(data.features);
           var late = data.features.filter(function (f) { return f.properties.overdue; }).length;

@@ -138,6 +138,7 @@ def test_grid_names_stay_text_in_map_tooltips(open_page, db):
 
 def test_worker_map_holds_only_their_scope(open_page, db):
     page, log = open_page("phone", "w0101a")
+    page.click("header summary.menu-button")   # on a phone the nav is a menu
     page.click("header nav a[href='/map']")
     wait_for_map(page, log)
 
