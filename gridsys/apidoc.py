@@ -43,7 +43,9 @@ _SUMMARIES: dict[str, str] = {}
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="allow", title="ErrorDetail")
     code: str = Field(description="stable: what clients and tests branch on")
-    message: str = Field(description="for people, in the request's language where translated")
+    message: str = Field(description="in English, for integrators; people are shown the code's message from "
+                                     "the app's catalogue in their language, filled in from the detail keys "
+                                     "(extra members beside code and message, e.g. incident_id, zone_code)")
     location: list[float] | None = Field(None, description="[lon, lat] of a geometry's fault, when known")
 
 

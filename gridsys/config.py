@@ -36,6 +36,8 @@ DEFAULTS = {
     "TIMEZONE": "Asia/Shanghai",
     # May the reporter verify and close their own incident (instead of only the area leader)?
     "REPORTER_MAY_CLOSE": False,
+    # An open incident due within this many hours is "due soon" (the leader's queue, the handler's notice).
+    "DUE_SOON_HOURS": 4,
     # Absolute address of the app, for links in webhook messages.
     "BASE_URL": "http://127.0.0.1:8000",
     # Send webhooks from a background thread right after a request commits (the sweep retries).
@@ -62,6 +64,7 @@ ENVIRONMENT = {
     "GRIDSYS_BASE_URL": ("BASE_URL", str),
     "GRIDSYS_PROXY_COUNT": ("PROXY_COUNT", int),
     "GRIDSYS_REPORTER_MAY_CLOSE": ("REPORTER_MAY_CLOSE", lambda v: v.lower() in ("1", "true", "yes")),
+    "GRIDSYS_DUE_SOON_HOURS": ("DUE_SOON_HOURS", int),
 }
 
 

@@ -14,9 +14,11 @@ ZONE_LEVEL_LABELS = {"town": _l("Town"), "area": _l("Area"), "grid": _l("Grid")}
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
-    wanted = request.cookies.get("lang") or request.args.get("lang")
-    if wanted in languages:
-        return wanted
+    # A language named in the URL first (an answer cached by its URL, e.g. the map's grids, must
+    # be in the language its URL names), then the person's choice (cookie), then the browser's.
+    for wanted in (request.args.get("lang"), request.cookies.get("lang")):
+        if wanted in languages:
+            return wanted
     g.locale_from_header = True
     # The browser's most wanted language we have, by its main tag (zh-TW is Chinese, en-GB English).
     for tag, _quality in request.accept_languages:  # best first

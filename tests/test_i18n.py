@@ -103,3 +103,19 @@ def test_the_english_ui_shows_the_zones_english_names(client, session, named_zon
     assert "Grid One" in pages[f"/incidents/{incident.id}"]
     client.get("/lang/zh")
     assert "场镇片区" in client.get("/zones").get_data(as_text=True)
+
+
+def test_the_map_names_grids_in_the_pages_language(client, session, named_zones):
+    import json
+    from tests.factories import login_as
+    _town, _area, grid, admin, _worker = named_zones
+    login_as(client, admin)
+    client.get("/lang/en")
+    page = client.get("/map").get_data(as_text=True)
+    assert "/api/v1/map/grids.geojson?lang=en" in page, "the URL names the language (answers differ by it)"
+
+    def names(lang):
+        body = json.loads(client.get(f"/api/v1/map/grids.geojson?lang={lang}").get_data(as_text=True))
+        return {f["properties"]["code"]: f["properties"]["name"] for f in body["features"]}
+    assert names("en")[grid.code] == "Grid One"
+    assert names("zh")[grid.code] == "一号网格"

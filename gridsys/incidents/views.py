@@ -88,6 +88,8 @@ def _report_page(session, *, form, client_uuid, shell=False, error=None):
                            client_uuid=client_uuid, map=_report_map(), shell=shell,
                            error=refusal_text(error) if error else None, error_code=error.code if error else None,
                            error_texts=refusal_texts(),
+                           work_labels={**{q: str(label) for q, label in QUEUE_LABELS.items()},
+                                        "unread": _("New messages")},
                            idb_url=url_for("web.vendor", filename="idb/build/umd.js"))
 
 
@@ -211,7 +213,9 @@ def send_queued_webhooks(response):
 def inbox_badge():
     user = auth.current_user()
     return {"unread_count": (lambda: notify.unread_count(db.session(), user)) if user else (lambda: 0),
-            "work_queues": work_queues, "queue_label": lambda q: QUEUE_LABELS.get(q, q)}
+            "work_queues": work_queues, "queue_label": lambda q: QUEUE_LABELS.get(q, q),
+            "unread_notices": (lambda n=5: notify.inbox(db.session(), user, n, unread_only=True)) if user
+            else (lambda n=5: [])}
 
 
 def work_queues() -> list[dict]:

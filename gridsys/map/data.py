@@ -21,7 +21,9 @@ def _collection(features_subquery) -> object:
                                                             func.json_build_array()))
 
 
-def grids_feature_collection(session: Session, scope: Scope) -> str:
+def grids_feature_collection(session: Session, scope: Scope, locale: str = "zh") -> str:
+    """The grids in scope with their open and overdue counts and missing duties; names in the
+    viewer's language (the English name where one is stored)."""
     counts = (select(Incident.grid_id, func.count().label("open"),
                      func.count().filter(Incident.due_at < func.now()).label("overdue"))
               .where(Incident.status.in_(OPEN_STATUSES)).group_by(Incident.grid_id).subquery())
@@ -29,7 +31,8 @@ def grids_feature_collection(session: Session, scope: Scope) -> str:
                .where(GridAssignment.valid_to.is_(None), ~GridAssignment.backup)
                .group_by(GridAssignment.grid_id).subquery())
     props = func.json_build_object(
-        "code", Grid.code, "name", Grid.name, "area", Area.code,
+        "code", Grid.code, "name", func.coalesce(func.nullif(Grid.name_en, ""), Grid.name) if locale == "en"
+        else Grid.name, "area", Area.code,
         "open", func.coalesce(counts.c.open, 0), "overdue", func.coalesce(counts.c.overdue, 0),
         "missing", len(ASSIGNABLE_DUTIES) - func.coalesce(staffed.c.duties, 0))
     feature = func.json_build_object("type", "Feature", "id", Grid.id,

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from .. import db
 from ..i18n import locale
+from ..refusals import refusal_texts
 from ..incidents.models import Category
 from ..vocabulary import DUTIES
 from ..zones.models import Area
@@ -41,7 +42,7 @@ def page():
         "mode": mode,
         "refreshSeconds": REFRESH_SECONDS,
         "incidentsUrl": url_for("incidents_api.geojson"),
-        "gridsUrl": url_for("map.grids_geojson"),
+        "gridsUrl": url_for("map.grids_geojson", lang=locale()),   # its names are in the page's language
         "gapsUrl": url_for("map.gaps_geojson") if mode == "admin" else None,
         "areasUrl": url_for("zones.api_zones_geojson", level="area"),
         "reportUrl": url_for("incidents.report"),
@@ -69,7 +70,7 @@ def page():
         }}).add_to(m)
         areas = session.scalars(select(Area).order_by(Area.code)).all()
     return render_template("map/page.html", map=embed(m), mode=mode, categories=categories, duties=DUTIES,
-                           areas=areas)
+                           areas=areas, refusals=refusal_texts() if mode == "admin" else {})
 
 
 @bp.get("/api/v1/map/grids.geojson")
@@ -77,7 +78,7 @@ def page():
 @auth.login_required
 def grids_geojson():
     """Grids in scope with their open and overdue counts and the number of duties lacking a worker."""
-    return Response(data.grids_feature_collection(db.session(), auth.current_scope()),
+    return Response(data.grids_feature_collection(db.session(), auth.current_scope(), locale()),
                     mimetype="application/geo+json")
 
 

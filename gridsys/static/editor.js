@@ -197,7 +197,11 @@ var GridsysEditor = (function () {
     }
 
     function showFault(error) {
-      var text = (w.errors && w.errors[error.code]) || error.message;
+      // In the page's language, from the refusal catalogue, with the refusal's details filled in.
+      var errors = w.errors || {};
+      var text = (errors[error.code] || errors.other || error.message).replace(/\{(\w+)\}/g, function (all, key) {
+        return key === "code" ? error.code : (error[key] !== undefined && error[key] !== null ? String(error[key]) : "");
+      });
       message(text + (error.code === "stale_boundary" ? " — " + w.stale : ""), true);
       if (error.location) {
         if (state.fault) { map.removeLayer(state.fault); }

@@ -63,6 +63,34 @@
     me = {username: body.username, favourites: body.favourite_categories || []};
     remember(ME_KEY, me);
     arrangeCategories();
+    showWork(body);
+  }
+  // The person's waiting work and unread messages, one tap each (only what is not empty).
+  function showWork(body) {
+    var strip = $("work-strip");
+    if (!strip) { return; }
+    var labels = JSON.parse(strip.getAttribute("data-labels") || "{}");
+    strip.textContent = "";
+    function chip(href, label, n, name) {
+      var a = document.createElement("a");
+      a.className = "chip" + (name ? "" : " news");
+      a.href = href;
+      if (name) { a.setAttribute("data-queue", name); }
+      a.textContent = label + " ";
+      var count = document.createElement("span");
+      count.className = "count";
+      count.textContent = String(n);
+      a.appendChild(count);
+      strip.appendChild(a);
+    }
+    if (body.unread) { chip(strip.getAttribute("data-inbox-url"), labels.unread, body.unread, null); }
+    Object.keys(body.queues || {}).forEach(function (name) {
+      var n = body.queues[name];
+      if (n > 0 && labels[name]) {
+        chip(strip.getAttribute("data-queue-url") + "?queue=" + encodeURIComponent(name), labels[name], n, name);
+      }
+    });
+    strip.hidden = !strip.childNodes.length;
   }
   function showLoginAgain(on) {
     $("login-again").hidden = !on;
@@ -130,7 +158,7 @@
         if (!draw || !data || !data.features || !data.features.length) { return; }
         gridsLayer = L.geoJSON(data, {
           style: {color: "#1d4ed8", weight: 2, fillOpacity: 0.05},
-          onEachFeature: function (f, l) { l.bindTooltip(document.createTextNode(f.properties.name)); }  // text, never HTML
+          onEachFeature: function (f, l) { l.bindTooltip(document.createTextNode(gridName(f.properties))); }  // text, never HTML
         }).addTo(map);
         gridsLayer.eachLayer(function (l) { l.on("click", function (e) { place(e.latlng, "hand"); }); });
         if (!lat.value) { map.fitBounds(gridsLayer.getBounds()); }
@@ -153,6 +181,10 @@
     if (!inRing(x, y, rings[0])) { return false; }
     for (var k = 1; k < rings.length; k++) { if (inRing(x, y, rings[k])) { return false; } }
     return true;
+  }
+  // A grid's name in the page's language (the English name where one is stored).
+  function gridName(p) {
+    return document.documentElement.lang === "en" && p.name_en ? p.name_en : p.name;
   }
   function localGrid(x, y) {
     var found = null;
@@ -181,7 +213,7 @@
   }
   function offlinePreview() {
     var g = localGrid(+lon.value, +lat.value);
-    showPreview([g ? fmt(T.inGridOnly, {grid: g.name}) : T.outsideGrids, T.offlineGrid]);
+    showPreview([g ? fmt(T.inGridOnly, {grid: gridName(g)}) : T.outsideGrids, T.offlineGrid]);
   }
   function runPreview() {
     if (!lat.value || !lon.value) { return; }
@@ -423,7 +455,7 @@
   }
   function placeText() {
     var g = localGrid(+lon.value, +lat.value);
-    return g ? g.name : (+lat.value).toFixed(5) + ", " + (+lon.value).toFixed(5);
+    return g ? gridName(g) : (+lat.value).toFixed(5) + ", " + (+lon.value).toFixed(5);
   }
   form.noValidate = true;   // the checks below say what is missing, in words
   form.addEventListener("submit", function (e) {

@@ -211,7 +211,7 @@ def test_worker_accepts_on_the_incident_page(open_page, db):
     with page.expect_navigation():
         accept.locator("button[type=submit]").tap()
     assert page.url.endswith(f"/incidents/{incident.id}")
-    assert page.locator("main h1 + p .badge").first.inner_text() == "处置中"
+    assert page.locator("main h1 + p .badge").first.inner_text() == "处理中"
     assert page.locator("ol.timeline li").first.locator("strong").inner_text() == "受理"
     assert db.execute(text("SELECT status FROM incidents WHERE id = :i"), {"i": incident.id}).scalar_one() \
         == "in_progress"
