@@ -250,7 +250,8 @@ def _insert_statement():
     """The incident and its first two events (reported; dispatched or not) in one statement,
     compiled once. ON CONFLICT on the client UUID: a concurrent request with the same UUID won,
     nothing is inserted and no event is written. The code <zone>-<yyyymmdd>-<seq> is numbered
-    by next_incident_seq inside the INSERT. (Plain SQL: the dialect's ON CONFLICT construct is
+    by next_incident_seq inside the INSERT: at least three digits (001 … 999), then as many as
+    it takes (1000, 1001 …), so a busy grid never runs out of codes on a day. (Plain SQL: the dialect's ON CONFLICT construct is
     not cacheable, and compiling it on every report cost more than the database work.)"""
     columns = [c for c in Incident.__table__.c]
     returning = ", ".join("ST_AsEWKB(geom) AS geom" if c.name == "geom" else c.name for c in columns)
@@ -264,7 +265,8 @@ def _insert_statement():
             VALUES (:client_uuid, ST_SetSRID(ST_GeomFromWKB(decode(:geom_wkb, 'hex')), {geo.STORAGE_SRID}),
                     :address, :category_code, :description, :priority, :status, :town_id, :area_id, :grid_id,
                     :reporter_id, :at, :observed_at, :at, :routing, 0, 0, 1,
-                    :code_prefix || lpad(next_incident_seq(:prefix, :day)::text, 3, '0'),
+                    :code_prefix || (SELECT lpad(n::text, greatest(3, length(n::text)), '0')
+                                     FROM next_incident_seq(:prefix, :day) AS n),
                     :assignee_id, :assigned_as, :dispatched_at, :due_at, :next_escalation_at)
             ON CONFLICT (client_uuid) DO NOTHING
             RETURNING *

@@ -92,12 +92,16 @@ def _siblings(session: Session, level: str, parent_id: int | None, *, lock: bool
 
 
 def _polygonal(geom, level: str):
-    """Keep the polygonal part of a GEOS result; a grid must come out as one Polygon."""
+    """Keep the polygonal part of a GEOS result; a grid must come out as one Polygon. A result
+    with no area at all (two shapes meeting along an edge give a LineString, at a corner a Point)
+    is empty."""
     if geom.is_empty:
         return geom
     if geom.geom_type == "GeometryCollection":
         parts = [g for g in geom.geoms if g.geom_type in geo.POLYGONAL]
         geom = shapely.union_all(parts) if parts else Polygon()
+    elif geom.geom_type not in geo.POLYGONAL:
+        geom = Polygon()
     return geom
 
 
