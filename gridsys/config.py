@@ -107,6 +107,9 @@ def load(overrides: dict | None = None) -> dict:
             cfg["SECRET_KEY"] = secret_key_file().read_text().strip()
         except FileNotFoundError:
             raise ConfigError("no secret key: set GRIDSYS_SECRET_KEY, or run `make var/secret_key`")
+    hours = cfg["DUE_SOON_HOURS"]
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 168:
+        raise ConfigError(f"GRIDSYS_DUE_SOON_HOURS is a whole number of hours from 1 to 168, not {hours!r}")
     try:
         cfg["BASEMAP"] = basemaps.resolve(cfg)
     except basemaps.BasemapError as exc:

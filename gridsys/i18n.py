@@ -21,7 +21,9 @@ def select_locale() -> str:
             return wanted
     g.locale_from_header = True
     # The browser's most wanted language we have, by its main tag (zh-TW is Chinese, en-GB English).
-    for tag, _quality in request.accept_languages:  # best first
+    for tag, quality in request.accept_languages:  # best first
+        if quality <= 0:   # q=0: "not this one"
+            continue
         primary = tag.replace("_", "-").split("-")[0].lower()
         if primary in languages:
             return primary

@@ -119,3 +119,15 @@ def test_the_map_names_grids_in_the_pages_language(client, session, named_zones)
         return {f["properties"]["code"]: f["properties"]["name"] for f in body["features"]}
     assert names("en")[grid.code] == "Grid One"
     assert names("zh")[grid.code] == "一号网格"
+
+
+def test_a_language_refused_with_q0_is_not_chosen(client):
+    assert not _is_english(client.get("/login", headers={"Accept-Language": "fr, en;q=0"}))
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "169", "four"])
+def test_due_soon_hours_out_of_range_stop_the_app_with_a_clear_message(monkeypatch, value):
+    from gridsys.config import ConfigError, load
+    monkeypatch.setenv("GRIDSYS_DUE_SOON_HOURS", value)
+    with pytest.raises(ConfigError, match="GRIDSYS_DUE_SOON_HOURS"):
+        load({"DATABASE_URL": "postgresql://x/y", "SECRET_KEY": "k"})

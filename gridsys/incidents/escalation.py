@@ -70,7 +70,7 @@ def raise_level(session: Session, incident: Incident, at: datetime, *, trigger: 
     if record_event:
         record(session, incident, actor, "escalate", incident.status, incident.status, note=note, data=data, at=at,
                flush=False)
-    notify.escalated(session, incident, people, data)
+    notify.escalated(session, incident, people, data, actor=actor)
     return data
 
 

@@ -109,12 +109,17 @@ def reassign_candidates(session: Session, incident: Incident) -> list[Candidate]
     from sqlalchemy import select
     from ..people.models import GridAssignment
     from . import routing
-    found: dict[int, Candidate] = {}
+    found: dict[int, Candidate | None] = {}
 
     def entry(user) -> Candidate | None:
         if user is None or not user.active or user.id == incident.assignee_id:
             return None
-        return found.setdefault(user.id, Candidate(user, [], [], []))
+        if user.id not in found:   # offered only if reassignment would take them (their roles, not only rows)
+            if not scoping.covers_incident(access.scope_for(session, user), incident):
+                found[user.id] = None
+            else:
+                found[user.id] = Candidate(user, [], [], [])
+        return found[user.id]
     if incident.grid_id is not None:
         for a in session.scalars(select(GridAssignment).where(GridAssignment.grid_id == incident.grid_id,
                                                               GridAssignment.valid_to.is_(None))
@@ -127,7 +132,8 @@ def reassign_candidates(session: Session, incident: Incident) -> list[Candidate]
         if (c := entry(admin)) is not None:
             c.roles.append("admin")
     duty = incident.category.duty   # who holds the category's duty first, then the grid's others, then leaders
-    return sorted(found.values(), key=lambda c: (duty not in c.duties + c.backup, not (c.duties or c.backup)))
+    return sorted((c for c in found.values() if c is not None),
+                  key=lambda c: (duty not in c.duties + c.backup, not (c.duties or c.backup)))
 
 
 def transition(session: Session, incident: Incident, actor: User, action: str, *, note: str = "",
@@ -178,7 +184,7 @@ def _tell(session: Session, incident: Incident, actor: User, action: str, note: 
                       actor=actor)
     elif action in NOTICES:
         if action == "extend":
-            said["due_at"] = incident.due_at.isoformat()
+            said.update(due_at=incident.due_at.isoformat(), hours=data["hours"])
         notify.notify(session, incident, NOTICES[action], [incident.assignee], said, actor=actor)
 
 
@@ -292,6 +298,7 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
             SELECT upd.assignee_id, upd.id, 'assigned', jsonb_build_object('by', CAST(:actor AS text), 'moved', true),
                    CAST(:at AS timestamptz)
             FROM upd WHERE upd.assignee_id IS NOT NULL AND upd.assignee_id IS DISTINCT FROM upd.old_assignee_id
+              AND upd.assignee_id IS DISTINCT FROM (SELECT id FROM users WHERE username = CAST(:actor AS text))
         )
         INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
         SELECT upd.id, :at, (SELECT id FROM users WHERE username = :actor), 'rehome', upd.from_status,

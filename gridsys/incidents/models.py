@@ -108,6 +108,14 @@ class Incident(Base):
         Index("ix_incidents_due_open", "due_at", postgresql_where=text(f"status IN {OPEN_STATUSES}")),
         Index("ix_incidents_next_escalation", "next_escalation_at",
               postgresql_where=text(f"status IN {OPEN_STATUSES} AND next_escalation_at IS NOT NULL")),
+        # The work queues (incidents/queues.py): each counted from an index of its own.
+        Index("ix_incidents_handler_work", "assignee_id", "status",
+              postgresql_where=text("status IN ('assigned', 'in_progress', 'reopened')")),
+        Index("ix_incidents_resolved_area", "area_id", postgresql_where=text("status = 'resolved'")),
+        Index("ix_incidents_escalated_open", "escalation_level", "area_id",
+              postgresql_where=text(f"escalation_level > 0 AND status IN {OPEN_STATUSES}")),
+        Index("ix_incidents_unassigned_open", "town_id",
+              postgresql_where=text(f"assignee_id IS NULL AND status IN {OPEN_STATUSES}")),
     )
 
     @property

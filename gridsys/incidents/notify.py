@@ -7,7 +7,7 @@ deadline, from the sweep), ``to_verify`` (resolved: awaits their 核查), ``esca
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from ..clock import now
@@ -35,31 +35,35 @@ def notify(session: Session, incident: Incident, kind: str, people, data: dict |
     return told
 
 
-def escalated(session: Session, incident: Incident, people: list[User], data: dict) -> None:
-    notify(session, incident, "escalated", people, data)
+def escalated(session: Session, incident: Incident, people: list[User], data: dict, *,
+              actor: User | None = None) -> None:
+    notify(session, incident, "escalated", people, data, actor=actor)
 
 
 # --- inbox -----------------------------------------------------------------------------
 
-def _mine(user: User):
-    """A person's notifications about incidents they may still see (a leader whose term ended, or
-    whose incident moved to another area, no longer reads about it)."""
+def _mine(user: User, *columns):
+    """select(columns) of a person's notifications about incidents they may still see (a leader
+    whose term ended, or whose incident moved to another area, no longer reads about it). The
+    scope is checked on each notification's own incident (a join on its key), so the cost follows
+    the person's notifications, not the number of incidents in their scope."""
     from ..people import access
     scope = access.scope_for(object_session(user), user)
-    return and_(Notification.user_id == user.id,
-                or_(Notification.incident_id.is_(None),
-                    Notification.incident_id.in_(select(Incident.id).where(scoping.incidents_where(scope)))))
+    return (select(*columns).select_from(Notification)
+            .outerjoin(Incident, Incident.id == Notification.incident_id)
+            .where(Notification.user_id == user.id,
+                   or_(Notification.incident_id.is_(None), scoping.incidents_where(scope))))
 
 
 def unread_count(session: Session, user: User) -> int:
-    return session.scalar(select(func.count()).where(_mine(user), Notification.read_at.is_(None)))
+    return session.scalar(_mine(user, func.count()).where(Notification.read_at.is_(None)))
 
 
 def inbox(session: Session, user: User, limit: int = 100, *, unread_only: bool = False,
           unread_first: bool = True) -> list[Notification]:
     """Newest first, unread ones before read ones unless ``unread_first`` is false (the API lists
     them by time alone); ``unread_only`` keeps only those."""
-    query = select(Notification).where(_mine(user))
+    query = _mine(user, Notification)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     order = (Notification.read_at.is_not(None), Notification.id.desc()) if unread_first else (Notification.id.desc(),)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, case, false, func, or_, select, true
+from sqlalchemy import and_, case, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..clock import now
 from ..errors import GridsysError
 from ..people.access import Scope
-from ..people.models import User
+from ..people.models import AreaLeader, User
+from . import routing
 from .models import OPEN_STATUSES, Incident
 
 QUEUES = ("to_accept", "in_progress", "returned", "to_register", "to_verify", "escalated", "due_soon", "unassigned")
@@ -43,8 +44,8 @@ def of(user: User) -> tuple[str, ...]:
         names.append("to_register")
     if "area_leader" in roles:
         names += ["to_verify", "escalated", "due_soon"]
-    if "admin" in roles:
-        names += [n for n in ("escalated", "unassigned") if n not in names]
+    if "admin" in roles:   # what falls to them where an area has no leader, level 2, and the unrouted
+        names += [n for n in ("to_verify", "escalated", "unassigned") if n not in names]
     return tuple(names)
 
 
@@ -55,6 +56,25 @@ def _managed(scope: Scope):
     if not (scope.area_ids or scope.town_ids):
         return false()
     return or_(Incident.area_id.in_(scope.area_ids), Incident.town_id.in_(scope.town_ids))
+
+
+def _leaderless():
+    """Incidents whose area has no active leader (or that lie in no area): what escalation.holders
+    gives the town's administrators at level 1, so their queues must hold it too."""
+    led = (select(AreaLeader.id).join(User, User.id == AreaLeader.user_id)
+           .where(AreaLeader.area_id == Incident.area_id, AreaLeader.valid_to.is_(None), User.active,
+                  routing.has_role(User, "area_leader")))
+    return or_(Incident.area_id.is_(None), ~exists(led))
+
+
+def _theirs(user: User, scope: Scope, leader_part, admin_part):
+    """A leader's part in the areas they lead, or'ed with an administrator's part in their towns."""
+    parts = []
+    if scope.area_ids:
+        parts.append(and_(Incident.area_id.in_(scope.area_ids), leader_part))
+    if "admin" in user.roles:
+        parts.append(and_(_managed(scope), admin_part))
+    return or_(*parts) if parts else false()
 
 
 def condition(name: str, user: User, scope: Scope, at: datetime | None = None):
@@ -69,15 +89,12 @@ def condition(name: str, user: User, scope: Scope, at: datetime | None = None):
         return and_(mine, Incident.status == "reopened")
     if name == "to_register":   # residents' reports awaiting 立案: none exist until the residents' channel
         return false()
-    if name == "to_verify":     # resolved in the areas they lead
-        return and_(Incident.status == "resolved", _managed(scope))
+    if name == "to_verify":     # resolved in the areas they lead (administrators: where no one leads)
+        return and_(Incident.status == "resolved", _theirs(user, scope, true(), _leaderless()))
     if name == "escalated":     # up to them: level 1 for leaders of its area, level 2 for administrators
-        levels = []
-        if scope.area_ids:
-            levels.append(and_(Incident.escalation_level == 1, Incident.area_id.in_(scope.area_ids)))
-        if "admin" in user.roles:
-            levels.append(and_(Incident.escalation_level == 2, _managed(scope)))
-        return and_(Incident.status.in_(OPEN_STATUSES), or_(*levels) if levels else false())
+        return and_(Incident.status.in_(OPEN_STATUSES), Incident.escalation_level > 0, _theirs(
+            user, scope, Incident.escalation_level == 1,
+            or_(Incident.escalation_level == 2, and_(Incident.escalation_level == 1, _leaderless()))))
     if name == "due_soon":      # still on time, due within the next hours
         return and_(Incident.status.in_(WORKING), _managed(scope), Incident.due_at > at,
                     Incident.due_at <= at + timedelta(hours=due_soon_hours()))
@@ -104,14 +121,13 @@ def ordering(name: str, at: datetime | None = None) -> tuple:
 
 
 def counts(session: Session, user: User, scope: Scope, at: datetime | None = None) -> dict[str, int]:
-    """The number waiting in each of this person's queues: one query, whatever the number of queues."""
+    """The number waiting in each of this person's queues: one query of one count per queue, each
+    answered from the queue's own index, so it costs what the queues hold, not the scope's size."""
     names = of(user)
     if not names:
         return {}
     at = at or now()
-    columns = [func.count().filter(condition(n, user, scope, at)).label(n) for n in names]
-    # Only rows some queue may hold are read: open or resolved (closed and cancelled never wait).
-    row = session.execute(select(*columns).select_from(Incident)
-                          .where(Incident.status.in_((*OPEN_STATUSES, "resolved")),
-                                 or_(*(condition(n, user, scope, at) for n in names)))).one()
+    columns = [select(func.count()).select_from(Incident).where(condition(n, user, scope, at))
+               .scalar_subquery().label(n) for n in names]
+    row = session.execute(select(*columns)).one()
     return {n: int(row._mapping[n]) for n in names}

@@ -167,11 +167,13 @@ def _json_event(notice: str, incident: Incident, data: dict, people: list, link:
     body = {"id": incident.id, "code": incident.code, "category": incident.category_code,
             "category_name": incident.category.name_zh, "sensitive": sensitive, "status": incident.status,
             "priority": incident.priority, "town": incident.town.code,
-            "due_at": incident.due_at.isoformat() if incident.due_at else None, "url": link,
-            "to": [p.username for p in people]}
+            "due_at": incident.due_at.isoformat() if incident.due_at else None, "url": link}
     if notice == "escalated":
-        body.update(level=data.get("level", incident.escalation_level), trigger=data.get("trigger"),
-                    holders=data.get("holders", []))
+        body.update(level=data.get("level", incident.escalation_level), trigger=data.get("trigger"))
+    if not sensitive:   # who is told and who holds it are people's names: not for a sensitive case
+        body["to"] = [p.username for p in people]
+        if notice == "escalated":
+            body["holders"] = data.get("holders", [])
     if notice == "extended" and isinstance(data.get("hours"), int):
         body["hours"] = data["hours"]
     if not sensitive:

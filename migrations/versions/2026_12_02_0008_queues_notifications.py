@@ -18,6 +18,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("categories", sa.Column("sensitive", sa.Boolean, nullable=False, server_default="false"))
+    # The catalogue's sensitive ones on an existing install, before anything is sent to a group
+    # (disputes, civil relief, counseling: as data/categories.json says; a reload keeps them).
+    op.execute("UPDATE categories SET sensitive = true "
+               "WHERE code IN ('0203', '0204', '0205') OR code LIKE '03%' OR code LIKE '06%'")
     op.add_column("webhooks", sa.Column("secret", sa.String(200)))
     op.add_column("incidents", sa.Column("due_soon_sent_for", sa.DateTime(timezone=True)))
     op.execute("UPDATE notifications SET kind = 'escalated' WHERE kind = 'escalation'")

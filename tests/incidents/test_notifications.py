@@ -188,3 +188,25 @@ def test_inbox_page_names_each_kind(client, session, world, handled):
     login(client, "safety1")
     html = client.get("/inbox").get_data(as_text=True)
     assert "分派给您" in html and "被退回返工" in html and "再看看" in html
+
+
+def test_a_leader_escalating_what_they_handle_is_not_told_of_it(session, world):
+    gap = report(session, world.worker21, "gap", "0201", description="空地积水")   # routed to leader2
+    act(session, gap, world.leader2, "escalate", note="需要镇里协调")
+    assert [n for n in notices(session) if n[2] == gap.id and n[0] == "leader2"] == [("leader2", "assigned", gap.id)]
+    assert gap.escalation_level == 1   # it is theirs at level 1 too: nobody else to tell yet
+
+
+def test_the_extension_notice_says_by_how_much(session, world, handled):
+    act(session, handled, world.leader1, "extend", hours=6, note="等配件")
+    [note] = session.scalars(select(Notification).where(Notification.kind == "extended")).all()
+    assert note.data["hours"] == 6 and note.data["due_at"] == handled.due_at.isoformat()
+
+
+def test_reassign_offers_only_people_the_server_would_take(session, world, handled):
+    from gridsys.incidents import lifecycle
+    from gridsys.people import services as people
+    assert "general1" in [c.user.username for c in lifecycle.reassign_candidates(session, handled)]
+    people.set_roles(session, world.general1, [])   # no longer a grid worker; the assignment row stays
+    session.commit()
+    assert "general1" not in [c.user.username for c in lifecycle.reassign_candidates(session, handled)]

@@ -11,6 +11,7 @@ import pytest
 
 from gridsys.incidents import escalation, queues
 from gridsys.incidents.models import Incident
+from gridsys.incidents.models import Notification
 from gridsys.people.models import AreaLeader, TownAdmin
 from sqlalchemy import select
 from gridsys.people.access import scope_for
@@ -58,7 +59,7 @@ def test_each_role_counts_what_waits_for_it(session, world, day):
     # The report in area 2's gap went to its leader to handle; area 1's work is not theirs.
     assert counts(session, world.leader2) == {"to_accept": 1, "in_progress": 0, "returned": 0, "to_register": 0,
                                                "to_verify": 0, "escalated": 0, "due_soon": 0}
-    assert counts(session, world.admin) == {**NONE_HANDLED, "escalated": 0, "unassigned": 0}
+    assert counts(session, world.admin) == {**NONE_HANDLED, "to_verify": 0, "escalated": 0, "unassigned": 0}
 
 
 def test_lists_hold_what_the_counts_count_most_urgent_first(client, session, world, day):
@@ -153,3 +154,25 @@ def test_queue_counts_stay_within_scope(session, world, day):
     assert counts(session, world.leader2)["to_verify"] == 0
     incident = session.get(Incident, day["accepted"].id)
     assert incident.status == "resolved"
+
+
+def test_where_no_one_leads_the_administrators_queues_hold_what_they_are_told_of(client, session, world):
+    """Area 2 without its leader: escalation gives its level-1 work to the town's administrators
+    (and tells them), so their 待核查 and 督办 hold it; area 1's stays with leader1."""
+    session.scalar(select(AreaLeader).where(AreaLeader.user_id == world.leader2.id)).valid_to = escalation.now()
+    session.commit()
+    done = report(session, world.worker21, "g21", "0101", description="清运完毕")
+    act(session, done, world.worker21, "resolve", note="清运了")
+    stuck = report(session, world.worker21, "g21", "0101", description="处理不了")
+    act(session, stuck, world.worker21, "escalate", note="需要环卫所")
+    area1 = report(session, world.general1, "g11", "0201", description="区一的")
+    act(session, area1, world.safety1, "escalate", note="需要城建")
+    mine = counts(session, world.admin)
+    assert (mine["to_verify"], mine["escalated"]) == (1, 1)
+    told = {(n.incident_id, n.kind) for n in session.scalars(select(Notification).where(
+        Notification.user_id == world.admin.id))}
+    assert told == {(done.id, "to_verify"), (stuck.id, "escalated")}
+    headers = bearer(session, world.admin)
+    assert listed(client, headers, "to_verify") == [done.code]
+    assert listed(client, headers, "escalated") == [stuck.code]
+    assert counts(session, world.leader1)["escalated"] == 1, "area 1's stays with its leader"

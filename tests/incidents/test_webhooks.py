@@ -403,10 +403,23 @@ def test_a_sensitive_categorys_group_messages_carry_only_code_category_and_link(
     data = posts["/json"]["body"]["data"]
     assert data["sensitive"] is True and (data["code"], data["category_name"], data["url"]) == (
         incident.code, "邻里纠纷", link)
-    assert not {"place", "description", "lon", "lat", "grid", "area", "note", "by"} & set(data)
+    assert not {"place", "description", "lon", "lat", "grid", "area", "note", "by", "to", "holders"} & set(data)
     raw = posts["/json"]["raw"].decode()
-    for word in secret_words[:-1]:  # only the username of whom it asks to act ("to")
+    for word in secret_words:  # no usernames either: who is told is a person's name
         assert word not in raw, word
+
+
+def test_a_sensitive_escalation_through_the_lifecycle_names_nobody_in_the_json(session, world, receiver):
+    from tests.incidents.helpers import act
+    hook(session, world, receiver.url("/json"), "json")
+    incident = report(session, world.safety1, "g11", "0203", description="张三与李四因漏水争吵")
+    act(session, incident, world.safety1, "escalate", note="调解不成")
+    deliver(session)
+    [post] = [p for p in receiver.posts if p["body"]["type"] == "incident.escalated"]
+    assert post["body"]["data"]["level"] == 1
+    assert not {"to", "holders", "note", "by", "description"} & set(post["body"]["data"])
+    for word in ("leader1", "safety1", "张三", "调解不成"):
+        assert word not in post["raw"].decode(), word
 
 
 def test_user_text_cannot_inject_markdown_into_robot_messages(session, world, receiver):

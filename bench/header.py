@@ -1,0 +1,103 @@
+"""What every page header costs: the unread count and the person's queue counts (issue 11 put
+both on every page; issue 12 measured the unread count at 0.2 s to over 30 s for a leader with
+a large scope). 500 000 incidents in the lattice town; a leader of four areas (about 100 000
+incidents in scope, 30 % open); the unread count with 10 to 10 000 unread notices, beside the
+query it replaced (the scope as ``incident_id IN (subquery over every incident in scope)``),
+in the same run."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, or_, select, text
+
+from gridsys.incidents import notify, queues, scoping
+from gridsys.incidents.models import Incident, Notification
+from gridsys.people import services as people
+from gridsys.people.access import scope_for
+
+from .common import bench_database, engine_and_session, header, summary
+from .seed import TOWN, seed_catalogue, seed_incidents, seed_town
+
+N = 500_000
+UNREAD = (10, 100, 1_000, 10_000)
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def baseline_unread(session, user) -> int:
+    """The count as it was written before: the scope as an IN over every incident in it."""
+    scope = scope_for(session, user)
+    mine = or_(Notification.incident_id.is_(None),
+               Notification.incident_id.in_(select(Incident.id).where(scoping.incidents_where(scope))))
+    return session.scalar(select(func.count()).where(Notification.user_id == user.id, mine,
+                                                     Notification.read_at.is_(None)))
+
+
+def baseline_queue_counts(session, user, scope) -> dict:
+    """The counts as one pass over the incidents a queue may hold, a FILTER per queue (the first
+    version: one query too, but it reads every open or resolved incident in scope)."""
+    names = queues.of(user)
+    at = queues.now()
+    columns = [func.count().filter(queues.condition(n, user, scope, at)).label(n) for n in names]
+    row = session.execute(select(*columns).select_from(Incident).where(
+        Incident.status.in_((*queues.WORKING, "reported", "resolved")),
+        or_(*(queues.condition(n, user, scope, at) for n in names)))).one()
+    return dict(row._mapping)
+
+
+def run() -> dict:
+    header(f"page header: unread and queue counts over {N:,} incidents")
+    url = bench_database("gridsys_bench_header")
+    engine, session = engine_and_session(url)
+    start = time.perf_counter()
+    seed_town(session, 10_000)
+    seed_catalogue(session)
+    seed_incidents(session, N, due_fraction=0.002, open_fraction=0.3)
+    leader, _ = people.create_user(session, "bench-leader", roles=["area_leader"], password_hash="x")
+    admin, _ = people.create_user(session, "bench-admin", roles=["admin"], password_hash="x")
+    for n in range(1, 5):
+        people.set_area_leader(session, leader, f"{TOWN}{n:03d}")
+    session.commit()
+    in_scope = session.scalar(select(func.count()).select_from(Incident)
+                              .where(scoping.incidents_where(scope_for(session, leader))))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE incidents"))
+    print(f"seeded {N:,} incidents in {time.perf_counter() - start:.1f} s; the leader has {in_scope:,} in scope")
+
+    figures = {}
+    have = 0
+    for unread in UNREAD:
+        session.execute(text("""
+            INSERT INTO notifications (user_id, incident_id, kind, data)
+            SELECT :user, id, 'escalated', '{}' FROM incidents
+            WHERE area_id IN (SELECT id FROM areas WHERE code IN (:a1, :a2, :a3, :a4)) ORDER BY id OFFSET :have LIMIT :n
+        """), {"user": leader.id, "have": have, "n": unread - have, "a1": f"{TOWN}001", "a2": f"{TOWN}002",
+               "a3": f"{TOWN}003", "a4": f"{TOWN}004"})
+        session.commit()
+        session.execute(text("ANALYZE notifications"))
+        have = unread
+        assert notify.unread_count(session, leader) == baseline_unread(session, leader) == unread
+        new = timed(lambda: notify.unread_count(session, leader), 20)
+        repeat = 3 if unread >= 1_000 else 10
+        old = timed(lambda: baseline_unread(session, leader), repeat)
+        session.rollback()
+        print(summary(f"unread count, {unread:>6,} unread (join per notice)", new))
+        print(summary(f"  baseline IN (scope subquery)", old))
+        figures[unread] = (new, old)
+    for who, user in (("leader", leader), ("administrator", admin)):
+        scope = scope_for(session, user)
+        assert queues.counts(session, user, scope) == baseline_queue_counts(session, user, scope)
+        figures[who] = timed(lambda: queues.counts(session, user, scope), 20)
+        print(summary(f"queue counts, {who} (a count per queue, own index)", figures[who]))
+        print(summary("  baseline one scan, FILTER per queue", timed(
+            lambda: baseline_queue_counts(session, user, scope), 5)))
+    session.rollback()
+    engine.dispose()
+    return figures
