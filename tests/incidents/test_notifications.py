@@ -210,3 +210,18 @@ def test_reassign_offers_only_people_the_server_would_take(session, world, handl
     people.set_roles(session, world.general1, [])   # no longer a grid worker; the assignment row stays
     session.commit()
     assert "general1" not in [c.user.username for c in lifecycle.reassign_candidates(session, handled)]
+
+
+def test_a_dispatched_report_queues_the_towns_webhooks_too(session, world):
+    from gridsys.incidents import webhooks
+    from gridsys.incidents.models import WebhookDelivery
+    incident = report(session, world.general1, "g11", "0201", description="没有钩子")
+    assert session.scalars(select(WebhookDelivery)).all() == []
+    webhooks.add_webhook(session, world.town, "http://127.0.0.1:9/hook", "json")
+    session.commit()
+    incident = report(session, world.general1, "g11", "0201", description="有钩子")
+    [delivery] = session.scalars(select(WebhookDelivery)).all()
+    assert (delivery.incident_id, delivery.payload["type"]) == (incident.id, "incident.assigned")
+    assert delivery.payload["data"]["to"] == ["safety1"]
+    report(session, world.safety1, "g11", "0201", description="自己报自己办")
+    assert len(session.scalars(select(WebhookDelivery)).all()) == 1, "nobody to tell: nothing sent"
