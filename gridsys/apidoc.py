@@ -29,7 +29,8 @@ spec = SpecTree("flask", mode="strict", title="gridsys API", version=VERSION, an
                 nested_naming_strategy=lambda _parent, child: child)
 
 # Refusals at the door, whatever the operation: a NUL character anywhere (PostgreSQL text cannot hold it),
-ANY_ERRORS = {400: ("nul_byte",)}
+# a JSON body nested too deep or with a lone surrogate (checked at the one entrance, limits.Request),
+ANY_ERRORS = {400: ("nul_byte", "json_too_deep", "text_invalid")}
 # no or a bad credential, a generated password not yet changed,
 AUTH_ERRORS = {401: ("login_required", "token_invalid"), 403: ("password_change_required",)}
 # a browser session's missing CSRF token or a body over the limit (POST), a body that is no JSON object.

@@ -2,9 +2,13 @@
 in range, text or nothing. Refusals are 400s with a stable code, never a 500."""
 from __future__ import annotations
 
+import json
+
 from .errors import GridsysError
 
 INT4_MAX = 2**31 - 1
+# Nesting any real input needs: a GeoJSON MultiPolygon is 5 deep inside its feature collection.
+MAX_JSON_DEPTH = 32
 
 
 def whole_number(value, code: str, what: str, lo: int = 0, hi: int = INT4_MAX, *, status: int = 400) -> int:
@@ -33,3 +37,50 @@ def text_or_none(value, code: str, what: str) -> str | None:
 
 def has_nul(*texts) -> bool:
     return any("\x00" in t for t in texts if isinstance(t, str))
+
+
+def check_text(text: str, where: str = "the text") -> str:
+    """Text PostgreSQL can store: no NUL character, no lone UTF-16 surrogate (JSON's "\\udfff")."""
+    if "\x00" in text:
+        raise GridsysError("nul_byte", f"{where} contains a NUL character: remove it", status=400)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise GridsysError("text_invalid", f"{where} contains a broken character (a lone surrogate): "
+                                           "send it as UTF-8 text", status=400)
+    return text
+
+
+def check_json(value, max_depth: int = MAX_JSON_DEPTH):
+    """The one check of parsed JSON, whatever it came through (API body, GeoJSON file, CLI): nesting
+    at most ``max_depth`` deep, and every string and key storable text. Iterative: a hostile
+    nesting cannot exhaust the stack here. Returns the value."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            check_text(item)
+        elif isinstance(item, (dict, list)):
+            if depth >= max_depth:
+                raise GridsysError("json_too_deep", f"the JSON is nested more than {max_depth} levels deep",
+                                   status=400, max_depth=max_depth)
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    check_text(key)
+                    stack.append((inner, depth + 1))
+            else:
+                stack.extend((inner, depth + 1) for inner in item)
+    return value
+
+
+def parse_json(raw: str | bytes, code: str = "body_not_json", what: str = "the body", *, status: int = 400):
+    """JSON text to checked values: unreadable JSON is ``code``, deep nesting ``json_too_deep``,
+    NUL or broken characters ``nul_byte`` / ``text_invalid``; never a RecursionError."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise GridsysError("json_too_deep", f"{what} is nested too deep to read", status=400,
+                           max_depth=MAX_JSON_DEPTH)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GridsysError(code, f"{what} is not JSON: {exc}", status=status)
+    return check_json(value)

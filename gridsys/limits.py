@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import GridsysError
+from .inputs import MAX_JSON_DEPTH, check_json
 
 MB = 1024 * 1024
 # Room above the app's limit in which the app, not the server, answers (multipart framing).
@@ -33,6 +34,19 @@ class Request(flask.Request):
     @max_content_length.setter
     def max_content_length(self, value: int | None) -> None:
         self._max_content_length = value
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+        """The one entrance of JSON bodies: nesting, NUL and broken characters are refused here
+        (400 json_too_deep / nul_byte / text_invalid), whichever view reads the body."""
+        try:
+            value = super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            raise GridsysError("json_too_deep", "the body is nested too deep to read", status=400,
+                               max_depth=MAX_JSON_DEPTH)
+        if value is not None and not getattr(self, "_json_checked", False):
+            check_json(value)
+            self._json_checked = True
+        return value
 
 
 def server_body_limit(config) -> int:

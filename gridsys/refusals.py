@@ -200,6 +200,9 @@ REFUSALS: dict[str, Refusal] = {
     # --- requests
     "body_not_json": Refusal(_l("The report could not be read by the server.")),
     "nul_byte": Refusal(_l("The text contains a character that cannot be stored: remove it.")),
+    "text_invalid": Refusal(_l("The text contains a broken character that cannot be stored: type it again.")),
+    "json_too_deep": Refusal(_l("The data is nested too deeply to be read (at most %(max_depth)s levels)."),
+                             _l("The data is nested too deeply to be read.")),
     "payload_too_large": Refusal(_l("Too much to send at once: at most %(mb)d MB. Attach fewer or smaller photos."),
                                  _l("The upload is too large.")),
     "language_unknown": Refusal(_l("This language is not available.")),

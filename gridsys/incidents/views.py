@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -39,6 +40,7 @@ NOTICE_LABELS = {"assigned": _l("Assigned to you"), "returned": _l("Sent back fo
                  "instructed": _l("Instructions from your leader"), "extended": _l("Deadline extended"),
                  "due_soon": _l("Due soon"), "to_verify": _l("Awaits your verification"),
                  "escalated": _l("Escalated")}
+FILTER_NAMES = ("status", "category", "duty", "grid", "overdue", "escalated", "since", "mine", "queue")
 QUEUE_LABELS = {"to_accept": _l("To accept"), "in_progress": _l("In progress"), "returned": _l("Sent back to me"),
                 "to_register": _l("To register"), "to_verify": _l("To verify"), "escalated": _l("Escalated to me"),
                 "due_soon": _l("Due soon"), "unassigned": _l("Unassigned")}
@@ -147,7 +149,12 @@ def queue():
     rows, total = services.page_of(session, services.scoped_incidents(scope, filters, auth.current_user()),
                                    filters.page)
     grids = session.scalars(select(Grid).where(access.where(scope, Grid)).order_by(Grid.code).limit(500)).all()
+    # Links carry the list's own filters, as a query string: never request.args into url_for
+    # (endpoint=, _external=, _method= there would build another URL, or fail).
+    kept = {name: value for name, value in args.items() if name in FILTER_NAMES and value}
     return render_template("incidents/queue.html", rows=rows, total=total, filters=filters, statuses=STATUSES,
+                           filter_query="?" + urlencode(kept) if kept else "",
+                           next_query="?" + urlencode({**kept, "page": filters.page + 1}),
                            queue_hint=next((q["hint"] for q in work_queues() if q["name"] == filters.queue), None),
                            categories=session.scalars(select(Category).order_by(Category.code)).all(),
                            grids=grids, now=services.now(), page_size=services.PAGE_SIZE)

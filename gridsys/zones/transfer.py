@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import geo
+from ..inputs import parse_json
 from ..errors import GridsysError
 from . import services
 from .models import LEVELS, MODELS
@@ -40,10 +41,8 @@ def _refuse(index: int, code, exc: GridsysError) -> ImportRefused:
 
 
 def load_json(text: str | bytes) -> dict:
-    try:
-        return json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GridsysError("file_not_json", f"the file is not JSON: {exc}")
+    """A GeoJSON file, read and checked like any JSON input (nesting, NUL, broken characters)."""
+    return parse_json(text, "file_not_json", "the file", status=422)
 
 
 def parse_features(session: Session, data) -> list[ZoneFeature]:
