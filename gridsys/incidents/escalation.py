@@ -137,7 +137,12 @@ def _sweep(session: Session, as_of: datetime, batch: int, done: list[int], last_
             .with_for_update(skip_locked=True, of=Incident)).unique().all()
         for incident in rows:  # one level per pass, even when --now lies far ahead
             trigger = "overdue" if incident.escalation_level == 0 else "stale"
-            raise_level(session, incident, now(), trigger=trigger)
+            at = now()
+            raise_level(session, incident, at, trigger=trigger)
+            if as_of > at and incident.next_escalation_at is not None:
+                # A drill (--now T) evaluates as if it were T: the next deadline counts from T too,
+                # so the same drill run again escalates nothing more (events keep the real time).
+                incident.next_escalation_at += as_of - at
             done.append(incident.id)
         session.flush()
         if len(rows) < batch:

@@ -20,6 +20,7 @@ from gridsys.zones import redraw
 from tests.incidents.helpers import act, events_of, report
 
 FAR_FUTURE = datetime(2030, 1, 1, tzinfo=timezone.utc)
+SECOND_DEADLINE = timedelta(hours=24, minutes=1)   # 0201's escalate_after_hours, and a minute
 CLOSE = timedelta(seconds=30)  # "now" measured by the test and by the code differ by less than this
 
 
@@ -89,13 +90,14 @@ def test_far_future_moves_one_level_per_pass_and_events_keep_the_real_time(sessi
     assert sweep(session, as_of=FAR_FUTURE) == [incident.id]
     assert (incident.escalation_level, incident.escalation_trigger) == (1, "overdue")  # not straight to 2
     assert abs(escalations_of(session, incident)[0].at - escalation.now()) < CLOSE
-    assert sweep(session, as_of=FAR_FUTURE) == [incident.id]
+    assert sweep(session, as_of=FAR_FUTURE) == [], "the same drill time again: nothing more"
+    assert sweep(session, as_of=FAR_FUTURE + SECOND_DEADLINE) == [incident.id]
     assert (incident.escalation_level, incident.escalation_trigger, incident.next_escalation_at) == (2, "stale", None)
     first, second = escalations_of(session, incident)
     assert second.data == {"level": 2, "trigger": "stale", "holders": ["admin"]}
     assert abs(second.at - escalation.now()) < CLOSE
     assert [n.data["level"] for n in inbox_of(session, world.admin)] == [2]
-    assert sweep(session, as_of=FAR_FUTURE) == []  # level 2 is the top
+    assert sweep(session, as_of=FAR_FUTURE + 10 * SECOND_DEADLINE) == []  # level 2 is the top
     assert len(escalations_of(session, incident)) == 2
 
 
@@ -280,7 +282,7 @@ def test_leader_action_keeps_a_deadline_that_has_not_passed(session, world):
 def test_stale_escalation_brought_down_from_level_two(session, world):
     incident = overdue(session, world)
     sweep(session, as_of=FAR_FUTURE)
-    sweep(session, as_of=FAR_FUTURE)
+    sweep(session, as_of=FAR_FUTURE + SECOND_DEADLINE)
     assert incident.escalation_level == 2
     event = act(session, incident, world.admin, "send_down", note="请片区督办")
     assert (incident.escalation_level, event.data["from_level"]) == (0, 2)
@@ -367,9 +369,10 @@ def test_escalate_command_says_how_many_it_escalated(app, cli, session, world):
     assert result.exit_code == 0, result.output
     assert "escalated 1;" in result.output and "webhooks 0 delivered" in result.output
     assert (incident.escalation_level, incident.escalation_trigger) == (1, "overdue")
-    assert "escalated 1;" in escalate(app, cli, "--now", "2030-01-01T00:00:00+00:00").output
+    assert "escalated 0;" in escalate(app, cli, "--now", "2030-01-01T00:00:00+00:00").output, "a drill repeated"
+    assert incident.escalation_level == 1
+    assert "escalated 1;" in escalate(app, cli, "--now", "2030-01-03T00:00:00+00:00").output
     assert incident.escalation_level == 2
-    assert "escalated 0;" in escalate(app, cli, "--now", "2030-01-01T00:00:00+00:00").output
 
 
 def test_escalate_command_without_now_uses_the_real_time(app, cli, session, world):
@@ -412,5 +415,20 @@ def test_escalate_command_loops_with_the_interval(app, cli, session, world, monk
     incident = report(session, world.general1, "g11", "0201")
     result = escalate(app, cli, "--loop", "7", "--now", "2030-01-01T00:00:00+00:00")
     assert isinstance(result.exception, Stop) and sleeps == [7, 7]
-    assert [line.split(" ", 1)[1].split(";")[0] for line in result.output.splitlines()] == ["escalated 1"] * 2
+    assert [line.split(" ", 1)[1].split(";")[0] for line in result.output.splitlines()] == [
+        "escalated 1", "escalated 0"]   # a looping drill at one time escalates once
+    assert incident.escalation_level == 1
+
+
+def test_a_drill_run_twice_with_the_same_time_escalates_nothing_more(session, world):
+    """`escalate --now T` twice: the README promises the second run escalates nothing (issue 13
+    found every level-1 incident raised to level 2, the next deadline counted from the real time)."""
+    incident = overdue(session, world)
+    drill = escalation.now() + timedelta(days=3)
+    assert sweep(session, as_of=drill) == [incident.id]
+    session.commit()
+    assert sweep(session, as_of=drill) == []
+    assert incident.escalation_level == 1
+    later = drill + timedelta(hours=incident.category.escalate_after_hours, minutes=1)
+    assert sweep(session, as_of=later) == [incident.id], "past the second deadline, counted from the drill"
     assert incident.escalation_level == 2
