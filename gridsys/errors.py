@@ -55,15 +55,19 @@ def register(app: Flask) -> None:
     @app.errorhandler(GridsysError)
     def domain_error(exc: GridsysError):
         rollback()
+        # 401 says how to authenticate (RFC 9110): a bearer token, or the login page.
+        headers = {"WWW-Authenticate": 'Bearer realm="gridsys"'} if exc.status == 401 else {}
         if _wants_json():
-            return jsonify(error=exc.to_dict()), exc.status
+            return jsonify(error=exc.to_dict()), exc.status, headers
         return render_template("error.html", code=exc.code, status=exc.status,
-                               message=refusal_text(exc)), exc.status
+                               message=refusal_text(exc)), exc.status, headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         rollback()
+        # Keep what the exception says about itself beyond its page: Allow on 405, Retry-After.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after", "www-authenticate")}
         if _wants_json():
-            return jsonify(error={"code": http_error_code(exc), "message": exc.description}), exc.code
+            return jsonify(error={"code": http_error_code(exc), "message": exc.description}), exc.code, headers
         return render_template("error.html", code=http_error_code(exc), status=exc.code,
-                               message=refusal_text(exc)), exc.code
+                               message=refusal_text(exc)), exc.code, headers

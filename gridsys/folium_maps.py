@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from .assets import static_url, vendor_url
 from .basemaps import Basemap
+from .headers import csp_nonce
 
 VENDOR_JS = [("leaflet", vendor_url("leaflet/dist/leaflet.js"))]
 VENDOR_CSS = [("leaflet_css", vendor_url("leaflet/dist/leaflet.css"))]
@@ -55,9 +56,14 @@ def base_map(lat: float, lon: float, zoom: int = 14, **kwargs) -> LocalMap:
     return m
 
 
+INLINE_SCRIPT = re.compile(r"<script>")
+
+
 def embed(m: folium.Map) -> EmbeddedMap:
+    """The map's header, body and script for a page; folium's inline scripts carry this request's
+    CSP nonce (the page puts ``script`` in a ``<script nonce=…>`` of its own)."""
     root = m.get_root()
     root.render()
-    header = PAGE_RULES.sub("", root.header.render())
+    header = INLINE_SCRIPT.sub(f'<script nonce="{csp_nonce()}">', PAGE_RULES.sub("", root.header.render()))
     return EmbeddedMap(name=m.get_name(), header=Markup(header), body=Markup(root.html.render()),
                        script=Markup(root.script.render()))

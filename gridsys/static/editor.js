@@ -116,7 +116,15 @@ var GridsysEditor = (function () {
       $("ed-effect").textContent = "";
     }
 
+    // While a shape is being edited its vertices must be on top: the late and escalated incidents'
+    // pane (map.js) sits above ordinary markers, and would catch the drag of a vertex under one.
+    function vertexesOnTop(on) {
+      var hot = map.getPane("gsHot");
+      if (hot) { hot.style.zIndex = on ? 590 : 640; hot.style.pointerEvents = on ? "none" : ""; }
+    }
+
     function reset() {
+      vertexesOnTop(false);
       if (state.selected) {
         state.selected.off(EDIT_EVENTS, changed);
         if (state.selected.pm) { state.selected.pm.disable(); }
@@ -161,6 +169,7 @@ var GridsysEditor = (function () {
       if (action === "reshape") {
         state.selected.pm.enable({snappable: true, allowSelfIntersection: false});
         state.selected.on(EDIT_EVENTS, changed);
+        vertexesOnTop(true);
         message(w.editing);
       } else if (action === "split") {
         map.pm.enableDraw("Line", {snappable: true});

@@ -58,6 +58,7 @@ var GridsysMap = (function () {
     var statusLine = document.getElementById("map-status");
     var list = document.getElementById("map-list");
     var form = document.getElementById("map-filters");
+    if (form) { form.addEventListener("submit", function (e) { e.preventDefault(); }); }   // filters apply as they change
     var cluster = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 50,
                                         iconCreateFunction: clusterIcon});
     map.createPane("gsHot").style.zIndex = 640;   // above markers and clusters (600), below tooltips (650)

@@ -157,12 +157,17 @@ def test_a_change_after_the_preview_must_be_previewed_again(open_page, db):
     corner = max(notch.exterior.coords[:-1], key=lambda c: geo.from_db(
         db.scalar(select(Grid.geom).where(Grid.code == first))).distance(Point(c)))
     page.evaluate("c => window.gridsysMap.map.setView(L.latLng(c[1], c[0]), 18, {animate: false})", list(corner))
+    page.wait_for_timeout(300)   # the vertex markers are placed for the new view (a loaded machine is slow)
     spot = page.evaluate(VERTEX_AT, [corner[1], corner[0]])
     assert spot["metres"] < 1
+    assert page.evaluate("([x, y]) => document.elementFromPoint(x, y).classList.contains('marker-icon')",
+                         [spot["x"], spot["y"]]), "the vertex is what a finger there would grab"
     page.mouse.move(spot["x"], spot["y"])
+    page.wait_for_timeout(100)
     page.mouse.down()
-    for step in range(1, 9):
-        page.mouse.move(spot["x"] + 5 * step, spot["y"] + 5 * step)
+    page.wait_for_timeout(100)
+    page.mouse.move(spot["x"] + 40, spot["y"] + 40, steps=12)   # a person's drag, not a jump
+    page.wait_for_timeout(100)
     page.mouse.up()
 
     page.wait_for_function("document.getElementById('ed-save').disabled")

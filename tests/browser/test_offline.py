@@ -52,7 +52,7 @@ def phone(browser, net):
     def make(user, wait_for_worker=True, init_script=None, **options):
         options.setdefault("geolocation", HERE)
         options.setdefault("permissions", ["geolocation"])
-        context = browser.new_context(base_url=net.url, **PHONE, **options)
+        context = browser.new_context(base_url=net.url, **PHONE, bypass_csp=True, **options)
         context.set_default_timeout(15_000)
         if init_script:
             context.add_init_script(init_script)
