@@ -57,6 +57,8 @@ def register(app: Flask) -> None:
         rollback()
         # 401 says how to authenticate (RFC 9110): a bearer token, or the login page.
         headers = {"WWW-Authenticate": 'Bearer realm="gridsys"'} if exc.status == 401 else {}
+        if exc.status == 429 and exc.details.get("retry_after"):
+            headers["Retry-After"] = str(exc.details["retry_after"])
         if _wants_json():
             return jsonify(error=exc.to_dict()), exc.status, headers
         return render_template("error.html", code=exc.code, status=exc.status,

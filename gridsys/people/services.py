@@ -8,7 +8,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -23,7 +23,11 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 PHONE_RE = re.compile(r"^\+?[0-9 -]{5,20}$")
 MIN_PASSWORD = 10
 LOCK_WINDOW = timedelta(minutes=15)
+# Failures of one account from one address lock that pair: an attacker elsewhere cannot lock the
+# owner out from the owner's usual address.
 MAX_FAILURES_PER_ACCOUNT = 5
+# Failures of one account from anywhere: a distributed guess is stopped too, later.
+MAX_FAILURES_PER_ACCOUNT_ANYWHERE = 50
 MAX_FAILURES_PER_ADDRESS = 20
 PASSWORD_METHOD = "scrypt"
 TOKEN_PREFIX = "gs_"
@@ -113,11 +117,19 @@ def get_user(session: Session, username: str) -> User:
 
 
 def set_password(session: Session, user: User, password: str, *, must_change: bool = False) -> None:
+    """A new password ends the person's other browser sessions and revokes their API tokens (a
+    token made before a reset must not work again once the person picks a new password)."""
     check_password_strength(password)
     user.password_hash = hash_password(password)
     user.must_change_password = must_change
-    user.session_version += 1
+    _end_sessions_and_tokens(session, user)
     session.flush()
+
+
+def _end_sessions_and_tokens(session: Session, user: User) -> None:
+    user.session_version += 1
+    for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
+        token.revoked_at = now()
 
 
 def change_own_password(session: Session, user: User, current: str, new: str) -> None:
@@ -131,10 +143,7 @@ def change_own_password(session: Session, user: User, current: str, new: str) ->
 def set_active(session: Session, user: User, active: bool) -> None:
     user.active = active
     if not active:
-        user.session_version += 1
-        for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
-                                                            ApiToken.revoked_at.is_(None))):
-            token.revoked_at = now()
+        _end_sessions_and_tokens(session, user)
     session.flush()
 
 
@@ -145,14 +154,22 @@ def authenticate(session: Session, username: str, password: str, address: str) -
     A failure is recorded in the same transaction: the caller commits either way."""
     username = (username or "").strip().lower()[:80]
     address = (address or "unknown")[:64]
+    # Attempts on one account, and from one address, are counted one at a time (until the caller
+    # commits): 30 parallel guesses get exactly the allowed number of checks, not a few more.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('login:' || :u)), "
+                         "pg_advisory_xact_lock(hashtext('login@' || :a))"), {"u": username, "a": address})
     since = now() - LOCK_WINDOW
-    by_account = session.scalar(select(func.count()).where(LoginFailure.username == username,
-                                                            LoginFailure.at > since))
-    by_address = session.scalar(select(func.count()).where(LoginFailure.address == address,
-                                                            LoginFailure.at > since))
-    if by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
-        raise GridsysError("login_locked", "too many failed logins: wait 15 minutes and try again",
-                           status=429)
+    recent = select(LoginFailure.at).where(LoginFailure.at > since)
+    limits = ((recent.where(LoginFailure.username == username, LoginFailure.address == address),
+               MAX_FAILURES_PER_ACCOUNT),
+              (recent.where(LoginFailure.username == username), MAX_FAILURES_PER_ACCOUNT_ANYWHERE),
+              (recent.where(LoginFailure.address == address), MAX_FAILURES_PER_ADDRESS))
+    for failures, limit in limits:
+        count, oldest = session.execute(select(func.count(), func.min(failures.subquery().c.at))).one()
+        if count >= limit:
+            wait = max(int((oldest + LOCK_WINDOW - now()).total_seconds()) + 1, 1)
+            raise GridsysError("login_locked", "too many failed logins: wait 15 minutes and try again",
+                               status=429, retry_after=wait)
     user = session.scalar(select(User).where(User.username == username))
     ok = user is not None and check_password_hash(user.password_hash, password or "")
     if not ok:
@@ -164,7 +181,8 @@ def authenticate(session: Session, username: str, password: str, address: str) -
     if not user.active:
         raise GridsysError("account_inactive", "this account is deactivated: ask an administrator",
                            status=403)
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    # The owner's success clears their failures from here, not a guesser's from elsewhere.
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.address == address))
     user.last_login_at = now()
     session.flush()
     return user

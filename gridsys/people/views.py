@@ -33,8 +33,10 @@ def login():
                                      request.form.get("password", ""), request.remote_addr)
     except GridsysError as exc:
         session.commit()  # keep the failure count
+        wait = exc.details.get("retry_after")
         return render_template("people/login.html", error=refusal_text(exc), error_code=exc.code,
-                               username=request.form.get("username", "")), exc.status
+                               username=request.form.get("username", "")), exc.status, \
+            {"Retry-After": str(wait)} if wait else {}
     session.commit()
     auth.login(user)
     if user.must_change_password:
