@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import threading
 import uuid
 import warnings
 
@@ -19,9 +20,15 @@ from . import events
 from .models import Incident, IncidentEvent, IncidentPhoto
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
-MAX_PIXELS = 40_000_000
 MAX_PHOTOS_PER_INCIDENT = 20
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "MPO", "HEIF"}  # HEIF: HEIC from phone cameras
+# The documented formats: JPEG (MPO is a camera's JPEG with extra pictures), PNG, WebP, and HEIF
+# (HEIC from phone cameras). Pixels allowed per format, checked from the header before decoding:
+# a JPEG is decoded at a reduced scale (draft mode), so a 50 MP phone photo costs little; the
+# others are decoded whole, so they may be smaller (a 40 MP PNG took 510 MB).
+MAX_PIXELS = {"JPEG": 52_000_000, "MPO": 52_000_000, "HEIF": 52_000_000, "PNG": 16_000_000, "WEBP": 16_000_000}
+ACCEPTED_FORMATS = set(MAX_PIXELS)
+# Images decoded at once in one server process: a handful of hostile files cannot add up.
+DECODING = threading.BoundedSemaphore(2)
 MAX_SIDE = 2048
 THUMB_SIDE = 320
 
@@ -51,30 +58,35 @@ def process(raw: bytes) -> tuple[bytes, bytes, int, int]:
     if len(raw) > MAX_PHOTO_BYTES:
         raise GridsysError("photo_too_large", f"a photo is at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB",
                            status=413)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(raw))
-            if img.format not in ACCEPTED_FORMATS:
-                raise GridsysError("photo_type_unsupported", f"{img.format} images are not accepted: send "
-                                                             "a JPEG, PNG, WebP or HEIC photo", status=415)
-            if img.width * img.height > MAX_PIXELS:
-                raise GridsysError("photo_too_large", "the photo has too many pixels", status=413)
-            img.load()
-            img = ImageOps.exif_transpose(img)
-    except GridsysError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-            OSError, SyntaxError, ValueError) as exc:
-        raise GridsysError("photo_not_image", "the file is not a readable image (checked by its content, "
-                                              f"not its name): {type(exc).__name__}", status=415)
-    if img.mode not in ("RGB", "L"):
-        background = Image.new("RGB", img.size, "white")
-        rgba = img.convert("RGBA")
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        img = background
-    jpeg = _reencode(img, MAX_SIDE)
-    return jpeg, _reencode(img, THUMB_SIDE), *Image.open(io.BytesIO(jpeg)).size
+    with DECODING:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(io.BytesIO(raw))
+                if img.format not in ACCEPTED_FORMATS:
+                    raise GridsysError("photo_type_unsupported", f"{img.format} images are not accepted: send "
+                                                                 "a JPEG, PNG, WebP or HEIC photo", status=415)
+                if img.width * img.height > MAX_PIXELS[img.format]:
+                    raise GridsysError("photo_too_large", "the photo has too many pixels", status=413,
+                                       max_pixels=MAX_PIXELS[img.format])
+                if img.format in ("JPEG", "MPO"):
+                    img.draft("RGB", (MAX_SIDE, MAX_SIDE))   # decoded at 1/2, 1/4 or 1/8 scale
+                img.load()
+                img.thumbnail((MAX_SIDE, MAX_SIDE))          # in place: what is kept, and no more
+                img = ImageOps.exif_transpose(img)
+        except GridsysError:
+            raise
+        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+                OSError, SyntaxError, ValueError) as exc:
+            raise GridsysError("photo_not_image", "the file is not a readable image (checked by its content, "
+                                                  f"not its name): {type(exc).__name__}", status=415)
+        if img.mode not in ("RGB", "L"):
+            background = Image.new("RGB", img.size, "white")
+            rgba = img.convert("RGBA")
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            img = background
+        jpeg = _reencode(img, MAX_SIDE)
+        return jpeg, _reencode(img, THUMB_SIDE), *Image.open(io.BytesIO(jpeg)).size
 
 
 def add_photo(session: Session, incident: Incident, user: User, raw: bytes,

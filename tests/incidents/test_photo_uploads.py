@@ -212,7 +212,7 @@ def test_heic_pixel_limit_is_checked_before_decoding(client, session, world, inc
     heif_image = type(Image.open(io.BytesIO(raw)))
     original_load = heif_image.load
     monkeypatch.setattr(heif_image, "load", lambda self, *a, **k: decoded.append(1) or original_load(self, *a, **k))
-    monkeypatch.setattr(photos, "MAX_PIXELS", 100 * 100)
+    monkeypatch.setattr(photos, "MAX_PIXELS", {**photos.MAX_PIXELS, "HEIF": 100 * 100})
     response = send(client, incident, handler, raw, name="big.heic")
     assert (response.status_code, error_code(response)) == (413, "photo_too_large")
     assert decoded == [] and stored(session) == []

@@ -64,13 +64,22 @@ def test_camera_orientation_is_applied_before_exif_is_dropped(client, session, w
     assert response.status_code == 201 and (response.get_json()["width"], response.get_json()["height"]) == (300, 400)
 
 
-@pytest.mark.parametrize("mode,fmt", [("RGBA", "PNG"), ("P", "GIF"), ("RGB", "WEBP")])
+@pytest.mark.parametrize("mode,fmt", [("RGBA", "PNG"), ("P", "PNG"), ("RGB", "WEBP")])
 def test_other_image_formats_are_stored_as_jpeg(client, session, world, incident, mode, fmt):
     out = io.BytesIO()
     Image.new(mode, (400, 300)).save(out, fmt)
     response = upload(client, session, world.safety1, incident, {"photo": (io.BytesIO(out.getvalue()), "x")})
     assert response.status_code == 201, response.get_json()
     assert Image.open(io.BytesIO(stored(session, incident)[0].data)).format == "JPEG"
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
+def test_formats_outside_the_documented_ones_are_refused(client, session, world, incident, fmt):
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(out, fmt)
+    response = upload(client, session, world.safety1, incident, {"photo": (io.BytesIO(out.getvalue()), "x.jpg")})
+    assert (response.status_code, error_code(response)) == (415, "photo_type_unsupported")
+    assert stored(session, incident) == []
 
 
 def test_text_file_named_jpg_is_refused_by_content(client, session, world, incident):
