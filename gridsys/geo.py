@@ -188,6 +188,38 @@ def _check_positions(coords, depth: int, where: str) -> None:
 
 
 DEPTH = {"Point": 0, "Polygon": 2, "MultiPolygon": 3}
+# Positions one shape may have: a town's outline from a survey has a few thousand; a 300 000-vertex
+# preview held a worker for 13 s.
+MAX_POSITIONS = 25_000
+WGS84_CRS_NAMES = {"urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "urn:ogc:def:crs:EPSG::4326",
+                   "EPSG:4326", "CRS84"}
+
+
+def _positions(coords, depth: int) -> int:
+    """How many positions nested coordinate arrays hold (not checked yet; counted iteratively)."""
+    count, stack = 0, [(coords, depth)]
+    while stack:
+        item, d = stack.pop()
+        if not isinstance(item, (list, tuple)):
+            continue
+        if d == 1:
+            count += len(item)
+        else:
+            stack.extend((inner, d - 1) for inner in item)
+    return count
+
+
+def check_crs(obj, where: str = "") -> None:
+    """GeoJSON is WGS 84 longitude, latitude (RFC 7946 dropped "crs"); a file that names another
+    system is refused instead of being read as degrees."""
+    crs = obj.get("crs") if isinstance(obj, dict) else None
+    if crs is None:
+        return
+    name = crs.get("properties", {}).get("name") if isinstance(crs, dict) and \
+        isinstance(crs.get("properties"), dict) else None
+    if name not in WGS84_CRS_NAMES:
+        raise GeometryError("crs_unsupported", f"{where}coordinates must be WGS 84 longitude, latitude; this "
+                                               f"names another system ({str(name)[:80]!r}): reproject it first")
 
 
 def parse_geometry(obj, expected: str, where: str = ""):
@@ -202,9 +234,13 @@ def parse_geometry(obj, expected: str, where: str = ""):
     allowed = ("Polygon", "MultiPolygon") if expected == "MultiPolygon" else (expected,)
     if gtype not in allowed:
         raise GeometryError("geometry_wrong_type", f"{where}expected a {' or '.join(allowed)}, got {gtype}")
+    check_crs(obj, where)
     coords = obj.get("coordinates")
     if coords is None or coords == []:
         raise GeometryError("geometry_empty", f"{where}the geometry has no coordinates")
+    if gtype != "Point" and _positions(coords, DEPTH[gtype]) > MAX_POSITIONS:
+        raise GeometryError("geometry_too_complex", f"{where}a shape has at most {MAX_POSITIONS} positions: "
+                                                    "simplify it first", max_positions=MAX_POSITIONS)
     _check_positions(coords, DEPTH[gtype], where)
     try:
         geom = shape(obj)

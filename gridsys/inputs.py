@@ -3,6 +3,8 @@ in range, text or nothing. Refusals are 400s with a stable code, never a 500."""
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
 from .errors import GridsysError
 
@@ -84,3 +86,32 @@ def parse_json(raw: str | bytes, code: str = "body_not_json", what: str = "the b
     except (ValueError, UnicodeDecodeError) as exc:
         raise GridsysError(code, f"{what} is not JSON: {exc}", status=status)
     return check_json(value)
+
+
+# Characters that show nothing: format controls (zero-width space/joiners, BOM), separators, and
+# the Hangul fillers (letters by category, blank on screen: a favourite for "empty" text).
+_FILLERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+
+
+def has_visible(text: str) -> bool:
+    """Whether the text shows anything: a description of only invisible characters is no description."""
+    return any(not (ch.isspace() or ch in _FILLERS or unicodedata.category(ch) in ("Cf", "Cc", "Zs", "Zl", "Zp"))
+               for ch in text)
+
+
+DECIMAL = re.compile(r"-?[0-9]{1,3}(\.[0-9]{1,15})?")
+
+
+def decimal_number(value) -> float | None:
+    """A coordinate as sent: a JSON number, or (from a form) plain decimal text such as "106.3";
+    None for anything else (true, "1_06.3", "1e2", "NaN", " 106", "")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:   # an integer beyond any float: no coordinate
+            return None
+    if isinstance(value, str) and DECIMAL.fullmatch(value):
+        return float(value)
+    return None

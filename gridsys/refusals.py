@@ -45,6 +45,10 @@ REFUSALS: dict[str, Refusal] = {
     "geometry_not_2d": Refusal(_l("The shape has 3-D or measured coordinates: only longitude and latitude are accepted.")),
     "geometry_wrong_type": Refusal(_l("The shape is of the wrong kind for this.")),
     "geometry_empty": Refusal(_l("The shape is empty.")),
+    "geometry_too_complex": Refusal(_l("The shape has too many points (at most %(max_positions)s): simplify it first."),
+                                    _l("The shape has too many points: simplify it first.")),
+    "crs_unsupported": Refusal(_l("The file uses another coordinate system: reproject it to WGS 84 "
+                                  "longitude and latitude first.")),
     "geometry_invalid": Refusal(_l("The shape is not valid (near %(lon)s, %(lat)s): redraw it without crossing edges."),
                                 _l("The shape is not valid: redraw it without crossing edges.")),
     "ring_too_short": Refusal(_l("A boundary needs at least 3 corners.")),

@@ -106,3 +106,61 @@ def test_zones_import_refuses_deep_nesting(cli, session, tmp_path):
     path.write_text('{"type": "FeatureCollection", "features": ' + DEEP + "}")
     result = cli.invoke(args=["zones", "import", str(path)])
     assert result.exit_code != 0 and "error json_too_deep" in result.output, result.output
+
+
+# --- leniency (issue 13): what was accepted and should not be ---------------------------------
+
+INVISIBLE = ["\u200b\u200c\u200d\ufeff", "\u3164", "\u3164\u3164 \u200b", "\u2800", " \t\n", "\u115f\u1160"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE)
+def test_a_description_of_only_invisible_characters_is_missing(client, session, api, text):
+    response = client.post("/api/v1/incidents", headers=api, json={
+        "client_uuid": "7b1f9d9e-6a57-4e57-9a3c-2b7f5d1c0a11", "lon": 106.3, "lat": 29.6, "category": "0101",
+        "description": text})
+    assert code_of(response) in ("description_missing", "point_outside_towns")
+    assert response.status_code == 422
+    from gridsys.incidents import services
+    with pytest.raises(Exception) as refused:
+        services.check_new(session, services.NewIncident(
+            client_uuid="7b1f9d9e-6a57-4e57-9a3c-2b7f5d1c0a11", lon=106.3, lat=29.6, category="0101",
+            description=text))
+    assert getattr(refused.value, "code", None) in ("description_missing", "category_unknown")
+
+
+@pytest.mark.parametrize("value", [True, False, "1_06.3", "1e2", "NaN", "Infinity", " 106.3", "106,3", "0x6A",
+                                   [106.3], {"v": 1}, ""])
+def test_a_coordinate_is_a_number_not_anything_float_reads(session, catalogue, value):
+    from gridsys.errors import GridsysError
+    from gridsys.incidents import services
+    with pytest.raises(GridsysError) as refused:
+        services.parse_location(value, 29.6, None)
+    assert refused.value.code in ("location_missing", "coordinates_invalid")
+    assert services.parse_location("106.3185", "29.6295", None) == (106.3185, 29.6295), "form text still reads"
+
+
+def test_a_geojson_naming_another_crs_is_refused(cli, session, tmp_path):
+    feature = {"type": "Feature", "properties": {"level": "town", "code": "500106901", "name": "x"},
+               "geometry": {"type": "Polygon", "coordinates": [[[106, 29], [106.1, 29], [106.1, 29.1], [106, 29]]]}}
+    collection = {"type": "FeatureCollection", "features": [feature],
+                  "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}}}
+    path = tmp_path / "mercator.geojson"
+    path.write_text(json.dumps(collection))
+    result = cli.invoke(args=["zones", "import", str(path)])
+    assert "error crs_unsupported" in result.output, result.output
+    collection["crs"]["properties"]["name"] = "urn:ogc:def:crs:OGC:1.3:CRS84"   # WGS 84 named: fine
+    path.write_text(json.dumps(collection))
+    assert cli.invoke(args=["zones", "import", str(path)]).exit_code == 0
+
+
+def test_a_shape_with_too_many_vertices_is_refused_before_any_geometry_work():
+    import math
+    import time
+    from gridsys import geo
+    n = 300_000
+    ring = [[106 + 0.01 * math.cos(2 * math.pi * i / n), 29 + 0.01 * math.sin(2 * math.pi * i / n)] for i in range(n)]
+    ring.append(ring[0])
+    started = time.perf_counter()
+    with pytest.raises(geo.GeometryError) as refused:
+        geo.parse_geometry({"type": "Polygon", "coordinates": [ring]}, "Polygon")
+    assert refused.value.code == "geometry_too_complex" and time.perf_counter() - started < 1

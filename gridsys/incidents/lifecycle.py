@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import now
 from ..errors import Conflict, Forbidden, GridsysError
-from ..inputs import text_or_none, whole_number
+from ..inputs import has_visible, text_or_none, whole_number
 from ..people import access
 from ..people.models import User
 from .models import OPEN_STATUSES, Incident
@@ -155,7 +155,7 @@ def transition(session: Session, incident: Incident, actor: User, action: str, *
     if not may(actor, scope, incident, spec.who):
         raise Forbidden("actor_not_allowed", f"you may not {action} this incident")
     note = (text_or_none(note, "note_invalid", "note") or "").strip()
-    if spec.needs_note and not note:
+    if spec.needs_note and not has_visible(note):
         raise GridsysError("note_required", f"{action} needs a note saying why or what was done")
     if len(note) > MAX_NOTE:
         raise GridsysError("note_too_long", f"a note has at most {MAX_NOTE} characters", max_length=MAX_NOTE)

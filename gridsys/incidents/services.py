@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import geo
+from ..geo import GeometryError
 from ..clock import now
 from ..errors import Conflict, GridsysError
-from ..inputs import whole_number
+from ..inputs import decimal_number, has_visible, whole_number
 from ..people.models import GridAssignment, User
 from ..zones.models import Area, Grid, Town
 from ..zones.services import Location, locate
@@ -137,14 +138,23 @@ def _lookup_statement():
 def parse_location(lon, lat, coords) -> tuple[float, float]:
     """A reported position as stored (WGS 84): numbers in range, converted from GCJ-02 if so sent."""
     system = geo.parse_coords(coords)
-    if isinstance(lon, bool) or isinstance(lat, bool):
-        lon = lat = None  # JSON true is not a coordinate
+    return geo.to_storage_lonlat(_coordinate(lon), _coordinate(lat), system)
+
+
+def _coordinate(value) -> float:
+    """A number, or plain decimal text from a form. Nothing (or a word, or true) is a missing
+    location; text float() would stretch to read ("nan", "1e400", "1_06.3", " 106.3") is invalid."""
+    number = decimal_number(value)
+    if number is not None:
+        return number
     try:
-        lon, lat = float(lon), float(lat)
+        if isinstance(value, bool) or value is None:
+            raise ValueError
+        float(value)
     except (TypeError, ValueError, OverflowError):
-        raise GridsysError("location_missing", "a location (lon, lat) is required: use the phone's "
-                                               "position or tap the map")
-    return geo.to_storage_lonlat(lon, lat, system)
+        raise GridsysError("location_missing", "a location (lon, lat) is required, as numbers: use the "
+                                               "phone's position or tap the map")
+    raise GeometryError("coordinates_invalid", f"coordinates must be plain decimal numbers, got {str(value)[:40]!r}")
 
 
 @dataclass
@@ -174,7 +184,7 @@ def check_new(session: Session, data: NewIncident) -> CheckedReport:
         return CheckedReport(client_uuid, lon, lat, row[0], existing_id=row[1])  # a resend: nothing else matters
     category = usable_category(row[0] if row else None, data.category)
     description = data.description.strip() if isinstance(data.description, str) else ""
-    if not description:
+    if not has_visible(description):   # also only zero-width or filler characters
         raise GridsysError("description_missing", "describe what is wrong in a few words")
     if len(description) > MAX_DESCRIPTION:
         raise GridsysError("description_too_long", f"the description has at most {MAX_DESCRIPTION} characters")

@@ -49,6 +49,7 @@ def parse_features(session: Session, data) -> list[ZoneFeature]:
     """Validate a whole FeatureCollection without writing; return features parents-first."""
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise GridsysError("not_feature_collection", "expected a GeoJSON FeatureCollection")
+    geo.check_crs(data)
     raw = data.get("features")
     if not isinstance(raw, list) or not raw:
         raise GridsysError("no_features", "the FeatureCollection has no features")
