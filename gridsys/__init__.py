@@ -11,7 +11,7 @@ __all__ = ["__version__", "create_app"]
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI. No side effects (no migrations,
     no servers started, no network)."""
-    from . import assets, cli, config as config_module, db, errors, headers, i18n, limits, web
+    from . import applog, assets, cli, config as config_module, db, errors, headers, i18n, limits, web
     from .incidents import api as incidents_api, fieldapp, views as incident_views
     from .map import views as map_views
     from .people import auth, views as people_views, zone_pages
@@ -30,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     assets.init_app(app)
     limits.init_app(app)
     headers.init_app(app)
+    applog.init_app(app)
     if app.config["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
         count = app.config["PROXY_COUNT"]

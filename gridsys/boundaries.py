@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from . import geo
+from . import applog
 from .clock import now
 from .errors import GridsysError
 from .incidents.rehome import Move, apply_moves, planned_moves
@@ -61,6 +62,8 @@ def save(session: Session, plan: Plan, *, actor: str, reason: str, expected_vers
     if written.retired_grid_ids:
         end_grid_assignments(session, written.retired_grid_ids, at)
     moved = apply_moves(session, moves, actor=actor, reason=reason, at=at)
+    applog.event("redraw", user=actor, edit=plan.kind, target=plan.target, revisions=len(written.revision_ids),
+                 zones=[c.code for c in plan.changes][:50], moved=len(moved))
     return {"kind": plan.kind, "target": plan.target, "checks": {"ok": True, **checks},
             "revisions": written.revision_ids, "moves": [m.as_dict() for m in moved],
             "changes": plan_writer.area_changes(session, plan)}

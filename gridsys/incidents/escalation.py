@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import applog
 from ..clock import now
 from ..errors import Conflict
 from ..people.models import User
@@ -71,6 +72,8 @@ def raise_level(session: Session, incident: Incident, at: datetime, *, trigger: 
         record(session, incident, actor, "escalate", incident.status, incident.status, note=note, data=data, at=at,
                flush=False)
     notify.escalated(session, incident, people, data, actor=actor)
+    applog.event("escalated", incident=incident.id, code=incident.code, to_level=incident.escalation_level,
+                 trigger=trigger, holders=data["holders"], **({"user": actor.username} if actor else {}))
     return data
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
+from .. import applog
 from ..clock import now
 from ..errors import Conflict, Forbidden, GridsysError
 from ..inputs import has_visible, text_or_none, whole_number
@@ -169,6 +170,8 @@ def transition(session: Session, incident: Incident, actor: User, action: str, *
     incident.updated_at = at
     event = record(session, incident, actor, action, before, incident.status, note=note, data=data, at=at)
     _tell(session, incident, actor, action, note, data)
+    applog.event("transition", user=actor.username, incident=incident.id, code=incident.code, act=action,
+                 from_status=before, to_status=incident.status)
     return event
 
 

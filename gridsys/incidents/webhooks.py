@@ -27,7 +27,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import geo
+from .. import applog, geo
 from ..clock import now
 from ..config import DEFAULTS
 from ..errors import GridsysError
@@ -309,6 +309,10 @@ def deliver_pending(session: Session, *, limit: int = 100, as_of: datetime | Non
         else:
             delivery.next_attempt_at = now() + backoff(delivery.attempts)
             counts["retry"] += 1
+        # Not the URL: a WeCom robot's key is in it.
+        applog.event("webhook_delivery", delivery=delivery.id, webhook=delivery.webhook_id,
+                     kind=delivery.webhook.kind, status_code=status_code, error=error, outcome=delivery.status,
+                     attempts=delivery.attempts)
         session.commit()
     return counts
 

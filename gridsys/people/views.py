@@ -1,11 +1,13 @@
 """Login, password change, and the administrators' people pages. Thin: parse, check, call, render."""
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import db
+from .. import applog, db
 from ..errors import GridsysError, NotFound
 from ..inputs import whole_number
 from ..refusals import refusal_text
@@ -33,12 +35,16 @@ def login():
                                      request.form.get("password", ""), request.remote_addr)
     except GridsysError as exc:
         session.commit()  # keep the failure count
+        applog.event("login_locked" if exc.code == "login_locked" else "login_failed", level=logging.WARNING,
+                     user=None, username=request.form.get("username", "")[:40], address=request.remote_addr,
+                     code=exc.code)
         wait = exc.details.get("retry_after")
         return render_template("people/login.html", error=refusal_text(exc), error_code=exc.code,
                                username=request.form.get("username", "")), exc.status, \
             {"Retry-After": str(wait)} if wait else {}
     session.commit()
     auth.login(user)
+    applog.event("login", user=user.username, address=request.remote_addr)
     if user.must_change_password:
         return redirect(url_for("people.change_password"))
     return redirect(auth.safe_next(request.args.get("next"), auth.landing_page(user)))
@@ -46,6 +52,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    applog.event("logout")
     auth.logout()
     return redirect(url_for("people.login"))
 
