@@ -4,6 +4,8 @@ Validated once, in create_app. Reading var/ files is allowed here; starting serv
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import os
 from pathlib import Path
 
@@ -38,6 +40,9 @@ DEFAULTS = {
     "REPORTER_MAY_CLOSE": False,
     # An open incident due within this many hours is "due soon" (the leader's queue, the handler's notice).
     "DUE_SOON_HOURS": 4,
+    # Browser sessions (people/auth.py): a phone used at least weekly stays logged in, up to 30 days.
+    "SESSION_IDLE_HOURS": 7 * 24,
+    "SESSION_MAX_DAYS": 30,
     # Absolute address of the app, for links in webhook messages.
     "BASE_URL": "http://127.0.0.1:8000",
     # Send webhooks from a background thread right after a request commits (the sweep retries).
@@ -65,6 +70,8 @@ ENVIRONMENT = {
     "GRIDSYS_PROXY_COUNT": ("PROXY_COUNT", int),
     "GRIDSYS_REPORTER_MAY_CLOSE": ("REPORTER_MAY_CLOSE", lambda v: v.lower() in ("1", "true", "yes")),
     "GRIDSYS_DUE_SOON_HOURS": ("DUE_SOON_HOURS", int),
+    "GRIDSYS_SESSION_IDLE_HOURS": ("SESSION_IDLE_HOURS", int),
+    "GRIDSYS_SESSION_MAX_DAYS": ("SESSION_MAX_DAYS", int),
 }
 
 
@@ -110,6 +117,11 @@ def load(overrides: dict | None = None) -> dict:
     hours = cfg["DUE_SOON_HOURS"]
     if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 168:
         raise ConfigError(f"GRIDSYS_DUE_SOON_HOURS is a whole number of hours from 1 to 168, not {hours!r}")
+    idle, days = cfg["SESSION_IDLE_HOURS"], cfg["SESSION_MAX_DAYS"]
+    if not (isinstance(idle, int) and 1 <= idle <= 24 * 90 and isinstance(days, int) and 1 <= days <= 365):
+        raise ConfigError("GRIDSYS_SESSION_IDLE_HOURS is 1 to 2160 hours and GRIDSYS_SESSION_MAX_DAYS 1 to 365 days")
+    cfg["SESSION_IDLE"] = timedelta(hours=idle)
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(days=days)
     try:
         cfg["BASEMAP"] = basemaps.resolve(cfg)
     except basemaps.BasemapError as exc:

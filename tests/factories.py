@@ -86,6 +86,11 @@ def post_form(client, path, data=None, token_page="/", **kw):
 def login_as(client, user):
     """A browser session for ``user`` without the login form (no scrypt check): for tests about
     what a logged-in person may see or do; test_login.py drives the real form."""
+    from sqlalchemy.orm import object_session
+    from gridsys.people.services import start_session
+    db = object_session(user)
+    key = start_session(db, user)
+    db.commit()
     with client.session_transaction() as cookie:
-        cookie["uid"], cookie["sv"] = user.id, user.session_version
+        cookie["uid"], cookie["sv"], cookie["sid"] = user.id, user.session_version, key
     return client

@@ -12,7 +12,7 @@ from ..errors import Forbidden, GridsysError
 from ..inputs import has_nul
 from .access import NOBODY, Scope, scope_for
 from .models import User
-from .services import user_for_token
+from .services import end_session, live_session_user, start_session, user_for_token
 from .session_cookie import QuietSessionInterface
 
 csrf = CSRFProtect()
@@ -64,10 +64,12 @@ def init_app(app: Flask) -> None:
             if db.session().dirty:
                 db.session().commit()  # last_used_at
         elif "uid" in cookie:
-            user = db.session().get(User, cookie["uid"])
-            if user is not None and user.active and user.session_version == cookie.get("sv"):
+            config = app.config
+            user = live_session_user(db.session(), cookie.get("uid"), cookie.get("sid"), cookie.get("sv"),
+                                     idle=config["SESSION_IDLE"], absolute=config["PERMANENT_SESSION_LIFETIME"])
+            if user is not None:
                 g.user = user
-            else:
+            else:   # ended, expired, or from before server-side sessions: log in again
                 cookie.clear()
         # Anonymous API calls get the 401 of login_required, not a CSRF 400.
         if request.method in UNSAFE and not g.via_token and (g.user is not None or not _is_api()):
@@ -90,11 +92,16 @@ def login(user: User) -> None:
     cookie.clear()
     cookie["uid"] = user.id
     cookie["sv"] = user.session_version
+    cookie["sid"] = start_session(db.session(), user)
+    db.session().commit()   # the session exists before its cookie is sent
     cookie.permanent = True
     g.user = user
 
 
 def logout() -> None:
+    """Ends the session on the server too: a copy of the cookie no longer works."""
+    end_session(db.session(), cookie.get("sid"))
+    db.session().commit()
     cookie.clear()
     g.user, g.logged_out = None, True
 

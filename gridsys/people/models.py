@@ -114,6 +114,20 @@ class ApiToken(Base):
     user: Mapped["User"] = relationship()
 
 
+class BrowserSession(Base):
+    """A logged-in browser: ended at logout (a copied cookie then stops working), and subject to
+    the idle and absolute lifetimes. Only the SHA-256 of the key in the cookie is stored."""
+
+    __tablename__ = "browser_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_browser_sessions_key_hash", "key_hash", unique=True),)
+
+
 class LoginFailure(Base):
     """Failed logins, kept in the database so every app server sees the same rate limit."""
 
