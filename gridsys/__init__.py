@@ -31,9 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
     limits.init_app(app)
     headers.init_app(app)
     applog.init_app(app)
-    if app.config["PROXY_COUNT"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-        count = app.config["PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    from .proxies import TrustedProxies
+    app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
     cli.register(app)
     return app

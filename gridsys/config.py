@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from . import basemaps, localdb
+from .proxies import parse_networks
 
 DEFAULTS = {
     "DATABASE_URL": None,
@@ -49,7 +50,7 @@ DEFAULTS = {
     "WEBHOOKS_IN_BACKGROUND": True,
     # Reverse proxies in front of the app (nginx: 1): their X-Forwarded-For/-Proto are trusted,
     # so the login rate limit counts the phone's address, not the proxy's.
-    "PROXY_COUNT": 0,
+    "TRUSTED_PROXIES": (),
 }
 
 # environment variable -> (config key, parser)
@@ -67,7 +68,7 @@ ENVIRONMENT = {
     "GRIDSYS_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in ("1", "true", "yes")),
     "GRIDSYS_TIMEZONE": ("TIMEZONE", str),
     "GRIDSYS_BASE_URL": ("BASE_URL", str),
-    "GRIDSYS_PROXY_COUNT": ("PROXY_COUNT", int),
+    "GRIDSYS_TRUSTED_PROXIES": ("TRUSTED_PROXIES", parse_networks),
     "GRIDSYS_REPORTER_MAY_CLOSE": ("REPORTER_MAY_CLOSE", lambda v: v.lower() in ("1", "true", "yes")),
     "GRIDSYS_DUE_SOON_HOURS": ("DUE_SOON_HOURS", int),
     "GRIDSYS_SESSION_IDLE_HOURS": ("SESSION_IDLE_HOURS", int),
@@ -117,6 +118,16 @@ def load(overrides: dict | None = None) -> dict:
     hours = cfg["DUE_SOON_HOURS"]
     if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 168:
         raise ConfigError(f"GRIDSYS_DUE_SOON_HOURS is a whole number of hours from 1 to 168, not {hours!r}")
+    if os.environ.get("GRIDSYS_PROXY_COUNT"):
+        raise ConfigError("GRIDSYS_PROXY_COUNT is replaced by GRIDSYS_TRUSTED_PROXIES: the proxy's addresses, "
+                          "e.g. GRIDSYS_TRUSTED_PROXIES=127.0.0.1 for nginx on the same machine")
+    if isinstance(cfg["TRUSTED_PROXIES"], str):
+        try:
+            cfg["TRUSTED_PROXIES"] = parse_networks(cfg["TRUSTED_PROXIES"])
+        except ValueError as exc:
+            raise ConfigError(f"GRIDSYS_TRUSTED_PROXIES: {exc}") from exc
+    else:
+        cfg["TRUSTED_PROXIES"] = parse_networks(",".join(map(str, cfg["TRUSTED_PROXIES"])))
     idle, days = cfg["SESSION_IDLE_HOURS"], cfg["SESSION_MAX_DAYS"]
     if not (isinstance(idle, int) and 1 <= idle <= 24 * 90 and isinstance(days, int) and 1 <= days <= 365):
         raise ConfigError("GRIDSYS_SESSION_IDLE_HOURS is 1 to 2160 hours and GRIDSYS_SESSION_MAX_DAYS 1 to 365 days")

@@ -39,9 +39,9 @@ def server_options(app, threads: int = THREADS) -> dict:
         "channel_timeout": CHANNEL_TIMEOUT_S,
         "asyncore_use_poll": True,  # select() fails beyond 1024 file descriptors
         "max_request_body_size": server_body_limit(app.config),
-        # Behind a proxy (GRIDSYS_PROXY_COUNT) the app's ProxyFix reads X-Forwarded-*: waitress must
-        # pass them on. Without one nobody trusts them, and waitress drops them.
-        "clear_untrusted_proxy_headers": not app.config["PROXY_COUNT"],
+        # Behind a proxy (GRIDSYS_TRUSTED_PROXIES) the app reads X-Forwarded-* from it (proxies.py):
+        # waitress must pass them on. Without one nobody trusts them, and waitress drops them.
+        "clear_untrusted_proxy_headers": not app.config["TRUSTED_PROXIES"],
         "url_scheme": "http",  # https comes from the proxy's X-Forwarded-Proto, through ProxyFix
         "ident": "gridsys",
     }

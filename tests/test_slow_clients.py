@@ -55,7 +55,7 @@ def test_the_server_buffers_slow_clients_within_the_apps_limits(app):
 def test_behind_a_proxy_the_server_leaves_forwarded_headers_to_the_app(database_url, session):
     from gridsys import create_app
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t",
-                      "SESSION_FACTORY": lambda: session, "PROXY_COUNT": 1})
+                      "SESSION_FACTORY": lambda: session, "TRUSTED_PROXIES": "127.0.0.1"})
     assert server_options(app)["clear_untrusted_proxy_headers"] is False
 
 

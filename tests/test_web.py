@@ -233,7 +233,7 @@ def test_behind_a_proxy_the_forwarded_address_is_the_client(database_url, sessio
     from flask import request
     from gridsys import create_app
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t",
-                      "SESSION_FACTORY": lambda: session, "PROXY_COUNT": 1})
+                      "SESSION_FACTORY": lambda: session, "TRUSTED_PROXIES": "10.0.0.1"})
     seen = {}
 
     @app.get("/_addr")
@@ -243,3 +243,44 @@ def test_behind_a_proxy_the_forwarded_address_is_the_client(database_url, sessio
     app.test_client().get("/_addr", environ_base={"REMOTE_ADDR": "10.0.0.1"},
                           headers={"X-Forwarded-For": "203.0.113.9"})
     assert seen["addr"] == "203.0.113.9"
+
+
+def _seen_address(database_url, session, environ, headers, trusted="10.0.0.0/8"):
+    from flask import request
+    from gridsys import create_app
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t",
+                      "SESSION_FACTORY": lambda: session, "TRUSTED_PROXIES": trusted})
+    seen = {}
+
+    @app.get("/_addr")
+    def addr():
+        seen.update(addr=request.remote_addr, scheme=request.scheme,
+                    forwarded=request.headers.get("X-Forwarded-For"))
+        return "ok"
+    app.test_client().get("/_addr", environ_base=environ, headers=headers)
+    return seen
+
+
+def test_a_forwarded_address_from_anyone_but_a_trusted_proxy_is_ignored(database_url, session):
+    """The app reachable directly: a rotating X-Forwarded-For must not dodge the login limit."""
+    for fake in ("203.0.113.1", "203.0.113.2, 10.0.0.1"):
+        seen = _seen_address(database_url, session, {"REMOTE_ADDR": "198.51.100.7"},
+                             {"X-Forwarded-For": fake, "X-Forwarded-Proto": "https"})
+        assert seen == {"addr": "198.51.100.7", "scheme": "http", "forwarded": None}
+
+
+def test_through_trusted_hops_the_client_is_the_first_untrusted_address(database_url, session):
+    seen = _seen_address(database_url, session, {"REMOTE_ADDR": "10.0.0.1"},
+                         {"X-Forwarded-For": "1.2.3.4, 203.0.113.9, 10.0.0.2", "X-Forwarded-Proto": "https"})
+    assert seen == {"addr": "203.0.113.9", "scheme": "https", "forwarded": None}
+
+
+@pytest.mark.parametrize("env, message", [({"GRIDSYS_TRUSTED_PROXIES": "10.0.0.0/33"}, "GRIDSYS_TRUSTED_PROXIES"),
+                                          ({"GRIDSYS_TRUSTED_PROXIES": "nginx"}, "GRIDSYS_TRUSTED_PROXIES"),
+                                          ({"GRIDSYS_PROXY_COUNT": "1"}, "GRIDSYS_TRUSTED_PROXIES")])
+def test_proxy_settings_are_checked(monkeypatch, env, message):
+    from gridsys.config import ConfigError, load
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        load({"DATABASE_URL": "postgresql://x/y", "SECRET_KEY": "k"})
