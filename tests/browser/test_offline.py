@@ -334,7 +334,14 @@ def test_a_new_version_takes_over_and_sends_what_the_old_one_queued(phone, net, 
         page.evaluate("navigator.serviceWorker.getRegistration().then(r => r && r.update()).catch(() => null)")
         page.wait_for_timeout(500)
         return worker_version(page).startswith("field-v2-")
-    wait_until(taken_over, timeout=60, page=page)
+    try:   # a loaded CI machine installs the new version slowly: give it time, and say where it stood
+        wait_until(taken_over, timeout=120, page=page)
+    except AssertionError:
+        state = page.evaluate("""() => navigator.serviceWorker.getRegistration().then(r => r ? {
+            active: r.active && r.active.state, waiting: r.waiting && r.waiting.state,
+            installing: r.installing && r.installing.state} : null)""")
+        raise AssertionError(f"the new version never took over: registration {state}, "
+                             f"controller says {worker_version(page)!r}")
     page.reload()   # the page now runs entirely under the new version
     assert worker_version(page).startswith("field-v2-")
     assert stored(db, tag) == [] and item(page, f"旧版本 停车 {tag}").and_(page.locator("li.queued")).count() == 1
