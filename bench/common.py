@@ -63,5 +63,15 @@ def stopwatch():
     result["s"] = time.perf_counter() - start
 
 
+def timed(fn, repeat: int = 5) -> list[float]:
+    """Milliseconds of each of ``repeat`` calls of ``fn``."""
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
 def header(title: str) -> None:
     print(f"\n== {title} " + "=" * max(0, 70 - len(title)))

@@ -15,20 +15,12 @@ from gridsys.incidents.models import Incident, Notification
 from gridsys.people import services as people
 from gridsys.people.access import scope_for
 
-from .common import bench_database, engine_and_session, header, summary
+from .common import bench_database, engine_and_session, header, summary, timed
 from .seed import TOWN, seed_catalogue, seed_incidents, seed_town
 
 N = 500_000
 UNREAD = (10, 100, 1_000, 10_000)
 
-
-def timed(fn, repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
 
 
 def baseline_unread(session, user) -> int:

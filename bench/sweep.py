@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from gridsys.incidents.escalation import sweep
 
-from .common import bench_database, engine_and_session, header
+from .common import bench_database, engine_and_session, header, timed
 from .seed import seed_catalogue, seed_incidents, seed_town
 
 N = 1_000_000
@@ -18,14 +18,6 @@ DUE = 10_000
 NAIVE = ("SELECT id FROM incidents WHERE status IN ('reported', 'assigned', 'in_progress', 'reopened') "
          "AND due_at <= now() ORDER BY id FOR UPDATE SKIP LOCKED")
 
-
-def timed(fn, repeat: int = 5) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
 
 
 def run() -> dict:

@@ -65,11 +65,11 @@ def policy(nonce: str, tiles: list[str]) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    tiles = tile_origins(app.config.get("BASEMAP"))   # the configuration's: once, not per response
 
     @app.after_request
     def security_headers(response):
         headers = response.headers
-        tiles = app.extensions.setdefault("gridsys.tile_origins", tile_origins(app.config.get("BASEMAP")))
         headers.setdefault("Content-Security-Policy", policy(csp_nonce(), tiles))
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("X-Content-Type-Options", "nosniff")

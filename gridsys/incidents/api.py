@@ -87,7 +87,7 @@ def me():
                                for d in people_services.current_duties(session, user)],
                        frequent_categories=reporting_aids.frequent_categories(session, user),
                        favourite_categories=reporting_aids.favourite_categories(session, user),
-                       unread=notify.unread_count(session, user), queues=queues.counts(session, user, scope))
+                       unread=notify.unread_count(session, user, scope), queues=queues.counts(session, user, scope))
     response.headers["Cache-Control"] = "no-store"   # a CSRF token and personal data: never kept
     return response
 
@@ -104,9 +104,10 @@ def notice_json(n) -> dict:
 def notifications():
     unread_only = services.flag(request.args, "unread") or False
     session, user = db.session(), auth.current_user()
+    scope = auth.current_scope()
     response = jsonify(items=[notice_json(n) for n in notify.inbox(session, user, unread_only=unread_only,
-                                                                   unread_first=False)],
-                       unread=notify.unread_count(session, user))
+                                                                   unread_first=False, scope=scope)],
+                       unread=notify.unread_count(session, user, scope))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -128,7 +129,7 @@ def notifications_read():
     session, user = db.session(), auth.current_user()
     marked = notify.mark_read(session, user, ids if everything is None else None)
     session.commit()
-    return jsonify(marked=marked, unread=notify.unread_count(session, user))
+    return jsonify(marked=marked, unread=notify.unread_count(session, user, auth.current_scope()))
 
 
 @bp.post("/api/v1/incidents")

@@ -42,28 +42,30 @@ def escalated(session: Session, incident: Incident, people: list[User], data: di
 
 # --- inbox -----------------------------------------------------------------------------
 
-def _mine(user: User, *columns):
+def _mine(user: User, scope, *columns):
     """select(columns) of a person's notifications about incidents they may still see (a leader
     whose term ended, or whose incident moved to another area, no longer reads about it). The
     scope is checked on each notification's own incident (a join on its key), so the cost follows
     the person's notifications, not the number of incidents in their scope."""
-    from ..people import access
-    scope = access.scope_for(object_session(user), user)
+    if scope is None:
+        from ..people import access
+        scope = access.scope_for(object_session(user), user)
     return (select(*columns).select_from(Notification)
             .outerjoin(Incident, Incident.id == Notification.incident_id)
             .where(Notification.user_id == user.id,
                    or_(Notification.incident_id.is_(None), scoping.incidents_where(scope))))
 
 
-def unread_count(session: Session, user: User) -> int:
-    return session.scalar(_mine(user, func.count()).where(Notification.read_at.is_(None)))
+def unread_count(session: Session, user: User, scope=None) -> int:
+    """``scope``: the person's, when the caller has it already (a request does)."""
+    return session.scalar(_mine(user, scope, func.count()).where(Notification.read_at.is_(None)))
 
 
 def inbox(session: Session, user: User, limit: int = 100, *, unread_only: bool = False,
-          unread_first: bool = True) -> list[Notification]:
+          unread_first: bool = True, scope=None) -> list[Notification]:
     """Newest first, unread ones before read ones unless ``unread_first`` is false (the API lists
     them by time alone); ``unread_only`` keeps only those."""
-    query = _mine(user, Notification)
+    query = _mine(user, scope, Notification)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     order = (Notification.read_at.is_not(None), Notification.id.desc()) if unread_first else (Notification.id.desc(),)

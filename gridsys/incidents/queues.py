@@ -100,12 +100,16 @@ def condition(name: str, user: User, scope: Scope, at: datetime | None = None):
                     Incident.due_at <= at + timedelta(hours=due_soon_hours()))
     if name == "unassigned":    # routed to nobody
         return and_(Incident.status.in_(OPEN_STATUSES), Incident.assignee_id.is_(None), _managed(scope))
-    raise GridsysError("queue_unknown", f"queue is one of {', '.join(QUEUES)}", status=400)
+    raise _unknown()
+
+
+def _unknown() -> GridsysError:
+    return GridsysError("queue_unknown", f"queue is one of {', '.join(QUEUES)}", status=400)
 
 
 def check(name) -> str:
     if name not in QUEUES:
-        raise GridsysError("queue_unknown", f"queue is one of {', '.join(QUEUES)}", status=400)
+        raise _unknown()
     return name
 
 

@@ -219,10 +219,18 @@ def send_queued_webhooks(response):
 @bp.app_context_processor
 def inbox_badge():
     user = auth.current_user()
-    return {"unread_count": (lambda: notify.unread_count(db.session(), user)) if user else (lambda: 0),
+    return {"unread_count": unread_count if user else (lambda: 0),
             "work_queues": work_queues, "queue_label": lambda q: QUEUE_LABELS.get(q, q),
-            "unread_notices": (lambda n=5: notify.inbox(db.session(), user, n, unread_only=True)) if user
+            "unread_notices": (lambda n=5: notify.inbox(db.session(), user, n, unread_only=True,
+                                                        scope=auth.current_scope())) if user
             else (lambda n=5: [])}
+
+
+def unread_count() -> int:
+    """This person's unread notices, counted once per request (the nav and the landing strip both show it)."""
+    if "unread_count" not in g:
+        g.unread_count = notify.unread_count(db.session(), auth.current_user(), auth.current_scope())
+    return g.unread_count
 
 
 def work_queues() -> list[dict]:
@@ -243,7 +251,7 @@ def work_queues() -> list[dict]:
 @bp.get("/inbox")
 @auth.login_required
 def inbox():
-    items = notify.inbox(db.session(), auth.current_user())
+    items = notify.inbox(db.session(), auth.current_user(), scope=auth.current_scope())
     return render_template("incidents/inbox.html", items=items)
 
 
