@@ -10,6 +10,7 @@ import time
 
 from sqlalchemy import func, or_, select, text
 
+from gridsys import settings
 from gridsys.incidents import notify, queues, scoping
 from gridsys.incidents.models import Incident, Notification
 from gridsys.people import services as people
@@ -35,12 +36,12 @@ def baseline_unread(session, user) -> int:
 def baseline_queue_counts(session, user, scope) -> dict:
     """The counts as one pass over the incidents a queue may hold, a FILTER per queue (the first
     version: one query too, but it reads every open or resolved incident in scope)."""
-    names = queues.of(user)
+    names, rules = queues.of(user), settings.of(session)
     at = queues.now()
-    columns = [func.count().filter(queues.condition(n, user, scope, at)).label(n) for n in names]
+    columns = [func.count().filter(queues.condition(n, user, scope, rules, at)).label(n) for n in names]
     row = session.execute(select(*columns).select_from(Incident).where(
         Incident.status.in_((*queues.WORKING, "reported", "resolved")),
-        or_(*(queues.condition(n, user, scope, at) for n in names)))).one()
+        or_(*(queues.condition(n, user, scope, rules, at) for n in names)))).one()
     return dict(row._mapping)
 
 

@@ -11,7 +11,7 @@ __all__ = ["__version__", "create_app"]
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI. No side effects (no migrations,
     no servers started, no network)."""
-    from . import applog, assets, cli, config as config_module, db, errors, headers, i18n, limits, web
+    from . import applog, assets, cli, config as config_module, db, errors, headers, i18n, limits, outbox, web
     from .incidents import api as incidents_api, fieldapp, views as incident_views
     from .map import views as map_views
     from .people import auth, views as people_views, zone_pages
@@ -33,5 +33,14 @@ def create_app(config: dict | None = None) -> Flask:
     applog.init_app(app)
     from .proxies import TrustedProxies
     app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
+    if app.config.get("WEBHOOKS_IN_BACKGROUND", True):   # webhooks sent right after the commit that wrote them
+        app.extensions["gridsys.courier"] = outbox.Courier(lambda: _deliver_webhooks(app), "gridsys-webhooks")
     cli.register(app)
     return app
+
+
+def _deliver_webhooks(app: Flask) -> None:
+    from . import db
+    from .incidents import webhooks
+    with app.app_context():
+        webhooks.deliver_all(db.session())

@@ -46,7 +46,7 @@ DEFAULTS = {
     "SESSION_MAX_DAYS": 30,
     # Absolute address of the app, for links in webhook messages.
     "BASE_URL": "http://127.0.0.1:8000",
-    # Send webhooks from a background thread right after a request commits (the sweep retries).
+    # Send webhooks right after the commit that wrote them (gridsys/outbox.py); the sweep retries.
     "WEBHOOKS_IN_BACKGROUND": True,
     # Reverse proxies in front of the app (nginx: 1): their X-Forwarded-For/-Proto are trusted,
     # so the login rate limit counts the phone's address, not the proxy's.
@@ -70,6 +70,7 @@ ENVIRONMENT = {
     "GRIDSYS_BASE_URL": ("BASE_URL", str),
     "GRIDSYS_TRUSTED_PROXIES": ("TRUSTED_PROXIES", parse_networks),
     "GRIDSYS_REPORTER_MAY_CLOSE": ("REPORTER_MAY_CLOSE", lambda v: v.lower() in ("1", "true", "yes")),
+    "GRIDSYS_WEBHOOKS_IN_BACKGROUND": ("WEBHOOKS_IN_BACKGROUND", lambda v: v.lower() in ("1", "true", "yes")),
     "GRIDSYS_DUE_SOON_HOURS": ("DUE_SOON_HOURS", int),
     "GRIDSYS_SESSION_IDLE_HOURS": ("SESSION_IDLE_HOURS", int),
     "GRIDSYS_SESSION_MAX_DAYS": ("SESSION_MAX_DAYS", int),

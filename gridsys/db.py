@@ -8,6 +8,8 @@ from flask import Flask, current_app, g
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from . import outbox, settings
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -34,6 +36,7 @@ def init_app(app: Flask) -> None:
         factory = sessionmaker(engine, expire_on_commit=False)
         app.extensions["gridsys.engine"] = engine
     app.extensions["gridsys.session_factory"] = factory
+    app.extensions["gridsys.settings"] = settings.Settings.from_config(app.config)
 
     @app.teardown_appcontext
     def close_session(exc):
@@ -45,7 +48,11 @@ def init_app(app: Flask) -> None:
 
 
 def session() -> Session:
-    """The session of the current request or CLI command."""
+    """The session of the current request or CLI command, carrying the app's settings for the
+    rules and its outbox courier (if any) for after the commit."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["gridsys.session_factory"]()
+        made = current_app.extensions["gridsys.session_factory"]()
+        settings.attach(made, current_app.extensions["gridsys.settings"])
+        outbox.carry(made, current_app.extensions.get("gridsys.courier"))
+        g.db_session = made
     return g.db_session

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
-from .. import db, geo
+from .. import db, geo, settings
 from ..errors import Forbidden, GridsysError, NotFound
 from ..i18n import locale as request_locale
 from ..people import access, auth, services as people_services
@@ -156,7 +156,7 @@ def create():
            errors=schemas.FILTER_ERRORS)
 @auth.login_required
 def index():
-    filters = services.parse_filters(request.args)
+    filters = services.parse_filters(request.args, settings.of(db.session()))
     session = db.session()
     rows, total = services.page_of(session, services.scoped_incidents(auth.current_scope(), filters,
                                                                       auth.current_user()), filters.page)
@@ -292,7 +292,7 @@ def parse_bbox(value: str | None):
 def geojson():
     """Incidents in scope (and bbox) as an RFC 7946 FeatureCollection, built in the database."""
     from .geojson import incidents_feature_collection
-    filters = services.parse_filters(request.args)
+    filters = services.parse_filters(request.args, settings.of(db.session()))
     bbox = parse_bbox(request.args.get("bbox"))
     body = incidents_feature_collection(db.session(), auth.current_scope(), filters, bbox,
                                         auth.current_user())
@@ -325,7 +325,7 @@ def csv_export():
     """Incidents in scope (same filters as the list, all pages) as UTF-8 CSV for spreadsheets."""
     import csv
     import io
-    filters = services.parse_filters(request.args)
+    filters = services.parse_filters(request.args, settings.of(db.session()))
     session = db.session()
     query = services.scoped_incidents(auth.current_scope(), filters, auth.current_user()) \
         .options(*services.LIST_OPTIONS).limit(services.CSV_LIMIT)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import applog
+from .. import applog, settings
 from ..clock import now
 from ..errors import Conflict
 from ..people.models import User
@@ -103,7 +103,7 @@ def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP
     last_id = 0
     session.info["escalation_holders"], session.info["town_webhooks"] = {}, {}
     try:
-        _warn_due_soon(session, as_of, queues.due_soon_hours() if due_soon_hours is None else due_soon_hours,
+        _warn_due_soon(session, as_of, settings.of(session).due_soon_hours if due_soon_hours is None else due_soon_hours,
                        batch)
         return _sweep(session, as_of, batch, done, last_id)
     finally:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, has_app_context
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from .. import applog
+from .. import applog, settings
 from ..clock import now
 from ..errors import Conflict, Forbidden, GridsysError
 from ..inputs import has_visible, text_or_none, whole_number
@@ -51,10 +50,6 @@ MAX_NOTE = 2000
 MAX_EXTENSION_HOURS = 24 * 60
 
 
-def reporter_may_close() -> bool:
-    return bool(has_app_context() and current_app.config.get("REPORTER_MAY_CLOSE"))
-
-
 def may(actor: User, scope: access.Scope, incident: Incident, who: str) -> bool:
     manager = scoping.manages_incident(scope, incident)
     if who == MANAGER:
@@ -62,7 +57,7 @@ def may(actor: User, scope: access.Scope, incident: Incident, who: str) -> bool:
     if who == HANDLER:
         return manager or incident.assignee_id == actor.id
     if who == VERIFIER:
-        return manager or (reporter_may_close() and incident.reporter_id == actor.id)
+        return manager or (settings.of(object_session(incident)).reporter_may_close and incident.reporter_id == actor.id)
     if who == CANCELLER:
         return manager or (incident.reporter_id == actor.id and incident.status in ("reported", "assigned"))
     return True  # PARTICIPANT: whoever can see it (scope checked by the caller)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app, has_app_context
 from sqlalchemy import and_, case, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..clock import now
+from .. import settings
+from ..settings import Settings
 from ..errors import GridsysError
 from ..people.access import Scope
 from ..people.models import AreaLeader, User
@@ -22,16 +23,8 @@ from .models import OPEN_STATUSES, Incident
 
 QUEUES = ("to_accept", "in_progress", "returned", "to_register", "to_verify", "escalated", "due_soon", "unassigned")
 HANDLER_QUEUES = ("to_accept", "in_progress", "returned")
-DEFAULT_DUE_SOON_HOURS = 4
 # Open and not yet resolved: what a deadline still applies to.
 WORKING = ("assigned", "in_progress", "reopened")
-
-
-def due_soon_hours() -> int:
-    """GRIDSYS_DUE_SOON_HOURS: how long before its deadline an open incident is "due soon"."""
-    if has_app_context():
-        return int(current_app.config.get("DUE_SOON_HOURS", DEFAULT_DUE_SOON_HOURS))
-    return DEFAULT_DUE_SOON_HOURS
 
 
 def of(user: User) -> tuple[str, ...]:
@@ -77,8 +70,8 @@ def _theirs(user: User, scope: Scope, leader_part, admin_part):
     return or_(*parts) if parts else false()
 
 
-def condition(name: str, user: User, scope: Scope, at: datetime | None = None):
-    """The SQL condition of queue ``name`` for this person."""
+def condition(name: str, user: User, scope: Scope, rules: Settings, at: datetime | None = None):
+    """The SQL condition of queue ``name`` for this person (``rules``: how soon is "due soon")."""
     at = at or now()
     mine = Incident.assignee_id == user.id
     if name == "to_accept":     # assigned to them, not yet accepted (a reopened one is "returned")
@@ -97,7 +90,7 @@ def condition(name: str, user: User, scope: Scope, at: datetime | None = None):
             or_(Incident.escalation_level == 2, and_(Incident.escalation_level == 1, _leaderless()))))
     if name == "due_soon":      # still on time, due within the next hours
         return and_(Incident.status.in_(WORKING), _managed(scope), Incident.due_at > at,
-                    Incident.due_at <= at + timedelta(hours=due_soon_hours()))
+                    Incident.due_at <= at + timedelta(hours=rules.due_soon_hours))
     if name == "unassigned":    # routed to nobody
         return and_(Incident.status.in_(OPEN_STATUSES), Incident.assignee_id.is_(None), _managed(scope))
     raise _unknown()
@@ -127,11 +120,11 @@ def ordering(name: str, at: datetime | None = None) -> tuple:
 def counts(session: Session, user: User, scope: Scope, at: datetime | None = None) -> dict[str, int]:
     """The number waiting in each of this person's queues: one query of one count per queue, each
     answered from the queue's own index, so it costs what the queues hold, not the scope's size."""
-    names = of(user)
+    names, rules = of(user), settings.of(session)
     if not names:
         return {}
     at = at or now()
-    columns = [select(func.count()).select_from(Incident).where(condition(n, user, scope, at))
+    columns = [select(func.count()).select_from(Incident).where(condition(n, user, scope, rules, at))
                .scalar_subquery().label(n) for n in names]
     row = session.execute(select(*columns)).one()
     return {n: int(row._mapping[n]) for n in names}

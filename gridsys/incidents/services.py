@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Date, DateTime, Float, String, Uuid, and_, bindparam, case, exists, false, func, select, text
@@ -14,7 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import geo
+from .. import geo, settings
 from ..geo import GeometryError
 from ..clock import now
 from ..errors import Conflict, GridsysError
@@ -37,15 +36,6 @@ MAX_OBSERVED_AT_TEXT = 40
 MAX_CATEGORY_CODE = 40  # codes are 4 digits; longer input is cut before it reaches the database
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
-DEFAULT_TIMEZONE = "Asia/Shanghai"
-
-
-def town_zone() -> ZoneInfo:
-    """The towns' time zone (GRIDSYS_TIMEZONE): dates people read are local dates."""
-    name = current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE) if has_app_context() else DEFAULT_TIMEZONE
-    return ZoneInfo(name)
-
-
 def due_hours(category: Category, priority: str) -> int:
     if priority == "urgent":
         return min(category.deadline_hours, URGENT_DEADLINE_HOURS)
@@ -219,7 +209,7 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
         where = locate(session, lon, lat)
         decision = routing.route(session, where, category)
     prefix = (where.grid or where.area or where.town).code
-    local_day = at.astimezone(town_zone()).date()  # the code carries the town's date, not UTC's
+    local_day = at.astimezone(settings.of(session).zone).date()  # the code carries the town's date, not UTC's
     dispatched = decision.assignee is not None  # dispatched at once (立案/派遣)
     due = at + timedelta(hours=due_hours(category, priority)) if dispatched else None
     params = dict(
@@ -327,6 +317,7 @@ class Filters:
     mine: bool = False
     queue: str | None = None       # one of queues.QUEUES: the person's work queue, in its own order
     page: int = 1
+    rules: settings.Settings = settings.DEFAULTS   # the towns' time zone (for since) and "due soon"
 
 
 def flag(args, name: str) -> bool | None:
@@ -336,7 +327,7 @@ def flag(args, name: str) -> bool | None:
     return None if value in (None, "") else value in ("1", "true")
 
 
-def parse_filters(args) -> Filters:
+def parse_filters(args, rules: settings.Settings) -> Filters:
     status = args.get("status") or None
     if status not in (None, "open", *STATUSES):
         raise GridsysError("status_unknown", f"status is open or one of {', '.join(STATUSES)}", status=400)
@@ -351,7 +342,7 @@ def parse_filters(args) -> Filters:
     return Filters(status=status, category=args.get("category") or None, duty=duty, grid=args.get("grid") or None,
                    overdue=flag(args, "overdue"), escalated=flag(args, "escalated"), since=since,
                    mine=flag(args, "mine") or False, queue=queues.check(args["queue"]) if args.get("queue") else None,
-                   page=page)
+                   page=page, rules=rules)
 
 
 def overdue_expr(at=None):
@@ -366,7 +357,7 @@ def scoped_incidents(scope, filters: Filters, user: User | None = None):
     if filters.queue:
         if user is None:
             return query.where(false())
-        query = query.where(queues.condition(filters.queue, user, scope))
+        query = query.where(queues.condition(filters.queue, user, scope, filters.rules))
     if filters.status == "open":
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     elif filters.status:
@@ -379,7 +370,7 @@ def scoped_incidents(scope, filters: Filters, user: User | None = None):
         query = query.where((Incident.escalation_level > 0) == filters.escalated)
     if filters.since:
         query = query.where(Incident.created_at >= datetime.combine(filters.since, datetime.min.time(),
-                                                                    tzinfo=town_zone()))
+                                                                    tzinfo=filters.rules.zone))
     if filters.grid:
         query = query.where(Incident.grid_id.in_(select(Grid.id).where(Grid.code == filters.grid)))
     if filters.overdue is True:

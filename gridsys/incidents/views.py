@@ -5,11 +5,11 @@ import uuid
 from collections import OrderedDict
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import select
 
-from .. import db, geo
+from .. import db, geo, settings
 from ..errors import GridsysError
 from ..i18n import locale
 from ..refusals import refusal_text, refusal_texts
@@ -144,7 +144,7 @@ def queue():
     if not request.args:  # a worker starts from what they handle; a leader from everything open in scope
         user = auth.current_user()
         args = {"status": "open"} if user.has_role("admin", "area_leader") else {"status": "open", "mine": "1"}
-    filters = services.parse_filters(args)
+    filters = services.parse_filters(args, settings.of(db.session()))
     scope = auth.current_scope()
     rows, total = services.page_of(session, services.scoped_incidents(scope, filters, auth.current_user()),
                                    filters.page)
@@ -208,14 +208,6 @@ def act(incident_id):
     return redirect(url_for("incidents.show", incident_id=incident_id), 303)
 
 
-@bp.after_app_request
-def send_queued_webhooks(response):
-    """Webhooks queued by this request go out after its commit, off the request's path."""
-    if g.pop("webhooks_queued", False) and response.status_code < 400:
-        webhooks.deliver_in_background(current_app._get_current_object())
-    return response
-
-
 @bp.app_context_processor
 def inbox_badge():
     user = auth.current_user()
@@ -242,7 +234,7 @@ def work_queues() -> list[dict]:
     if "work_queues" not in g:
         counts = queues.counts(db.session(), user, auth.current_scope())
         g.work_queues = [{"name": name, "label": QUEUE_LABELS[name], "count": n,
-                          "hint": QUEUE_HINTS[name] % {"h": queues.due_soon_hours()} if name == "due_soon"
+                          "hint": QUEUE_HINTS[name] % {"h": settings.of(db.session()).due_soon_hours} if name == "due_soon"
                           else QUEUE_HINTS[name],
                           "url": url_for("incidents.queue", queue=name)} for name, n in counts.items()]
     return g.work_queues

@@ -1,7 +1,8 @@
 """Town webhooks: the generic JSON webhook and the WeCom / DingTalk group robots.
 
 Messages are rows (an outbox) written in the same transaction as the notice they carry; a
-deliverer (``deliver_pending``: after a request commits, and on every sweep pass) sends them
+deliverer (``deliver_pending``: the session's courier after the commit, see gridsys/outbox.py,
+every sweep pass, ``flask webhooks deliver``) sends them
 with retries and back-off, logging every attempt. A failing receiver never loses the notice.
 Each attempt is signed when it is sent (DingTalk's 加签; Standard Webhooks headers for JSON).
 """
@@ -14,22 +15,18 @@ import http.client
 import json
 import re
 import secrets
-import threading
 import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote_plus
-from zoneinfo import ZoneInfo
 
 import standardwebhooks
-from flask import current_app, has_app_context
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from .. import applog, geo
+from .. import applog, geo, outbox, settings
 from ..clock import now
-from ..config import DEFAULTS
 from ..errors import GridsysError
 from .models import WEBHOOK_KINDS, Incident, Webhook, WebhookAttempt, WebhookDelivery
 
@@ -109,17 +106,12 @@ NOTE_LABEL_ZH = {"instructed": "批示", "returned": "退回原因", "to_verify"
 WECOM_TEXT_BYTES = 2048  # WeCom refuses a longer text message
 
 
-def base_url() -> str:
-    if has_app_context():
-        return current_app.config.get("BASE_URL", "").rstrip("/")
-    return ""
-
-
 def payload(kind: str, incident: Incident, data: dict, *, notice: str = "escalated", people=()) -> dict:
     """The body one webhook of ``kind`` gets about a notice to ``people``. A sensitive category's
     message names only the code, the category and the link (and mentions whom it asks to act)."""
     people = list(people)
-    link = f"{base_url()}/incidents/{incident.id}"
+    rules = settings.of(object_session(incident))
+    link = f"{rules.base_url}/incidents/{incident.id}"
     sensitive = bool(incident.category.sensitive)
     if kind == "json":
         return _json_event(notice, incident, data, people, link, sensitive)
@@ -127,7 +119,7 @@ def payload(kind: str, incident: Incident, data: dict, *, notice: str = "escalat
     title = f"{NOTICE_TITLE_ZH[notice]}：{incident.code}"
     lines = [f"类别：{incident.category.name_zh}"]
     if not sensitive:
-        lines += _details(notice, incident, data, people)
+        lines += _details(notice, incident, data, people, rules)
     lines.append(NOTICE_ASK_ZH[notice])
     if kind == "wecom":  # a text message: WeCom's markdown cannot mention by phone
         content = "\n".join([f"【{title}】", *(_plain(line) for line in lines), f"详情：{link}"])
@@ -145,7 +137,7 @@ def _place(incident: Incident) -> str:
                                 incident.area.name if incident.area else incident.town.name)
 
 
-def _details(notice: str, incident: Incident, data: dict, people: list) -> list[str]:
+def _details(notice: str, incident: Incident, data: dict, people: list, rules: settings.Settings) -> list[str]:
     """What a group may read about a non-sensitive incident: place, description, the notice's own facts."""
     lines = [f"地点：{_place(incident)}", f"描述：{_cut(incident.description, 100)}"]
     if notice == "escalated":
@@ -157,7 +149,7 @@ def _details(notice: str, incident: Incident, data: dict, people: list) -> list[
     if notice == "extended" and isinstance(data.get("hours"), int):
         lines.append(f"延长：{data['hours']}小时")
     if incident.due_at is not None and notice != "to_verify":
-        lines.append(f"期限：{_local(incident.due_at)}")
+        lines.append(f"期限：{_local(incident.due_at, rules)}")
     lines.append(f"通知：{'、'.join(p.display_name or p.username for p in people) or '—'}")
     return lines
 
@@ -193,9 +185,8 @@ def mobile(phone: str | None) -> str | None:
     return digits if re.fullmatch(r"1\d{10}", digits) else None
 
 
-def _local(value: datetime) -> str:
-    zone = current_app.config.get("TIMEZONE") if has_app_context() else None
-    return value.astimezone(ZoneInfo(zone or DEFAULTS["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
+def _local(value: datetime, rules: settings.Settings) -> str:
+    return value.astimezone(rules.zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _cut(text: str, limit: int) -> str:
@@ -233,9 +224,7 @@ def queue(session: Session, incident: Incident, kind: str, people, data: dict) -
     for hook in town_webhooks(session, incident.town_id):
         session.add(WebhookDelivery(webhook_id=hook.id, incident_id=incident.id, next_attempt_at=now(),
                                     payload=payload(hook.kind, incident, data, notice=kind, people=people)))
-        if has_app_context():
-            from flask import g
-            g.webhooks_queued = True
+        outbox.recorded(session)
 
 
 # --- webhooks: delivery --------------------------------------------------------------------
@@ -317,13 +306,12 @@ def deliver_pending(session: Session, *, limit: int = 100, as_of: datetime | Non
     return counts
 
 
-def deliver_in_background(app) -> None:
-    """After a request committed an escalation: send its webhooks without making it wait."""
-    if not app.config.get("WEBHOOKS_IN_BACKGROUND", True):
-        return
-
-    def run():
-        with app.app_context():
-            from .. import db
-            deliver_pending(db.session(), limit=20)
-    threading.Thread(target=run, name="gridsys-webhooks", daemon=True).start()
+def deliver_all(session: Session) -> dict:
+    """Send everything due now, in batches, until nothing is left (the after-commit courier's work)."""
+    total = {"delivered": 0, "retry": 0, "failed": 0}
+    while True:
+        counts = deliver_pending(session, limit=100)
+        for key in total:
+            total[key] += counts[key]
+        if sum(counts.values()) < 100:
+            return total

@@ -5,7 +5,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from gridsys import create_app
+from dataclasses import replace
+
+from gridsys import create_app, settings
 from gridsys.errors import Conflict, Forbidden, GridsysError
 from gridsys.people import services as people
 from tests.incidents.helpers import act, bearer, error_code, events_of, report
@@ -236,6 +238,16 @@ def test_reporter_may_close_when_the_town_allows_it(lenient_app, session, world,
     resolved(session, world, incident)
     response = post(lenient_app.test_client(), session, world.general1, incident, action="close")
     assert response.status_code == 200 and response.get_json()["status"] == "closed"
+
+
+def test_the_rule_reads_its_setting_off_the_session_not_off_flask(session, world, incident):
+    """The same call without an app: the setting travels with the session (as db.session() puts it)."""
+    resolved(session, world, incident)
+    with pytest.raises(Forbidden):
+        act(session, incident, world.general1, "close")
+    settings.attach(session, replace(settings.DEFAULTS, reporter_may_close=True))
+    act(session, incident, world.general1, "close")
+    assert incident.status == "closed"
 
 
 def test_reporter_may_not_close_by_default(client, session, world, incident):

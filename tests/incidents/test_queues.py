@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from gridsys import settings
 from gridsys.incidents import escalation, queues
 from gridsys.incidents.models import Incident
 from gridsys.incidents.models import Notification
@@ -90,7 +91,7 @@ def test_due_soon_is_open_on_time_work_due_within_the_window(session, world, day
     at = escalation.now()
     accepted = day["accepted"]
     assert counts(session, world.leader1, at)["due_soon"] == 0
-    soon = accepted.due_at - timedelta(hours=queues.DEFAULT_DUE_SOON_HOURS - 1)
+    soon = accepted.due_at - timedelta(hours=settings.DEFAULTS.due_soon_hours - 1)
     # An hour inside the window: accepted, the escalated one still to accept, and the one sent back
     # (its fresh deadline from the same moment); the resolved one is not worked on (all 0201: 24 h).
     assert counts(session, world.leader1, soon)["due_soon"] == 3

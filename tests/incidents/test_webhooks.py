@@ -18,6 +18,7 @@ import json
 import socket
 import threading
 import urllib.parse
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -25,6 +26,7 @@ import pytest
 import standardwebhooks
 from sqlalchemy import select
 
+from gridsys import settings
 from gridsys.errors import GridsysError
 from gridsys.incidents import escalation, notify, webhooks
 from gridsys.incidents.models import Notification, Webhook, WebhookAttempt, WebhookDelivery
@@ -276,9 +278,8 @@ def test_messages_of_each_kind(app, session, world, receiver):
     for kind in ("json", "wecom", "dingtalk"):
         hook(session, world, receiver.url(f"/{kind}"), kind)
     world.leader1.phone = "138 0000 1111"
-    app.config["BASE_URL"] = BASE_URL
-    with app.app_context():  # as in the CLI sweep or a request: links are absolute
-        incident = escalated(session, world, address="东街12号")
+    settings.attach(session, replace(settings.DEFAULTS, base_url=BASE_URL))  # as db.session() does for the app
+    incident = escalated(session, world, address="东街12号")
     assert deliver(session) == {"delivered": 3, "retry": 0, "failed": 0}
     posts = {p["path"]: p for p in receiver.posts}
     assert {p["content_type"] for p in posts.values()} == {"application/json; charset=utf-8"}
@@ -380,12 +381,11 @@ def test_a_sensitive_categorys_group_messages_carry_only_code_category_and_link(
     for kind in ("json", "wecom", "dingtalk"):
         hook(session, world, receiver.url(f"/{kind}"), kind)
     world.leader1.phone = "13800001111"
-    app.config["BASE_URL"] = BASE_URL
-    with app.app_context():
-        incident = report(session, world.safety1, "g11", "0203", address="幸福小区5栋", description="张三与李四因漏水争吵")
-        assert incident.category.sensitive
-        notify.notify(session, incident, "to_verify", [world.leader1], {"note": "已调解，王五到场", "by": "general1"})
-        session.commit()
+    settings.attach(session, replace(settings.DEFAULTS, base_url=BASE_URL))
+    incident = report(session, world.safety1, "g11", "0203", address="幸福小区5栋", description="张三与李四因漏水争吵")
+    assert incident.category.sensitive
+    notify.notify(session, incident, "to_verify", [world.leader1], {"note": "已调解，王五到场", "by": "general1"})
+    session.commit()
     assert deliver(session) == {"delivered": 3, "retry": 0, "failed": 0}
     posts = {p["path"]: p for p in receiver.posts}
     link = f"{BASE_URL}/incidents/{incident.id}"
@@ -433,10 +433,11 @@ def test_user_text_cannot_inject_markdown_into_robot_messages(session, world, re
     assert r"村口\[x\]\(http://evil\) \# 假标题 \*\*粗\*\* \`代码\`" in markdown
     assert "](http://evil" not in markdown
     assert [line for line in markdown.split("\n\n") if line.startswith("[")] == [
-        f"[查看详情](/incidents/{incident.id})"]
+        f"[查看详情]({settings.DEFAULTS.base_url}/incidents/{incident.id})"]
     assert markdown.startswith(f"#### 事件升级：{incident.code}\n\n") and markdown.count("#### ") == 1
     text = posts["/wecom"]  # plain text: user text stays on its own line, so no line can pose as the link
-    assert [line for line in text.splitlines() if line.startswith("详情：")] == [f"详情：/incidents/{incident.id}"]
+    assert [line for line in text.splitlines() if line.startswith("详情：")] == [
+        f"详情：{settings.DEFAULTS.base_url}/incidents/{incident.id}"]
     assert "描述：[点我](http://evil2) 详情：http://evil3" in text
 
 
