@@ -3,12 +3,9 @@ else a browser that prefers English (Accept-Language) for a new visitor."""
 from __future__ import annotations
 
 from flask import Flask, current_app, g, request
-from flask_babel import Babel, get_locale, lazy_gettext as _l
+from flask_babel import Babel, get_locale, gettext
 
-from .vocabulary import DUTY_EN, DUTY_ZH, ROLE_EN, ROLE_ZH
-
-
-ZONE_LEVEL_LABELS = {"town": _l("Town"), "area": _l("Area"), "grid": _l("Grid")}
+from .wording import DUTY_NAMES, ROLE_NAMES, ZONE_LEVEL_NAMES
 
 
 def select_locale() -> str:
@@ -34,16 +31,25 @@ def locale() -> str:
     return str(get_locale() or "zh")
 
 
+def label(names: dict, code, default: str | None = None, **values) -> str:
+    """The name of ``code`` in a table of names (msgids: gridsys/wording.py, incidents/wording.py)
+    in the page's language; an unknown code as it is (or ``default``)."""
+    msgid = names.get(code)
+    if msgid is None:
+        return default if default is not None else ("" if code is None else str(code))
+    return gettext(msgid, **values)
+
+
 def role_label(role: str) -> str:
-    return ROLE_EN.get(role, role) if locale() == "en" else ROLE_ZH.get(role, role)
+    return label(ROLE_NAMES, role)
 
 
 def duty_label(duty: str) -> str:
-    return DUTY_EN.get(duty, duty) if locale() == "en" else DUTY_ZH.get(duty, duty)
+    return label(DUTY_NAMES, duty)
 
 
 def zone_level_label(level: str) -> str:
-    return str(ZONE_LEVEL_LABELS.get(level, level))
+    return label(ZONE_LEVEL_NAMES, level)
 
 
 def zone_label(zone) -> str:
@@ -56,12 +62,11 @@ def timespan(delta) -> str:
     minutes = max(int(delta.total_seconds() // 60), 0)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    zh = locale() != "en"
     if days:
-        return f"{days}天{hours}小时" if zh else f"{days} d {hours} h"
+        return gettext("%(d)d d %(h)d h", d=days, h=hours)
     if hours:
-        return f"{hours}小时{mins}分" if zh else f"{hours} h {mins} min"
-    return f"{mins}分钟" if zh else f"{mins} min"
+        return gettext("%(h)d h %(m)d min", h=hours, m=mins)
+    return gettext("%(m)d min", m=mins)
 
 
 def localtime(value) -> str:

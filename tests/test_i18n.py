@@ -10,7 +10,7 @@ from babel.messages.pofile import read_po
 
 REPO = Path(__file__).resolve().parent.parent
 METHODS = [("gridsys/**.py", "python"), ("gridsys/**/templates/**.html", "jinja2")]
-KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "N_": None}
 
 
 def test_every_ui_string_has_a_chinese_translation():

@@ -22,11 +22,13 @@ def incidents_feature_collection(session: Session, scope, filters: Filters, bbox
     if bbox is not None:
         query = query.where(Incident.geom.intersects(func.ST_MakeEnvelope(*bbox, geo.STORAGE_SRID)))
     # Compact on purpose (10 000 features go to phones): names of categories come from the
-    # catalogue, the page URL is /incidents/<id>.
+    # catalogue, the page URL is /incidents/<id>. ``assignee`` is the username, as in the API;
+    # ``assignee_name`` the display name maps show.
     props = func.json_build_object(
         "code", Incident.code, "category", Incident.category_code, "duty", Category.duty,
         "status", Incident.status, "priority", Incident.priority, "overdue", overdue_expr(),
-        "escalation_level", Incident.escalation_level, "assignee", assignee.display_name,
+        "escalation_level", Incident.escalation_level,
+        "assignee", assignee.username, "assignee_name", assignee.display_name,
         "created_at", func.date_trunc("second", Incident.created_at),
         "due_at", func.date_trunc("second", Incident.due_at))
     feature = func.json_build_object(

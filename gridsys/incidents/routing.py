@@ -2,7 +2,7 @@
 
 Fallbacks in order: the duty's backups, the grid's general worker (then its backups), the
 area leader, the town administrators (属地兜底). The decision is returned as data so it can
-be recorded on the event log and shown in either language.
+be recorded on the event log and shown in either language (``reason_text``, from the catalogue).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..people.models import AreaLeader, GridAssignment, TownAdmin, User, UserRole
+from ..wording import DUTY_NAMES, N_, name, text
 from ..zones.services import Location
 from .models import Category
 
@@ -88,45 +89,32 @@ def route(session: Session, where: Location, category: Category, *, chosen=NOT_L
     return Routing(None, None, "unassigned", {**base, "rule": "unassigned", "assignee": None})
 
 
-DUTY_NAMES = {
-    "zh": {"civilization": "创文工作", "safety": "平安综治", "civil_affairs": "民政救济", "culture": "文化建设",
-           "legal": "法制宣传", "counseling": "心理咨询", "general": "综合"},
-    "en": {"civilization": "civilization", "safety": "safety", "civil_affairs": "civil affairs",
-           "culture": "culture", "legal": "legal publicity", "counseling": "counseling", "general": "general"},
+# The decision as a sentence people read, one msgid per rule (and per fallback's cause).
+REASONS = {
+    "duty_primary": N_("routed to %(who)s as %(duty)s worker of grid %(grid)s"),
+    "duty_backup": N_("routed to %(who)s as backup %(duty)s worker of grid %(grid)s (no active primary)"),
+    "general_primary": N_("routed to %(who)s as general worker of grid %(grid)s (no %(duty)s worker)"),
+    "general_backup": N_("routed to %(who)s as backup general worker of grid %(grid)s "
+                         "(no %(duty)s or general primary)"),
+    "area_leader": N_("routed to %(who)s as leader of area %(area)s (no worker available on grid %(grid)s)"),
+    "area_leader_in_no_grid": N_("routed to %(who)s as leader of area %(area)s (the point is in no grid)"),
+    "town_admin": N_("routed to %(who)s as administrator of town %(town)s (the area has no leader)"),
+    "town_admin_in_no_area": N_("routed to %(who)s as administrator of town %(town)s (the point is in no area)"),
+    "unassigned": N_("not dispatched: town %(town)s has nobody to route to"),
 }
 
 
 def reason_text(data: dict, locale: str = "en") -> str:
-    """The routing decision as a sentence people read ("routed to X as 平安综治 worker of grid …")."""
+    """The routing decision as a sentence people read ("routed to X as Safety & order worker of grid …"),
+    in ``locale`` (a rule's words, so no Flask: the caller names the language)."""
     if not data:
         return ""
-    lang = "zh" if locale == "zh" else "en"
-    duty = DUTY_NAMES[lang].get(data.get("duty"), data.get("duty"))
-    who, grid, area, town = data.get("assignee"), data.get("grid"), data.get("area"), data.get("town")
-    rule = data.get("rule")
-    if lang == "zh":
-        texts = {
-            "duty_primary": f"派给 {who}：网格 {grid} 的{duty}网格员",
-            "duty_backup": f"派给 {who}：网格 {grid} 的{duty}备岗网格员（无在岗主责）",
-            "general_primary": f"派给 {who}：网格 {grid} 无{duty}网格员，由综合网格员处理",
-            "general_backup": f"派给 {who}：网格 {grid} 无{duty}及综合主责网格员，由备岗处理",
-            "area_leader": f"派给 {who}：片区 {area} 的包片领导（" +
-                           (f"网格 {grid} 无可派网格员" if grid else "该点不在任何网格内") + "，属地兜底）",
-            "town_admin": f"派给 {who}：镇 {town} 的管理员（" +
-                          ("片区无包片领导" if area else "该点不在任何片区内") + "，属地兜底）",
-            "unassigned": f"未能派遣：镇 {town} 没有可派的人员",
-        }
-    else:
-        texts = {
-            "duty_primary": f"routed to {who} as {duty} worker of grid {grid}",
-            "duty_backup": f"routed to {who} as backup {duty} worker of grid {grid} (no active primary)",
-            "general_primary": f"routed to {who} as general worker of grid {grid} (no {duty} worker)",
-            "general_backup": f"routed to {who} as backup general worker of grid {grid} "
-                              f"(no {duty} or general primary)",
-            "area_leader": f"routed to {who} as leader of area {area} (" +
-                           (f"no worker available on grid {grid}" if grid else "the point is in no grid") + ")",
-            "town_admin": f"routed to {who} as administrator of town {town} (" +
-                          ("the area has no leader" if area else "the point is in no area") + ")",
-            "unassigned": f"not dispatched: town {town} has nobody to route to",
-        }
-    return texts.get(rule, rule or "")
+    rule, grid, area = data.get("rule"), data.get("grid"), data.get("area")
+    if rule == "area_leader" and not grid:
+        rule = "area_leader_in_no_grid"
+    elif rule == "town_admin" and not area:
+        rule = "town_admin_in_no_area"
+    if rule not in REASONS:
+        return rule or ""
+    return text(locale, REASONS[rule], who=data.get("assignee"), grid=grid, area=area, town=data.get("town"),
+                duty=name(locale, DUTY_NAMES, data.get("duty")))

@@ -6,61 +6,35 @@ from collections import OrderedDict
 from urllib.parse import urlencode
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import db, geo, settings
 from ..errors import GridsysError
-from ..i18n import locale
+from ..i18n import label, locale
 from ..refusals import refusal_text, refusal_texts
 from ..folium_maps import base_map, embed
 from ..inputs import whole_number
 from ..people import access, auth
-from ..vocabulary import DUTIES, DUTY_ZH
+from ..vocabulary import DUTIES
 from ..zones.models import Grid
 from . import lifecycle, notify, photos, queues, reporting_aids, scoping, services, webhooks
 from .models import OPEN_STATUSES, STATUSES, Category, Incident
 from .routing import reason_text
+from .wording import ACTION_NAMES, NOTE, NOTE_PROMPTS, NOTICES, QUEUE_HINTS, QUEUE_NAMES, STATUS_NAMES, TRIGGER_NAMES
 
 bp = Blueprint("incidents", __name__, template_folder="templates")
 
-STATUS_LABELS = {"reported": _l("Reported"), "assigned": _l("Assigned"), "in_progress": _l("In progress"),
-                 "resolved": _l("Resolved"), "closed": _l("Closed"), "reopened": _l("Sent back"),
-                 "cancelled": _l("Cancelled")}
-ACTION_LABELS = {"report": _l("Reported"), "dispatch": _l("Dispatched"), "unrouted": _l("Not dispatched"),
-                 "accept": _l("Accept"), "comment": _l("Add a note"), "resolve": _l("Resolve"),
-                 "close": _l("Verify and close"), "reopen": _l("Send back (rework)"), "cancel": _l("Cancel the incident"),
-                 "reassign": _l("Reassign"), "extend": _l("Extend deadline"), "escalate": _l("Escalate"),
-                 "rehome": _l("Moved by a boundary change"), "take": _l("Take it over"),
-                 "send_down": _l("Send back down with instructions")}
-NOTE_LABELS = {"resolve": _l("What was done"), "reopen": _l("What must be redone"),
-               "send_down": _l("Instructions"), "cancel": _l("Why it is cancelled (e.g. a duplicate)"),
-               "extend": _l("Why more time is needed"), "escalate": _l("Why it is beyond you"), "comment": _l("Note")}
-NOTICE_LABELS = {"assigned": _l("Assigned to you"), "returned": _l("Sent back for rework"),
-                 "instructed": _l("Instructions from your leader"), "extended": _l("Deadline extended"),
-                 "due_soon": _l("Due soon"), "to_verify": _l("Awaits your verification"),
-                 "escalated": _l("Escalated")}
 FILTER_NAMES = ("status", "category", "duty", "grid", "overdue", "escalated", "since", "mine", "queue")
-QUEUE_LABELS = {"to_accept": _l("To accept"), "in_progress": _l("In progress"), "returned": _l("Sent back to me"),
-                "to_register": _l("To register"), "to_verify": _l("To verify"), "escalated": _l("Escalated to me"),
-                "due_soon": _l("Due soon"), "unassigned": _l("Unassigned")}
-QUEUE_HINTS = {"to_accept": _l("Assigned to you, not yet accepted"), "in_progress": _l("Accepted by you"),
-               "returned": _l("Sent back for rework"), "to_register": _l("Residents' reports awaiting registration"),
-               "to_verify": _l("Resolved in your areas: verify and close, or send back"),
-               "escalated": _l("Escalated to you: act on it or send it down with instructions"),
-               "due_soon": _l("Open in your areas, due within %(h)d hours"),
-               "unassigned": _l("Routed to nobody: assign someone")}
-TRIGGER_LABELS = {"overdue": _l("overdue"), "urgent": _l("urgent"), "manual": _l("asked by the handler"),
-                  "stale": _l("not handled after escalation")}
 CENTER = (29.62, 106.33)
 
 
 @bp.app_context_processor
 def labels():
-    return {"status_label": lambda s: STATUS_LABELS.get(s, s), "action_label": lambda a: ACTION_LABELS.get(a, a),
-            "note_label": lambda a: NOTE_LABELS.get(a, _("Note")),
-            "notice_label": lambda k: NOTICE_LABELS.get(k, k),
-            "trigger_label": lambda t: TRIGGER_LABELS.get(t, t or ""),
+    return {"status_label": lambda s: label(STATUS_NAMES, s), "action_label": lambda a: label(ACTION_NAMES, a),
+            "note_label": lambda a: label(NOTE_PROMPTS, a, _(NOTE)),
+            "notice_label": lambda k: _(NOTICES[k].inbox) if k in NOTICES else k,
+            "trigger_label": lambda t: label(TRIGGER_NAMES, t),
             "routing_text": lambda data: reason_text(data or {}, locale())}
 
 
@@ -90,7 +64,7 @@ def _report_page(session, *, form, client_uuid, shell=False, error=None):
                            client_uuid=client_uuid, map=_report_map(), shell=shell,
                            error=refusal_text(error) if error else None, error_code=error.code if error else None,
                            error_texts=refusal_texts(),
-                           work_labels={**{q: str(label) for q, label in QUEUE_LABELS.items()},
+                           work_labels={**{q: _(name) for q, name in QUEUE_NAMES.items()},
                                         "unread": _("New messages")},
                            idb_url=url_for("web.vendor", filename="idb/build/umd.js"))
 
@@ -181,7 +155,6 @@ def show(incident_id):
                            candidates=lifecycle.reassign_candidates(session, incident)
                            if "reassign" in actions else [],
                            reason=reason_text(incident.routing, locale()), now=services.now(),
-                           duty_zh=DUTY_ZH,
                            holders=holders(session, incident) if incident.escalation_level else [])
 
 
@@ -212,7 +185,7 @@ def act(incident_id):
 def inbox_badge():
     user = auth.current_user()
     return {"unread_count": unread_count if user else (lambda: 0),
-            "work_queues": work_queues, "queue_label": lambda q: QUEUE_LABELS.get(q, q),
+            "work_queues": work_queues, "queue_label": lambda q: label(QUEUE_NAMES, q),
             "unread_notices": (lambda n=5: notify.inbox(db.session(), user, n, unread_only=True,
                                                         scope=auth.current_scope())) if user
             else (lambda n=5: [])}
@@ -233,9 +206,10 @@ def work_queues() -> list[dict]:
         return []
     if "work_queues" not in g:
         counts = queues.counts(db.session(), user, auth.current_scope())
-        g.work_queues = [{"name": name, "label": QUEUE_LABELS[name], "count": n,
-                          "hint": QUEUE_HINTS[name] % {"h": settings.of(db.session()).due_soon_hours} if name == "due_soon"
-                          else QUEUE_HINTS[name],
+        due_soon_hours = settings.of(db.session()).due_soon_hours
+        g.work_queues = [{"name": name, "label": _(QUEUE_NAMES[name]), "count": n,
+                          "hint": _(QUEUE_HINTS[name], h=due_soon_hours) if name == "due_soon"
+                          else _(QUEUE_HINTS[name]),
                           "url": url_for("incidents.queue", queue=name)} for name, n in counts.items()]
     return g.work_queues
 

@@ -25,15 +25,15 @@ import standardwebhooks
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from .. import applog, geo, outbox, settings
+from .. import applog, geo, outbox, settings, wording
 from ..clock import now
 from ..errors import GridsysError
+from ..wording import N_
 from .models import WEBHOOK_KINDS, Incident, Webhook, WebhookAttempt, WebhookDelivery
+from .wording import LEVEL_NAMES, NOTICES, TRIGGER_NAMES
 
 MAX_ATTEMPTS = 8
 TIMEOUT_S = 5
-LEVEL_ZH = {0: "网格员", 1: "包片领导", 2: "镇管理员"}
-TRIGGER_ZH = {"overdue": "超期未办结", "urgent": "紧急事件", "manual": "网格员申请升级", "stale": "升级后未处理"}
 
 
 def backoff(attempts: int) -> timedelta:
@@ -97,13 +97,12 @@ def check_secret(kind: str, secret) -> None:
 
 # --- webhooks: messages ----------------------------------------------------------------------
 
-NOTICE_TITLE_ZH = {"assigned": "事件分派", "returned": "退回返工", "instructed": "批示下派", "extended": "事件延期",
-                   "due_soon": "即将超期", "to_verify": "待核查", "escalated": "事件升级"}
-NOTICE_ASK_ZH = {"assigned": "请及时受理并处置", "returned": "核查未通过，请重新处置",
-                 "instructed": "领导已批示下派，请按批示处置", "extended": "处置期限已延长",
-                 "due_soon": "即将超期，请尽快办结", "to_verify": "已办结，请核查结案", "escalated": "已升级，请督办"}
-NOTE_LABEL_ZH = {"instructed": "批示", "returned": "退回原因", "to_verify": "办结说明"}
+ROBOT_LOCALE = "zh"  # group robots post to Chinese group chats: their words come from the zh catalogue
 WECOM_TEXT_BYTES = 2048  # WeCom refuses a longer text message
+
+
+def _zh(msgid: str, **values) -> str:
+    return wording.text(ROBOT_LOCALE, msgid, **values)
 
 
 def payload(kind: str, incident: Incident, data: dict, *, notice: str = "escalated", people=()) -> dict:
@@ -116,17 +115,18 @@ def payload(kind: str, incident: Incident, data: dict, *, notice: str = "escalat
     if kind == "json":
         return _json_event(notice, incident, data, people, link, sensitive)
     phones = [p for p in (mobile(person.phone) for person in people) if p]
-    title = f"{NOTICE_TITLE_ZH[notice]}：{incident.code}"
-    lines = [f"类别：{incident.category.name_zh}"]
+    title = _zh(N_("%(notice)s: %(code)s"), notice=_zh(NOTICES[notice].title), code=incident.code)
+    lines = [_zh(N_("Category: %(name)s"), name=incident.category.name_zh)]
     if not sensitive:
         lines += _details(notice, incident, data, people, rules)
-    lines.append(NOTICE_ASK_ZH[notice])
+    lines.append(_zh(NOTICES[notice].ask))
     if kind == "wecom":  # a text message: WeCom's markdown cannot mention by phone
-        content = "\n".join([f"【{title}】", *(_plain(line) for line in lines), f"详情：{link}"])
+        content = "\n".join([f"【{title}】", *(_plain(line) for line in lines), _zh(N_("Details: %(url)s"), url=link)])
         return {"msgtype": "text", "text": {"content": _fit(content, WECOM_TEXT_BYTES),
                                             "mentioned_mobile_list": phones}}
     # DingTalk shows a mention only where its @phone is written in the text
-    text = "\n\n".join([f"#### {title}", *(_md(line) for line in lines), f"[查看详情]({link})",
+    details = _zh(N_("See the details"))
+    text = "\n\n".join([f"#### {title}", *(_md(line) for line in lines), f"[{details}]({link})",
                          *([" ".join(f"@{p}" for p in phones)] if phones else [])])
     return {"msgtype": "markdown", "markdown": {"title": title, "text": text},
             "at": {"atMobiles": phones, "isAtAll": False}}
@@ -139,18 +139,21 @@ def _place(incident: Incident) -> str:
 
 def _details(notice: str, incident: Incident, data: dict, people: list, rules: settings.Settings) -> list[str]:
     """What a group may read about a non-sensitive incident: place, description, the notice's own facts."""
-    lines = [f"地点：{_place(incident)}", f"描述：{_cut(incident.description, 100)}"]
+    lines = [_zh(N_("Place: %(place)s"), place=_place(incident)),
+             _zh(N_("Description: %(text)s"), text=_cut(incident.description, 100))]
     if notice == "escalated":
         level = data.get("level", incident.escalation_level)
-        lines += [f"级别：{level}（{LEVEL_ZH.get(level, level)}）",
-                  f"原因：{TRIGGER_ZH.get(data.get('trigger'), '—')}"]
+        lines += [_zh(N_("Level: %(n)s (%(holder)s)"), n=level, holder=wording.name(ROBOT_LOCALE, LEVEL_NAMES, level)),
+                  _zh(N_("Reason: %(trigger)s"),
+                      trigger=wording.name(ROBOT_LOCALE, TRIGGER_NAMES, data.get("trigger"), "—"))]
     if data.get("note"):
-        lines.append(f"{NOTE_LABEL_ZH.get(notice, '说明')}：{_cut(str(data['note']), 100)}")
+        lines.append(_zh(NOTICES[notice].note, note=_cut(str(data["note"]), 100)))
     if notice == "extended" and isinstance(data.get("hours"), int):
-        lines.append(f"延长：{data['hours']}小时")
+        lines.append(_zh(N_("Extended by: %(h)d hours"), h=data["hours"]))
     if incident.due_at is not None and notice != "to_verify":
-        lines.append(f"期限：{_local(incident.due_at, rules)}")
-    lines.append(f"通知：{'、'.join(p.display_name or p.username for p in people) or '—'}")
+        lines.append(_zh(N_("Due: %(t)s"), t=_local(incident.due_at, rules)))
+    names = _zh(N_(", ")).join(p.display_name or p.username for p in people)
+    lines.append(_zh(N_("Told: %(names)s"), names=names or "—"))
     return lines
 
 

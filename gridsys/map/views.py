@@ -9,6 +9,7 @@ from .. import db
 from ..i18n import locale
 from ..refusals import refusal_texts
 from ..incidents.models import Category
+from ..incidents.wording import LEVEL_NAMES
 from ..vocabulary import DUTIES
 from ..zones.models import Area
 from ..people import auth
@@ -49,6 +50,7 @@ def page():
         "incidentUrl": "/incidents/",
         "categories": {c.code: c.name(locale()) for c in categories},
         "words": {"overdue": _("Overdue"), "escalated": _("Escalated"), "handler": _("Handler"),
+                  "levels": {n: _("Escalated L%(n)d", n=n) for n in LEVEL_NAMES if n},   # as on the pages
                   "age": _("Reported %(t)s ago", t="{t}"), "open": _("Open incidents"),
                   "reportHere": _("Log an incident here"), "you": _("You are here"),
                   "unassigned": _("Duties without a worker: %(n)s", n="{n}"), "gap": _("Not covered"),

@@ -13,7 +13,7 @@ from ..inputs import whole_number
 from ..refusals import refusal_text
 from ..zones.models import Area, Grid, Town
 from . import auth, services
-from ..vocabulary import ASSIGNABLE_DUTIES, DUTY_ZH, ROLES
+from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
 from .models import AreaLeader, GridAssignment, TownAdmin, User
 
 from ..apidoc import operation
@@ -124,7 +124,7 @@ def admin_person(username):
                                 .order_by(TownAdmin.valid_to.is_not(None), TownAdmin.id)).all(),
     }
     return render_template("people/admin_person.html", person=user, history=history, roles=ROLES,
-                           duties=ASSIGNABLE_DUTIES, duty_zh=DUTY_ZH,
+                           duties=ASSIGNABLE_DUTIES,
                            grids=session.scalars(select(Grid).where(Grid.retired_at.is_(None))
                                                  .order_by(Grid.code)).all(),
                            areas=session.scalars(select(Area).order_by(Area.code)).all(),
@@ -175,7 +175,7 @@ def admin_person_action(username, action):
 @admin_only
 def admin_gaps():
     gaps = services.duty_gaps(db.session())
-    return render_template("people/admin_gaps.html", gaps=gaps, duty_zh=DUTY_ZH)
+    return render_template("people/admin_gaps.html", gaps=gaps)
 
 
 # --- API -----------------------------------------------------------------------------

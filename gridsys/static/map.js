@@ -80,14 +80,18 @@ var GridsysMap = (function () {
       layer.bindTooltip(tip, {sticky: true});
     }
 
+    function handlerName(p) { return p.assignee_name || p.assignee || "—"; }
+
+    function levelBadge(p) { return words.levels[p.escalation_level] || words.escalated; }
+
     function popupFor(f) {
       var p = f.properties, node = el("div", "gs-popup");
       node.appendChild(el("strong", null, p.code));
       node.appendChild(el("div", null, opts.categories[p.category] || p.category));
       node.appendChild(el("div", "muted", fmt(words.age, age(p.created_at, words))));
-      node.appendChild(el("div", null, words.handler + ": " + (p.assignee || "—")));
+      node.appendChild(el("div", null, words.handler + ": " + handlerName(p)));
       if (p.overdue) { node.appendChild(el("div", "badge overdue", words.overdue)); }
-      if (p.escalation_level > 0) { node.appendChild(el("div", "badge escalated", words.escalated + " L" + p.escalation_level)); }
+      if (p.escalation_level > 0) { node.appendChild(el("div", "badge escalated", levelBadge(p))); }
       var link = el("a", null, words.details);
       link.href = opts.incidentUrl + encodeURIComponent(f.id);
       node.appendChild(link);
@@ -135,8 +139,8 @@ var GridsysMap = (function () {
         a.appendChild(el("span", "code", p.code));
         a.appendChild(el("strong", null, opts.categories[p.category] || p.category));
         if (p.overdue) { a.appendChild(el("span", "badge overdue", words.overdue)); }
-        if (p.escalation_level) { a.appendChild(el("span", "badge escalated", words.escalated + " L" + p.escalation_level)); }
-        a.appendChild(el("span", "desc", words.handler + ": " + (p.assignee || "—") + " · " + fmt(words.age, age(p.created_at, words))));
+        if (p.escalation_level) { a.appendChild(el("span", "badge escalated", levelBadge(p))); }
+        a.appendChild(el("span", "desc", words.handler + ": " + handlerName(p) + " · " + fmt(words.age, age(p.created_at, words))));
         item.appendChild(a);
         list.appendChild(item);
       });

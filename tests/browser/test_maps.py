@@ -104,6 +104,9 @@ def test_user_written_text_stays_text(open_page, db, browser_db):
     popup.wait_for()
     assert code in popup.inner_text()
     assert page.locator(".leaflet-popup img").count() == 0
+    handler = db.execute(text("SELECT u.display_name FROM incidents i JOIN users u ON u.id = i.assignee_id "
+                              "WHERE i.id = :i"), {"i": incident_id}).scalar_one()
+    assert handler in popup.inner_text()   # the display name (GeoJSON assignee_name), not the username
 
     page.goto(f"/incidents/{incident_id}")
     assert page.locator("main .description").inner_text() == XSS

@@ -13,7 +13,8 @@ from gridsys.incidents import lifecycle, routing, services
 from gridsys.incidents.models import Category
 from gridsys.people import services as people
 from gridsys.refusals import refusal_text
-from gridsys.vocabulary import DUTIES, DUTY_ZH
+from gridsys import wording
+from gridsys.vocabulary import DUTIES
 from tests.incidents.helpers import act, bearer, events_of, login, report
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -47,8 +48,9 @@ def test_report_page_groups_category_buttons_by_duty(client, session, world):
     groups = {legend: re.findall(r'name="category" value="(\d{4})"', body) for legend, body in
               re.findall(r'<fieldset class="categories" data-duty="\w+">\s*<legend>(.*?)</legend>(.*?)</fieldset>',
                          text, re.S)}
-    expected = {DUTY_ZH[d]: list(session.scalars(select(Category.code).where(Category.duty == d, Category.active)
-                                                 .order_by(Category.code))) for d in DUTIES}
+    expected = {wording.name("zh", wording.DUTY_NAMES, d):
+                list(session.scalars(select(Category.code).where(Category.duty == d, Category.active)
+                                     .order_by(Category.code))) for d in DUTIES}
     assert groups == expected
 
 
@@ -130,7 +132,7 @@ def test_user_text_is_escaped_in_pages_and_stays_data_in_json(app, client, sessi
     geo = client.get("/api/v1/incidents.geojson", headers=bearer(session, world.admin))
     assert geo.mimetype == "application/geo+json"
     props = {f["properties"]["code"]: f["properties"] for f in json.loads(geo.get_data(as_text=True))["features"]}
-    assert props[theirs.code]["assignee"] == XSS
+    assert (props[theirs.code]["assignee"], props[theirs.code]["assignee_name"]) == ("rogue", XSS)
 
 
 def csrf_of(text) -> str:

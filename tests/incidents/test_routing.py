@@ -151,7 +151,7 @@ def test_decision_is_stored_on_the_incident_and_as_a_dispatch_event(session, zon
     assert incident.routing["rule"] == "duty_primary" and incident.routing["assignee"] == "safety1"
 
 
-@pytest.mark.parametrize("locale,words", [("zh", ["safety1", "平安综治"]), ("en", ["safety1", "safety"])])
+@pytest.mark.parametrize("locale,words", [("zh", ["safety1", "平安综治"]), ("en", ["safety1", "Safety & order"])])
 def test_reason_text_names_the_assignee_the_duty_and_the_grid(session, zones, users, locale, words):
     assign(session, users.safety1, zones.g11, "safety")
     incident = report(session, users.worker12, "g11", "0201")

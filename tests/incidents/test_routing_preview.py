@@ -117,7 +117,7 @@ def test_without_a_category_only_the_place(client, session, world, worker):
 def test_reason_is_in_the_requests_language(client, session, world, worker):
     assert "派给 safety1" in preview(client, worker, "g11").get_json()["reason"]
     english = preview(client, worker, "g11", lang="en").get_json()["reason"]
-    assert english == f"routed to safety1 as safety worker of grid {world.g11.code}"
+    assert english == f"routed to safety1 as Safety & order worker of grid {world.g11.code}"  # the duty's one name
 
 
 @pytest.mark.parametrize("params,status,code", [

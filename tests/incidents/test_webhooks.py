@@ -30,6 +30,8 @@ from gridsys import settings
 from gridsys.errors import GridsysError
 from gridsys.incidents import escalation, notify, webhooks
 from gridsys.incidents.models import Notification, Webhook, WebhookAttempt, WebhookDelivery
+from gridsys.incidents.wording import NOTICES
+from gridsys.wording import text as in_language
 from tests.incidents.helpers import csrf_token, events_of, login, report
 
 ROBOT_OK = b'{"errcode": 0, "errmsg": "ok"}'
@@ -326,6 +328,13 @@ def test_message_names_the_level_two_holders(session, world, receiver):
             for p in receiver.posts] == [(1, "overdue", ["leader1"]), (2, "stale", ["admin"])]
 
 
+# What a group chat reads for each kind of notice: its title and what it asks.
+ROBOT_WORDS = {"assigned": ("事件分派", "请及时受理并处置"), "returned": ("退回返工", "核查未通过，请重新处置"),
+               "instructed": ("批示下派", "领导已批示下派，请按批示处置"), "extended": ("事件延期", "处置期限已延长"),
+               "due_soon": ("即将超期", "即将超期，请尽快办结"), "to_verify": ("待核查", "已办结，请核查结案"),
+               "escalated": ("事件升级", "已升级，请督办")}
+
+
 @pytest.mark.parametrize("notice", notify.KINDS)
 def test_every_notice_kind_makes_a_message_for_each_webhook(session, world, receiver, notice):
     for kind in ("json", "wecom", "dingtalk"):
@@ -337,7 +346,7 @@ def test_every_notice_kind_makes_a_message_for_each_webhook(session, world, rece
     session.commit()
     assert deliver(session) == {"delivered": 3, "retry": 0, "failed": 0}
     posts = {p["path"]: p for p in receiver.posts}
-    title = f"{webhooks.NOTICE_TITLE_ZH[notice]}：{incident.code}"
+    title, ask = f"{ROBOT_WORDS[notice][0]}：{incident.code}", ROBOT_WORDS[notice][1]
     assert posts["/json"]["body"]["type"] == f"incident.{notice}"
     assert posts["/json"]["body"]["data"]["to"] == ["safety1"]
     assert posts["/dingtalk"]["body"]["markdown"]["title"] == title
@@ -345,15 +354,16 @@ def test_every_notice_kind_makes_a_message_for_each_webhook(session, world, rece
     assert posts["/dingtalk"]["body"]["at"]["atMobiles"] == ["13900002222"]
     for path in ("/wecom", "/dingtalk"):
         text = robot_text(posts[path])
-        assert title in text and webhooks.NOTICE_ASK_ZH[notice] in text and "北街3号" in text
+        assert title in text and ask in text and "北街3号" in text
         assert ("请今天处理完" in text) == bool(note)
     if notice in ("assigned", "returned", "instructed", "extended", "due_soon"):
         assert "期限：" in robot_text(posts["/wecom"])
 
 
-def test_notice_titles_cover_every_kind():
-    assert set(webhooks.NOTICE_TITLE_ZH) == set(webhooks.NOTICE_ASK_ZH) == set(notify.KINDS)
-    assert len(set(webhooks.NOTICE_TITLE_ZH.values())) == len(notify.KINDS)
+def test_notice_names_cover_every_kind_and_robot_titles_differ():
+    assert set(NOTICES) == set(notify.KINDS) == set(ROBOT_WORDS)
+    titles = {in_language("zh", n.title) for n in NOTICES.values()}
+    assert len(titles) == len(notify.KINDS) and not titles & {n.title for n in NOTICES.values()}  # all translated
 
 
 def test_mentions_skip_people_without_a_mobile_number(session, world, receiver):

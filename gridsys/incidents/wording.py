@@ -1,0 +1,68 @@
+"""What people read about incidents, each name once: statuses, actions, notices, queues, escalation
+levels and triggers, as English msgids of the message catalogue (gridsys/translations). Pages
+translate them in the request's language (``i18n.label``), group robots in Chinese (webhooks.py,
+``wording.text``); routing reasons live with the rule that makes them (routing.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..wording import N_, ROLE_NAMES
+
+STATUS_NAMES = {"reported": N_("Reported"), "assigned": N_("Assigned"), "in_progress": N_("In progress"),
+                "resolved": N_("Resolved"), "closed": N_("Closed"), "reopened": N_("Sent back"),
+                "cancelled": N_("Cancelled")}
+ACTION_NAMES = {"report": N_("Reported"), "dispatch": N_("Dispatched"), "unrouted": N_("Not dispatched"),
+                "accept": N_("Accept"), "comment": N_("Add a note"), "resolve": N_("Resolve"),
+                "close": N_("Verify and close"), "reopen": N_("Send back (rework)"),
+                "cancel": N_("Cancel the incident"), "reassign": N_("Reassign"), "extend": N_("Extend deadline"),
+                "escalate": N_("Escalate"), "rehome": N_("Moved by a boundary change"), "take": N_("Take it over"),
+                "send_down": N_("Send back down with instructions")}
+# What an action's note field asks for.
+NOTE_PROMPTS = {"resolve": N_("What was done"), "reopen": N_("What must be redone"),
+                "send_down": N_("Instructions"), "cancel": N_("Why it is cancelled (e.g. a duplicate)"),
+                "extend": N_("Why more time is needed"), "escalate": N_("Why it is beyond you"),
+                "comment": N_("Note")}
+NOTE = N_("Note")
+
+QUEUE_NAMES = {"to_accept": N_("To accept"), "in_progress": N_("In progress"), "returned": N_("Sent back to me"),
+               "to_register": N_("To register"), "to_verify": N_("To verify"), "escalated": N_("Escalated to me"),
+               "due_soon": N_("Due soon"), "unassigned": N_("Unassigned")}
+QUEUE_HINTS = {"to_accept": N_("Assigned to you, not yet accepted"), "in_progress": N_("Accepted by you"),
+               "returned": N_("Sent back for rework"), "to_register": N_("Residents' reports awaiting registration"),
+               "to_verify": N_("Resolved in your areas: verify and close, or send back"),
+               "escalated": N_("Escalated to you: act on it or send it down with instructions"),
+               "due_soon": N_("Open in your areas, due within %(h)d hours"),
+               "unassigned": N_("Routed to nobody: assign someone")}
+
+# Why an incident was escalated (Incident.escalation_trigger), and who holds each level.
+TRIGGER_NAMES = {"overdue": N_("overdue"), "urgent": N_("urgent"), "manual": N_("asked by the handler"),
+                 "stale": N_("not handled after escalation")}
+LEVEL_NAMES = {0: N_("Handler"), 1: ROLE_NAMES["area_leader"], 2: N_("Town administrators")}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """The names of one kind of notice (notify.KINDS): ``inbox`` in the person's own inbox; a group
+    robot's ``title``, what it ``asks`` of the people it mentions, and how it introduces the ``note``."""
+    inbox: str
+    title: str
+    ask: str
+    note: str = N_("Note: %(note)s")
+
+
+NOTICES = {
+    "assigned": Notice(N_("Assigned to you"), N_("Incident assigned"), N_("Please accept it and handle it promptly")),
+    "returned": Notice(N_("Sent back for rework"), N_("Returned for rework"),
+                       N_("It did not pass verification: please handle it again"),
+                       N_("Why it was sent back: %(note)s")),
+    "instructed": Notice(N_("Instructions from your leader"), N_("Sent down with instructions"),
+                         N_("Your leader sent it down with instructions: handle it as instructed"),
+                         N_("Instructions: %(note)s")),
+    "extended": Notice(N_("Deadline extended"), N_("Incident deadline extended"),
+                       N_("The deadline for handling it has been extended")),
+    "due_soon": Notice(N_("Due soon"), N_("Due soon"), N_("It is due soon: please resolve it in time")),
+    "to_verify": Notice(N_("Awaits your verification"), N_("To verify"),
+                        N_("It has been resolved: please verify and close it"),
+                        N_("What was done: %(note)s")),
+    "escalated": Notice(N_("Escalated"), N_("Incident escalated"), N_("It has been escalated: please supervise it")),
+}
