@@ -1,12 +1,11 @@
 """Loading and checking the category catalogue (category -> duty, deadlines, priority, sensitive)."""
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import GridsysError
+from ..inputs import parse_json
 from ..vocabulary import DUTIES
 from .models import PRIORITIES, Category
 
@@ -49,10 +48,7 @@ def _check_entry(index: int, entry) -> dict:
 def load_catalogue(session: Session, text: str | bytes) -> dict:
     """Upsert the catalogue from JSON text, all or nothing. Categories absent from the file
     are retired (active = false), never deleted: past incidents keep their category."""
-    try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GridsysError("file_not_json", f"the catalogue is not JSON: {exc}")
+    data = parse_json(text, "file_not_json", "the catalogue", status=422)   # nesting, NUL, broken characters
     if not isinstance(data, list) or not data:
         raise GridsysError("category_malformed", "the catalogue is a non-empty JSON list of categories")
     entries = [_check_entry(i, e) for i, e in enumerate(data)]

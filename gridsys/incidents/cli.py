@@ -11,6 +11,7 @@ from sqlalchemy import select
 from .. import db
 from ..commands import transactional
 from ..errors import GridsysError
+from ..inputs import INT4_MAX
 from ..zones.services import require_zone
 from . import escalation, webhooks
 from .models import WEBHOOK_KINDS, Webhook, WebhookDelivery
@@ -78,7 +79,7 @@ def webhooks_add(town_code, url, kind, secret):
 @click.argument("webhook_id", type=int)
 @transactional
 def webhooks_remove(webhook_id):
-    hook = db.session().get(Webhook, webhook_id)
+    hook = db.session().get(Webhook, webhook_id) if 0 < webhook_id <= INT4_MAX else None
     if hook is None:
         raise GridsysError("webhook_not_found", f"no webhook #{webhook_id}")
     hook.active = False

@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import now
 from ..errors import Conflict, GridsysError, NotFound
+from ..inputs import INT4_MAX, check_text
 from ..zones.models import Area, Grid, Town
 from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
 from .models import (ApiToken, AreaLeader, BrowserSession, GridAssignment, LoginFailure,
@@ -388,7 +389,7 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def revoke_token(session: Session, token_id: int) -> ApiToken:
-    row = session.get(ApiToken, token_id)
+    row = session.get(ApiToken, token_id) if 0 < token_id <= INT4_MAX else None   # beyond the id column: none
     if row is None or row.revoked_at is not None:
         raise NotFound("token_not_found", "no active token with that id")
     row.revoked_at = now()
@@ -404,6 +405,7 @@ CSV_COLUMNS = ("username", "display_name", "phone", "roles")
 def import_users_csv(session: Session, text: str) -> list[tuple[User, str | None]]:
     """Create accounts from CSV (username, display_name, phone, roles separated by ';').
     All or nothing; each new account gets a generated password to change at first login."""
+    check_text(text, "the file")   # a NUL character would reach the database
     reader = csv.DictReader(io.StringIO(text), skipinitialspace=True)
     if reader.fieldnames is None or [f.strip() for f in reader.fieldnames][:4] != list(CSV_COLUMNS):
         raise GridsysError("csv_header_invalid", f"the first line must be: {','.join(CSV_COLUMNS)}")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from .. import geo
 from ..errors import GridsysError, NotFound
-from ..inputs import text_or_none
+from ..inputs import has_visible, text_or_none
 from . import services
 from .models import MODELS, Area, BoundaryRevision, Grid
 
@@ -220,7 +220,7 @@ def plan_create(session: Session, area_code: str, geometry, name: str, *, lock: 
     area = _zone(session, "area", area_code, lock=lock)
     new = geometry if hasattr(geometry, "geom_type") else _new_geometry(geometry, "grid")
     name = (text_or_none(name, "name_invalid", "name") or "").strip()
-    if not name or len(name) > 100:
+    if not has_visible(name) or len(name) > 100:
         raise GridsysError("name_invalid", "a new grid needs a name of 1 to 100 characters")
     code = next_grid_code(session, area)
     _check_inside(session, new, area, "grid", code)
@@ -252,9 +252,9 @@ def plan_split(session: Session, code: str, line_obj, *, name: str | None = None
     zone = _zone(session, "grid", code, lock=lock)
     try:
         coords = line_obj["coordinates"] if line_obj.get("type") == "LineString" else None
-        line = LineString(coords)
-        for x, y in line.coords:
+        for x, y in coords:   # before shapely sees them: NaN or text is refused, not computed with
             geo.check_lon_lat(x, y)
+        line = LineString(coords)
     except (TypeError, ValueError, AttributeError, KeyError, shapely.errors.GEOSException):
         raise GridsysError("split_line_invalid", "draw the split as a GeoJSON LineString of 2 or more points")
     old = geo.from_db(zone.geom)
@@ -266,8 +266,8 @@ def plan_split(session: Session, code: str, line_obj, *, name: str | None = None
                                             f"cutting it in two (it makes {len(pieces)} part(s))", line)
     area = zone.area
     name = (text_or_none(name, "name_invalid", "name") or "").strip() or f"{zone.name}（拆分）"
-    if len(name) > 100:
-        raise GridsysError("name_invalid", "the new grid's name has at most 100 characters")
+    if not has_visible(name) or len(name) > 100:
+        raise GridsysError("name_invalid", "the new grid's name is 1 to 100 characters")
     new_code = next_grid_code(session, area)
     plan = Plan("split", "grid", code, area.code, versions={code: zone.version})
     plan.changes.append(Change("grid", code, old, pieces[0], zone.id))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from .. import geo
 from ..errors import GridsysError, NotFound
+from ..inputs import has_visible
 from .models import CODE_LENGTH, LEVELS, MODELS, Area, BoundaryRevision, Grid, Town
 
 PARENT_LEVEL = {"town": None, "area": "town", "grid": "area"}
@@ -71,7 +72,7 @@ def write_zone(session: Session, level: str, code: str, name: str, geom, *, acto
     """Write a zone and its revision without the relational checks (``check_zone`` does those)."""
     check_code(level, code)
     name = (name or "").strip()
-    if not name or len(name) > 100:
+    if not has_visible(name) or len(name) > 100:   # also no name of only zero-width or filler characters
         raise GridsysError("name_invalid", f"{level} {code}: a name of 1 to 100 characters is required")
     if geom.geom_type not in (EXPECTED_TYPE[level], "Polygon"):
         raise geo.GeometryError("geometry_wrong_type",

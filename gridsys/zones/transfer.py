@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import geo
-from ..inputs import parse_json
+from ..inputs import has_visible, parse_json
 from ..errors import GridsysError
 from . import services
 from .models import LEVELS, MODELS
@@ -70,7 +70,7 @@ def parse_features(session: Session, data) -> list[ZoneFeature]:
             if code in seen:
                 raise GridsysError("duplicate_code", f"code {code} already appears in feature #{seen[code]}")
             name = props.get("name")
-            if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+            if not isinstance(name, str) or not has_visible(name) or len(name.strip()) > 100:
                 raise GridsysError("name_invalid", "properties.name must be 1 to 100 characters")
             name_en = props.get("name_en")
             if name_en is not None and (not isinstance(name_en, str) or len(name_en) > 100):

@@ -1,0 +1,118 @@
+"""Hostile cases of the CLI: files to import, arguments, standard input."""
+from __future__ import annotations
+
+import json
+
+from tests.hostile.values import (A1, BOWTIE, CRS_3857, G12, INT4_OVER, MISSING_GRID, NAN_RING, NUL, SCRIPT,
+                                  SQLISH, SQL_OR, SURROGATE, TOWN, UNCLOSED, box_units, cli, too_many_positions)
+from tests.test_hostile_entrance import DEEP
+from tests.zones.test_geometry_input import polygon
+
+# --- CLI ------------------------------------------------------------------------------------
+
+def _zones(*features, ascii=True, **extra) -> bytes:
+    return json.dumps({"type": "FeatureCollection", "features": list(features), **extra},
+                      ensure_ascii=ascii).encode()
+
+
+def _zone(name="测试", level="town", code="500106902", geometry=None):
+    return {"type": "Feature", "properties": {"level": level, "code": code, "name": name},
+            "geometry": geometry or {"type": "Polygon", "coordinates": [box_units(20, 0, 30, 10)]}}
+
+
+CSV_HEADER = "username,display_name,phone,roles\n"
+CLI = [
+    cli("zones-import-deep", "zones", "import", "{file}",
+        file=b'{"type": "FeatureCollection", "features": ' + DEEP.encode() + b"}", code="json_too_deep"),
+    cli("zones-import-nul-name", "zones", "import", "{file}", file=_zones(_zone(name=NUL)), code="nul_byte"),
+    cli("zones-import-surrogate-name", "zones", "import", "{file}", file=_zones(_zone(name=SURROGATE)),
+        code="text_invalid"),
+    cli("zones-import-crs", "zones", "import", "{file}", file=_zones(_zone(), crs=CRS_3857), code="crs_unsupported"),
+    cli("zones-import-bowtie", "zones", "import", "{file}", file=_zones(_zone(geometry=polygon(BOWTIE))),
+        code="geometry_invalid"),
+    cli("zones-import-unclosed", "zones", "import", "{file}", file=_zones(_zone(geometry=polygon(UNCLOSED))),
+        code="ring_not_closed"),
+    cli("zones-import-nan", "zones", "import", "{file}", file=_zones(_zone(geometry=polygon(NAN_RING))),
+        code="coordinates_invalid"),
+    cli("zones-import-too-many-vertices", "zones", "import", "{file}",
+        file=lambda: _zones(_zone(geometry=too_many_positions())), code="geometry_too_complex"),
+    cli("zones-import-level-unknown", "zones", "import", "{file}", file=_zones(_zone(level="planet")),
+        code="level_unknown"),
+    cli("zones-import-code-sql", "zones", "import", "{file}", file=_zones(_zone(code=SQLISH)), code="code_invalid"),
+    cli("zones-import-name-too-long", "zones", "import", "{file}", file=_zones(_zone(name="名" * 101)),
+        code="name_invalid"),
+    cli("zones-import-duplicate", "zones", "import", "{file}", file=_zones(_zone(), _zone()), code="duplicate_code"),
+    cli("zones-import-not-a-collection", "zones", "import", "{file}", file=json.dumps(_zone()).encode(),
+        code="not_feature_collection"),
+    cli("zones-import-empty-collection", "zones", "import", "{file}", file=_zones(), code="no_features"),
+    cli("zones-import-not-json", "zones", "import", "{file}", file=b"<kml></kml>", code="file_not_json"),
+    cli("zones-import-empty-file", "zones", "import", "{file}", file=b"", code="file_not_json"),
+    cli("zones-import-latin1", "zones", "import", "{file}", file=_zones(_zone(), ascii=False).replace(b"\xe6", b"\xff"),
+        code="file_not_json"),
+    cli("zones-import-missing-file", "zones", "import", "/nonexistent/zones.geojson", code="file_unreadable"),
+    cli("zones-import-stdin-garbage", "zones", "import", "-", stdin=b"\x00\x01\x02", code="file_not_json"),
+    cli("zones-import-stdin-nul-name", "zones", "import", "-", stdin=_zones(_zone(name=NUL)), code="nul_byte"),
+    cli("users-create-username-script", "users", "create", "--username", SCRIPT, code="username_invalid"),
+    cli("users-create-taken", "users", "create", "--username", "admin", code="username_taken"),
+    cli("users-create-phone", "users", "create", "--username", "newbie", "--phone", SQLISH, code="phone_invalid"),
+    cli("users-create-name-too-long", "users", "create", "--username", "newbie", "--name", "名" * 61,
+        code="display_name_invalid"),
+    cli("users-create-password-short", "users", "create", "--username", "newbie", "--password-stdin",
+        stdin=b"x1\n", code="password_too_short"),
+    cli("users-import-bad-header", "users", "import", "{file}", file=b"name;role\nx;admin\n",
+        code="csv_header_invalid"),
+    cli("users-import-empty", "users", "import", "{file}", file=CSV_HEADER.encode(), code="csv_empty"),
+    cli("users-import-not-utf8", "users", "import", "{file}", file=CSV_HEADER.encode() + b"\xff\xfe,x,,\n",
+        code="file_unreadable"),
+    cli("users-import-bad-username", "users", "import", "{file}",
+        file=(CSV_HEADER + f"ok1,一,,grid_worker\n{SCRIPT},二,,grid_worker\n").encode(), code="username_invalid"),
+    cli("users-import-bad-role", "users", "import", "{file}", file=(CSV_HEADER + "ok1,一,,root\n").encode(),
+        code="role_unknown"),
+    cli("users-import-nul", "users", "import", "{file}", file=(CSV_HEADER + "ok1,一\x00,,grid_worker\n").encode(),
+        code="nul_byte"),
+    cli("users-assign-unknown-user", "users", "assign", SQL_OR, "--area", A1, code="user_not_found"),
+    cli("users-assign-two-targets", "users", "assign", "leader2", "--area", A1, "--town", TOWN,
+        code="assignment_target"),
+    cli("users-assign-grid-without-duty", "users", "assign", "general1", "--grid", G12, code="duty_missing"),
+    cli("users-assign-grid-unknown", "users", "assign", "general1", "--grid", MISSING_GRID, "--duty", "safety",
+        code="grid_not_found"),
+    cli("users-assign-area-without-role", "users", "assign", "general1", "--area", A1, code="role_missing"),
+    cli("users-deactivate-unknown", "users", "deactivate", SQLISH, code="user_not_found"),
+    cli("users-deactivate-script", "users", "deactivate", SCRIPT, code="user_not_found"),
+    cli("users-deactivate-empty", "users", "deactivate", "", code="user_not_found"),
+    cli("tokens-create-unknown-user", "tokens", "create", SQL_OR, code="user_not_found"),
+    cli("tokens-create-inactive-user", "tokens", "create", "inactive", code="account_inactive"),
+    cli("tokens-create-empty-user", "tokens", "create", "", code="user_not_found"),
+    cli("tokens-revoke-unknown", "tokens", "revoke", "999999", code="token_not_found"),
+    cli("tokens-revoke-int4", "tokens", "revoke", str(INT4_OVER), code="token_not_found"),
+    cli("tokens-revoke-negative", "tokens", "revoke", "--", "-1", code="token_not_found"),
+    cli("tokens-revoke-zero", "tokens", "revoke", "0", code="token_not_found"),
+    cli("webhooks-add-javascript-url", "webhooks", "add", "--town", TOWN, "--url", "javascript:alert(1)",
+        code="webhook_url_invalid"),
+    cli("webhooks-add-unknown-town", "webhooks", "add", "--town", SQL_OR, "--url", "http://127.0.0.1:9/",
+        code="town_not_found"),
+    cli("webhooks-add-bad-secret", "webhooks", "add", "--town", TOWN, "--url", "http://127.0.0.1:9/",
+        "--secret", "garbage", code="webhook_secret_invalid"),
+    cli("webhooks-add-wecom-secret", "webhooks", "add", "--town", TOWN, "--kind", "wecom", "--url",
+        "https://qyapi.weixin.qq.com/x", "--secret", "SECabc", code="webhook_secret_unsupported"),
+    cli("webhooks-add-url-too-long", "webhooks", "add", "--town", TOWN, "--url", "https://" + "a" * 600,
+        code="webhook_url_invalid"),
+    cli("webhooks-remove-unknown", "webhooks", "remove", "999999", code="webhook_not_found"),
+    cli("webhooks-remove-int4", "webhooks", "remove", str(INT4_OVER), code="webhook_not_found"),
+    cli("webhooks-remove-negative", "webhooks", "remove", "--", "-1", code="webhook_not_found"),
+    cli("categories-load-deep", "categories", "load", "{file}", file=DEEP.encode(), code="json_too_deep"),
+    cli("categories-load-not-json", "categories", "load", "{file}", file=b"code,name\n", code="file_not_json"),
+    cli("categories-load-empty-list", "categories", "load", "{file}", file=b"[]", code="category_malformed"),
+    cli("categories-load-surrogate", "categories", "load", "{file}",
+        file=json.dumps([{"code": "0101", "name_zh": SURROGATE, "name_en": "x", "duty": "civilization",
+                          "deadline_hours": 24, "escalate_after_hours": 24, "priority": "normal"}]).encode(),
+        code="text_invalid"),
+    cli("categories-load-nul", "categories", "load", "{file}",
+        file=json.dumps([{"code": "0101", "name_zh": NUL, "name_en": "x", "duty": "civilization",
+                          "deadline_hours": 24, "escalate_after_hours": 24, "priority": "normal"}]).encode(),
+        code="nul_byte"),
+    cli("categories-load-hours-int4", "categories", "load", "{file}",
+        file=json.dumps([{"code": "0101", "name_zh": "垃圾", "name_en": "x", "duty": "civilization",
+                          "deadline_hours": INT4_OVER, "escalate_after_hours": 24, "priority": "normal"}]).encode(),
+        code="hours_invalid"),
+]
