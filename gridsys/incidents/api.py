@@ -10,7 +10,7 @@ from ..errors import Forbidden, GridsysError, NotFound
 from ..i18n import locale as request_locale
 from ..people import access, auth, services as people_services
 from ..inputs import whole_number
-from . import lifecycle, notify, photos, queues, reporting_aids, scoping, services
+from . import deadlines, lifecycle, notify, photos, queues, reporting_aids, scoping, services
 from ..zones.models import Grid
 from .models import Category, IncidentPhoto
 from .routing import reason_text
@@ -45,8 +45,7 @@ def incident_json(incident, *, events: bool = False, locale: str = "en") -> dict
         "reopen_count": incident.reopen_count,
     }
     if events:
-        from .escalation import holders
-        body["escalation_holders"] = [u.username for u in holders(db.session(), incident)] \
+        body["escalation_holders"] = [u.username for u in deadlines.holders(db.session(), incident)] \
             if incident.escalation_level else []
         body["photos"] = [photo_json(incident, p) for p in incident.photos]
         body["events"] = [{"at": e.at.isoformat(), "action": e.action, "actor": e.actor.username if e.actor else None,

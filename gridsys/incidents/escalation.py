@@ -1,10 +1,12 @@
-"""Escalation: level 0 the handler, 1 the responsible area leader (of the area that holds the
-incident now), 2 the town administrators.
+"""The sweep (``flask escalate``, every few minutes): escalation of what is overdue, and the
+"due soon" notice.
 
-Triggers: overdue (past due_at, not resolved), urgent at creation, manual (the handler, with a
-reason), and a level-1 incident nobody acted on within the category's second deadline. The
-sweep finds due incidents through one partial index on ``next_escalation_at`` and takes each
-with ``FOR UPDATE SKIP LOCKED``, so concurrent sweeps escalate each incident exactly once.
+Levels: 0 the handler, 1 the responsible area leader, 2 the town administrators (the rules are
+in ``deadlines``). Triggers: overdue (past due_at, not resolved), urgent at creation, manual (the
+handler, with a reason), and a level-1 incident nobody acted on within the category's second
+deadline (stale). The sweep finds due incidents through one partial index on
+``next_escalation_at`` and raises them set-based, a batch at a time (``lifecycle.escalate_due``,
+``FOR UPDATE SKIP LOCKED``), so concurrent sweeps escalate each incident exactly once.
 """
 from __future__ import annotations
 
@@ -13,84 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import applog, settings
+from .. import settings
 from ..clock import now
-from ..errors import Conflict
-from ..people.models import User
-from . import notify, queues, routing
-from .models import OPEN_STATUSES, Incident
-from .events import record
+from . import lifecycle, notify, queues
+from .models import Incident
 
-MAX_LEVEL = 2
 SWEEP_BATCH = 500
-
-
-def holders(session: Session, incident: Incident, level: int | None = None) -> list[User]:
-    """Who holds the incident at ``level`` (default: its current level). A missing leader
-    falls through to the town administrators."""
-    level = incident.escalation_level if level is None else level
-    if level == 0:
-        return [incident.assignee] if incident.assignee else []
-    cache = session.info.get("escalation_holders")  # set for the length of a sweep
-    key = (level, incident.area_id if level == 1 else None, incident.town_id)
-    if cache is not None and key in cache:
-        return cache[key]
-    people = None
-    if level == 1:
-        leader = routing.area_leader(session, incident.area_id)
-        people = [leader] if leader is not None else None
-    people = people or routing.town_admins(session, incident.town_id)
-    if cache is not None:
-        cache[key] = people
-    return people
-
-
-def schedule(incident: Incident) -> None:
-    """Set when the sweep should next look at the incident, from its level and deadlines."""
-    if incident.status not in OPEN_STATUSES or incident.escalation_level >= MAX_LEVEL:
-        incident.next_escalation_at = None
-    elif incident.escalation_level == 0:
-        incident.next_escalation_at = incident.due_at
-    else:
-        incident.next_escalation_at = incident.escalated_at + \
-            timedelta(hours=incident.category.escalate_after_hours)
-
-
-def raise_level(session: Session, incident: Incident, at: datetime, *, trigger: str,
-                actor: User | None = None, note: str = "", record_event: bool = True) -> dict:
-    """Move an incident one level up, notify the new holders (inbox + town webhooks, sent after
-    commit) and return the event data."""
-    if incident.escalation_level >= MAX_LEVEL:
-        raise Conflict("already_at_top", "this incident is already with the town administrators")
-    incident.escalation_level += 1
-    incident.escalated_at = at
-    incident.escalation_trigger = trigger
-    schedule(incident)
-    people = holders(session, incident)
-    data = {"level": incident.escalation_level, "trigger": trigger, "holders": [u.username for u in people]}
-    if record_event:
-        record(session, incident, actor, "escalate", incident.status, incident.status, note=note, data=data, at=at,
-               flush=False)
-    notify.escalated(session, incident, people, data, actor=actor)
-    applog.event("escalated", incident=incident.id, code=incident.code, to_level=incident.escalation_level,
-                 trigger=trigger, holders=data["holders"], **({"user": actor.username} if actor else {}))
-    return data
-
-
-def on_created(session: Session, incident: Incident, at: datetime) -> None:
-    """An urgent incident goes to the area leader's attention at once; it stays with its handler."""
-    if incident.priority == "urgent" and incident.assignee_id is not None and incident.assigned_as not in (
-            "area_leader", "town_admin"):
-        raise_level(session, incident, at, trigger="urgent")
-
-
-def de_escalate(incident: Incident) -> dict:
-    """A leader acted (reassigned, extended, sent it down): back to level 0 on the new deadline."""
-    data = {"from_level": incident.escalation_level} if incident.escalation_level else {}
-    incident.escalation_level = 0
-    incident.escalation_trigger = None
-    schedule(incident)
-    return data
 
 
 def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP_BATCH,
@@ -105,7 +35,12 @@ def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP
     try:
         _warn_due_soon(session, as_of, settings.of(session).due_soon_hours if due_soon_hours is None else due_soon_hours,
                        batch)
-        return _sweep(session, as_of, batch, done, last_id)
+        while True:
+            raised = lifecycle.escalate_due(session, as_of, batch=batch, after_id=last_id)
+            done += raised
+            if len(raised) < batch:
+                return done
+            last_id = raised[-1]
     finally:
         session.info.pop("escalation_holders", None)
         session.info.pop("town_webhooks", None)
@@ -129,25 +64,3 @@ def _warn_due_soon(session: Session, as_of: datetime, hours: int, batch: int) ->
         told += len(rows)
         if len(rows) < batch:
             return told
-
-
-def _sweep(session: Session, as_of: datetime, batch: int, done: list[int], last_id: int) -> list[int]:
-    while True:
-        rows = session.scalars(
-            select(Incident).where(Incident.status.in_(OPEN_STATUSES), Incident.next_escalation_at <= as_of,
-                                   Incident.next_escalation_at.is_not(None), Incident.id > last_id)
-            .order_by(Incident.id).limit(batch)
-            .with_for_update(skip_locked=True, of=Incident)).unique().all()
-        for incident in rows:  # one level per pass, even when --now lies far ahead
-            trigger = "overdue" if incident.escalation_level == 0 else "stale"
-            at = now()
-            raise_level(session, incident, at, trigger=trigger)
-            if as_of > at and incident.next_escalation_at is not None:
-                # A drill (--now T) evaluates as if it were T: the next deadline counts from T too,
-                # so the same drill run again escalates nothing more (events keep the real time).
-                incident.next_escalation_at += as_of - at
-            done.append(incident.id)
-        session.flush()
-        if len(rows) < batch:
-            return done
-        last_id = rows[-1].id

@@ -52,7 +52,7 @@ def _managed(scope: Scope):
 
 
 def _leaderless():
-    """Incidents whose area has no active leader (or that lie in no area): what escalation.holders
+    """Incidents whose area has no active leader (or that lie in no area): what deadlines.holders
     gives the town's administrators at level 1, so their queues must hold it too."""
     led = (select(AreaLeader.id).join(User, User.id == AreaLeader.user_id)
            .where(AreaLeader.area_id == Incident.area_id, AreaLeader.valid_to.is_(None), User.active,

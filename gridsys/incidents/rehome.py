@@ -21,7 +21,7 @@ from ..zones.models import Area, Grid
 from ..zones.services import Location, parent_code
 from . import lifecycle, routing
 from .models import OPEN_STATUSES, Category, Incident
-from .services import due_hours
+from .deadlines import due_hours
 
 
 @dataclass

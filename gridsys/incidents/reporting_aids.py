@@ -12,7 +12,8 @@ from ..people.models import User
 from ..zones.services import Location, locate
 from . import routing
 from .models import Category, Incident
-from .services import MAX_CATEGORY_CODE, due_hours, now, parse_location, priority_of, usable_category
+from .deadlines import due_hours
+from .services import MAX_CATEGORY_CODE, now, parse_location, priority_of, usable_category
 
 FREQUENT_WINDOW = timedelta(days=90)
 FREQUENT_LIMIT = 8

@@ -12,7 +12,7 @@ from ..apidoc import Query
 from ..geo import COORDINATE_SYSTEMS
 from ..inputs import INT4_MAX
 from ..zones.schemas import ZoneRef
-from . import lifecycle, notify, queues, services
+from . import deadlines, lifecycle, notify, queues, services
 from .models import DUTIES, PRIORITIES, STATUSES
 
 Status = Literal[STATUSES]  # type: ignore[valid-type]
@@ -113,7 +113,7 @@ class Transition(BaseModel):
                              description="required by comment, resolve, reopen, cancel, extend, escalate, send_down")
     version: int | None = Field(None, ge=0, le=INT4_MAX, description="the version read; a mismatch is 409 stale_update")
     assignee: str | None = Field(None, description="username (reassign)")
-    hours: int | None = Field(None, ge=1, le=lifecycle.MAX_EXTENSION_HOURS, description="hours to add (extend)")
+    hours: int | None = Field(None, ge=1, le=deadlines.MAX_EXTENSION_HOURS, description="hours to add (extend)")
 
 
 class PhotoUpload(BaseModel):

@@ -4,12 +4,9 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
-
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import Date, DateTime, Float, String, Uuid, and_, bindparam, case, exists, false, func, select, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Float, String, Uuid, and_, bindparam, case, exists, false, func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,13 +18,13 @@ from ..inputs import decimal_number, has_visible, whole_number
 from ..people.models import GridAssignment, User
 from ..zones.models import Area, Grid, Town
 from ..zones.services import Location, locate
-from . import escalation, queues, routing, scoping, webhooks
+from . import lifecycle, queues, routing, scoping
+from .deadlines import due_hours
 from ..vocabulary import DUTIES
 from .models import OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident, Webhook
 
 MAX_DESCRIPTION = 2000
 MAX_ADDRESS = 200
-URGENT_DEADLINE_HOURS = 4  # urgent priority shortens a longer category deadline to this
 # observed_at (the phone's clock) may run this far ahead of the server's before it is refused,
 OBSERVED_FUTURE_SLACK = timedelta(minutes=10)
 # and reach back this far (an offline queue keeps reports for days, not for months).
@@ -36,12 +33,6 @@ MAX_OBSERVED_AT_TEXT = 40
 MAX_CATEGORY_CODE = 40  # codes are 4 digits; longer input is cut before it reaches the database
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
-def due_hours(category: Category, priority: str) -> int:
-    if priority == "urgent":
-        return min(category.deadline_hours, URGENT_DEADLINE_HOURS)
-    return category.deadline_hours
-
-
 def parse_uuid(value) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
@@ -212,31 +203,20 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     local_day = at.astimezone(settings.of(session).zone).date()  # the code carries the town's date, not UTC's
     dispatched = decision.assignee is not None  # dispatched at once (立案/派遣)
     due = at + timedelta(hours=due_hours(category, priority)) if dispatched else None
-    params = dict(
+    row = dict(
         client_uuid=client_uuid, geom_wkb=geo.point(lon, lat).wkb_hex, address=address,
-        category_code=category.code, description=description, priority=priority,
-        status="assigned" if dispatched else "reported", town_id=where.town.id,
+        category_code=category.code, description=description, priority=priority, town_id=where.town.id,
         area_id=where.area.id if where.area else None, grid_id=where.grid.id if where.grid else None,
-        reporter_id=reporter.id, at=at, observed_at=observed_at, routing=decision.data, prefix=prefix, day=local_day,
-        code_prefix=f"{prefix}-{local_day:%Y%m%d}-",
-        assignee_id=decision.assignee.id if dispatched else None, assigned_as=decision.assigned_as,
-        dispatched_at=at if dispatched else None, due_at=due, next_escalation_at=due,
-        second_action="dispatch" if dispatched else "unrouted",
-        report_data=_report_data(data, lon, lat, priority, observed_at), told={"by": reporter.username})
-    incident = session.scalars(_insert_statement(), params).one_or_none()
-    if incident is None:
+        at=at, observed_at=observed_at, routing=decision.data, prefix=prefix, day=local_day,
+        code_prefix=f"{prefix}-{local_day:%Y%m%d}-", assigned_as=decision.assigned_as,
+        dispatched_at=at if dispatched else None, due_at=due, next_escalation_at=due)
+    incident = lifecycle.create(
+        session, row, reporter=reporter, assignee=decision.assignee, town_hooked=checked.town_hooked,
+        related={"category": category, "town": where.town, "area": where.area, "grid": where.grid},
+        report_data=_report_data(data, lon, lat, priority, observed_at))
+    if incident is None:   # a concurrent request with the same client UUID won
         existing = session.scalar(select(Incident).where(Incident.client_uuid == client_uuid))
         return _same_report(existing, reporter)
-    # Hand the incident the objects already in hand, so nothing is loaded again for the answer.
-    for name, value in (("category", category), ("town", where.town), ("area", where.area),
-                        ("grid", where.grid), ("reporter", reporter), ("assignee", decision.assignee)):
-        set_committed_value(incident, name, value)
-    # The handler's "assigned" notice is written by the INSERT itself (one round trip less on the
-    # busiest path); the town's webhooks, where it has any, are queued as for every notice.
-    if dispatched and decision.assignee.id != reporter.id and checked.town_hooked is not False:
-        webhooks.queue(session, incident, "assigned", [decision.assignee], {"by": reporter.username})
-    escalation.on_created(session, incident, at)
-    session.flush()
     return incident, True
 
 
@@ -249,51 +229,6 @@ def _report_data(data: NewIncident, lon: float, lat: float, priority: str, obser
     if data.observed_at:
         kept["observed_at"] = observed_at.isoformat()
     return kept
-
-
-@functools.cache
-def _insert_statement():
-    """The incident and its first two events (reported; dispatched or not) in one statement,
-    compiled once. ON CONFLICT on the client UUID: a concurrent request with the same UUID won,
-    nothing is inserted and no event is written. The code <zone>-<yyyymmdd>-<seq> is numbered
-    by next_incident_seq inside the INSERT: at least three digits (001 … 999), then as many as
-    it takes (1000, 1001 …), so a busy grid never runs out of codes on a day. (Plain SQL: the dialect's ON CONFLICT construct is
-    not cacheable, and compiling it on every report cost more than the database work.)"""
-    columns = [c for c in Incident.__table__.c]
-    returning = ", ".join("ST_AsEWKB(geom) AS geom" if c.name == "geom" else c.name for c in columns)
-    sql = text(f"""
-        WITH inserted AS (
-            INSERT INTO incidents (client_uuid, geom, address, category_code, description, priority, status,
-                                   town_id, area_id, grid_id, reporter_id, created_at, observed_at,
-                                   updated_at, routing,
-                                   escalation_level, reopen_count, version, code, assignee_id, assigned_as,
-                                   dispatched_at, due_at, next_escalation_at)
-            VALUES (:client_uuid, ST_SetSRID(ST_GeomFromWKB(decode(:geom_wkb, 'hex')), {geo.STORAGE_SRID}),
-                    :address, :category_code, :description, :priority, :status, :town_id, :area_id, :grid_id,
-                    :reporter_id, :at, :observed_at, :at, :routing, 0, 0, 1,
-                    :code_prefix || (SELECT lpad(n::text, greatest(3, length(n::text)), '0')
-                                     FROM next_incident_seq(:prefix, :day) AS n),
-                    :assignee_id, :assigned_as, :dispatched_at, :due_at, :next_escalation_at)
-            ON CONFLICT (client_uuid) DO NOTHING
-            RETURNING *
-        ), events AS (
-            INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
-            SELECT id, :at, :reporter_id, 'report', NULL, 'reported', '', :report_data FROM inserted
-            UNION ALL
-            SELECT id, :at, NULL, :second_action, 'reported', status, '', :routing FROM inserted
-        ), told AS (  -- the handler's notice (notify.notify's rule: never to whoever reported it)
-            INSERT INTO notifications (user_id, incident_id, kind, data, created_at)
-            SELECT assignee_id, id, 'assigned', :told, :at FROM inserted
-            WHERE assignee_id IS NOT NULL AND assignee_id <> reporter_id
-        )
-        SELECT {returning} FROM inserted""").bindparams(
-        bindparam("routing", type_=JSONB), bindparam("report_data", type_=JSONB), bindparam("told", type_=JSONB),
-        bindparam("client_uuid", type_=Uuid), bindparam("day", type_=Date),
-        bindparam("at", type_=DateTime(timezone=True)), bindparam("observed_at", type_=DateTime(timezone=True)),
-        bindparam("dispatched_at", type_=DateTime(timezone=True)),
-        bindparam("due_at", type_=DateTime(timezone=True)),
-        bindparam("next_escalation_at", type_=DateTime(timezone=True)))
-    return select(Incident).from_statement(sql.columns(*columns))
 
 
 def _same_report(existing: Incident, reporter: User) -> tuple[Incident, bool]:

@@ -18,7 +18,7 @@ from ..inputs import whole_number
 from ..people import access, auth
 from ..vocabulary import DUTIES
 from ..zones.models import Grid
-from . import lifecycle, notify, photos, queues, reporting_aids, scoping, services, webhooks
+from . import deadlines, lifecycle, notify, permissions, photos, queues, reporting_aids, scoping, services
 from .models import OPEN_STATUSES, STATUSES, Category, Incident
 from .routing import reason_text
 from .wording import ACTION_NAMES, NOTE, NOTE_PROMPTS, NOTICES, QUEUE_HINTS, QUEUE_NAMES, STATUS_NAMES, TRIGGER_NAMES
@@ -145,17 +145,16 @@ def show(incident_id):
     import folium
     folium.CircleMarker([point.y, point.x], radius=9, color="#b3261e", fill=True, fill_opacity=0.8).add_to(m)
     user = auth.current_user()
-    actions = lifecycle.allowed_actions(user, scope, incident)
-    primary = lifecycle.primary_actions(user, scope, incident, actions)
+    actions = permissions.allowed_actions(user, scope, incident)
+    primary = permissions.primary_actions(user, scope, incident, actions)
     if notify.mark_read(session, user, incident_id=incident.id):   # what it was about is now seen
         session.commit()
-    from .escalation import holders
     return render_template("incidents/show.html", incident=incident, map=embed(m), actions=actions,
                            primary=primary, others=[a for a in actions if a not in primary],
-                           candidates=lifecycle.reassign_candidates(session, incident)
+                           candidates=permissions.reassign_candidates(session, incident)
                            if "reassign" in actions else [],
                            reason=reason_text(incident.routing, locale()), now=services.now(),
-                           holders=holders(session, incident) if incident.escalation_level else [])
+                           holders=deadlines.holders(session, incident) if incident.escalation_level else [])
 
 
 @bp.post("/incidents/<int:incident_id>/act")
@@ -242,5 +241,5 @@ def escalations():
         select(Incident).where(scoping.responsible_for(auth.current_scope()), Incident.escalation_level > 0,
                                Incident.status.in_(OPEN_STATUSES))
         .options(*services.LIST_OPTIONS)
-        .order_by(Incident.escalation_level.desc(), Incident.escalated_at)).unique().all()
+        .order_by(Incident.escalation_level.desc(), Incident.escalated_at, Incident.id)).unique().all()
     return render_template("incidents/escalations.html", rows=rows, now=services.now())

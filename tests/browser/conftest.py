@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from gridsys import create_app, localdb
 from gridsys.cli import DATA, upgrade_database
 from gridsys.db import make_engine
-from gridsys.incidents import escalation, lifecycle, services as incidents
+from gridsys.incidents import lifecycle, services as incidents
 from gridsys.incidents.catalogue import load_catalogue
 from gridsys.people import services as people
 from gridsys.zones.transfer import import_zones
@@ -132,7 +132,7 @@ def _incidents(session: Session, who: SimpleNamespace) -> dict:
     for key in ("late_safety", "late_escalated", "other_area_late"):
         made[key].due_at = now - timedelta(hours=2)
         made[key].next_escalation_at = now - timedelta(hours=1)
-    escalation.raise_level(session, made["late_escalated"], now, trigger="overdue")
+    lifecycle.escalate(session, made["late_escalated"], now, trigger="overdue")
     lifecycle.transition(session, made["resolved"], who.w0101a, "accept")
     lifecycle.transition(session, made["resolved"], who.w0101a, "resolve", note="已清理")
     session.flush()

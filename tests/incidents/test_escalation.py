@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from gridsys.errors import Conflict, Forbidden, GridsysError
-from gridsys.incidents import escalation, notify
+from gridsys.incidents import deadlines, escalation, notify
 from gridsys.incidents.models import Incident, Notification
 from gridsys.people import services as people
 from gridsys.people.models import AreaLeader
@@ -316,7 +316,7 @@ def test_without_an_area_leader_level_one_goes_to_the_town_admins(session, world
     incident = overdue(session, world)
     sweep(session)
     assert escalations_of(session, incident)[0].data["holders"] == ["admin"]
-    assert escalation.holders(session, incident) == [world.admin]
+    assert deadlines.holders(session, incident) == [world.admin]
     assert [n.incident_id for n in inbox_of(session, world.admin)] == [incident.id]
     assert inbox_of(session, world.leader1) == []
 

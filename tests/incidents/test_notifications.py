@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from gridsys.incidents import escalation, notify
+from gridsys.incidents import escalation, notify, permissions
 from gridsys.incidents.models import Notification
 from gridsys.zones import redraw
 from gridsys import boundaries
@@ -204,12 +204,11 @@ def test_the_extension_notice_says_by_how_much(session, world, handled):
 
 
 def test_reassign_offers_only_people_the_server_would_take(session, world, handled):
-    from gridsys.incidents import lifecycle
     from gridsys.people import services as people
-    assert "general1" in [c.user.username for c in lifecycle.reassign_candidates(session, handled)]
+    assert "general1" in [c.user.username for c in permissions.reassign_candidates(session, handled)]
     people.set_roles(session, world.general1, [])   # no longer a grid worker; the assignment row stays
     session.commit()
-    assert "general1" not in [c.user.username for c in lifecycle.reassign_candidates(session, handled)]
+    assert "general1" not in [c.user.username for c in permissions.reassign_candidates(session, handled)]
 
 
 def test_a_dispatched_report_queues_the_towns_webhooks_too(session, world):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from gridsys import geo
 from gridsys.errors import GridsysError, NotFound
 from gridsys.incidents.models import Incident, IncidentEvent
-from gridsys.incidents.services import due_hours
+from gridsys.incidents.deadlines import due_hours
 from gridsys.people import services as people
 from gridsys.people.models import GridAssignment
 from gridsys import boundaries
