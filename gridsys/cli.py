@@ -12,8 +12,18 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from sqlalchemy import select
+
 from . import db
 from .commands import transactional
+from .incidents.catalogue import load_catalogue
+from .incidents.cli import escalate_command, webhooks_cli
+from .localdb import var_dir
+from .people.cli import tokens_cli, users_cli
+from .people.demo import load_demo_people
+from .zones.cli import zones_cli
+from .zones.models import Town
+from .zones.transfer import import_zones, load_json
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
@@ -114,8 +124,6 @@ def db_history(verbose):
 @db_cli.command("is-empty")
 def db_is_empty():
     """Exit 0 when no town exists yet (used by `make run` to load the demo once)."""
-    from sqlalchemy import select
-    from .zones.models import Town
     sys.exit(0 if db.session().scalar(select(Town.id).limit(1)) is None else 1)
 
 
@@ -127,7 +135,6 @@ categories_cli = AppGroup("categories", help="The incident category catalogue.")
 @transactional
 def categories_load(path):
     """Load (upsert) the catalogue from a JSON file; absent categories are retired."""
-    from .incidents.catalogue import load_catalogue
     counts = load_catalogue(db.session(), Path(path).read_bytes())
     click.echo(f"categories: {counts['created']} created, {counts['updated']} updated, "
                f"{counts['retired']} retired")
@@ -140,7 +147,6 @@ DEMO_TOWN = "500106110"
 
 
 def demo_accounts_file() -> Path:
-    from .localdb import var_dir
     return var_dir() / "demo-accounts.txt"
 
 
@@ -149,9 +155,6 @@ def demo_accounts_file() -> Path:
 def demo_load():
     """Load the demo town, its areas and grids, the category catalogue and the demo people.
     Their passwords go to var/demo-accounts.txt (mode 600)."""
-    from .incidents.catalogue import load_catalogue
-    from .people.demo import load_demo_people
-    from .zones.transfer import import_zones, load_json
     session = db.session()
     counts = import_zones(session, load_json((DATA / "demo_town.geojson").read_bytes()),
                           actor="demo", reason="demo data")
@@ -184,9 +187,6 @@ def demo_accounts():
 
 
 def register(app: Flask) -> None:
-    from .incidents.cli import escalate_command, webhooks_cli
-    from .people.cli import tokens_cli, users_cli
-    from .zones.cli import zones_cli
     for group in (db_cli, categories_cli, demo_cli, zones_cli, users_cli, tokens_cli, webhooks_cli,
                   escalate_command):
         app.cli.add_command(group)

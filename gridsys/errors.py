@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from . import db
 from .refusals import http_error_code, refusal_text
 
 
@@ -46,7 +47,6 @@ def _wants_json() -> bool:
 def register(app: Flask) -> None:
     def rollback():
         """An error page must not run on a failed transaction (the header counts unread messages)."""
-        from . import db
         try:
             db.session().rollback()
         except Exception:  # noqa: BLE001 (the original error is what the user must see)

@@ -12,6 +12,7 @@ from ..people import access, auth, services as people_services
 from ..inputs import whole_number
 from . import deadlines, lifecycle, notify, photos, queues, reporting_aids, scoping, services
 from ..zones.models import Grid
+from .geojson import incidents_feature_collection
 from .models import Category, IncidentPhoto
 from .routing import reason_text
 from . import schemas
@@ -290,7 +291,6 @@ def parse_bbox(value: str | None):
 @auth.login_required
 def geojson():
     """Incidents in scope (and bbox) as an RFC 7946 FeatureCollection, built in the database."""
-    from .geojson import incidents_feature_collection
     filters = services.parse_filters(request.args, settings.of(db.session()))
     bbox = parse_bbox(request.args.get("bbox"))
     body = incidents_feature_collection(db.session(), auth.current_scope(), filters, bbox,

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from ..clock import now
+from ..people import access
 from ..people.models import User
 from . import scoping, webhooks
 from .models import Incident, Notification
@@ -53,7 +54,6 @@ def _mine(user: User, scope, *columns):
     scope is checked on each notification's own incident (a join on its key), so the cost follows
     the person's notifications, not the number of incidents in their scope."""
     if scope is None:
-        from ..people import access
         scope = access.scope_for(object_session(user), user)
     return (select(*columns).select_from(Notification)
             .outerjoin(Incident, Incident.id == Notification.incident_id)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from .. import geo
 from ..people.models import User
-from ..zones.models import Area, Grid
+from ..zones.models import Area, Grid, Town
 from ..zones.services import Location, parent_code
 from . import lifecycle, routing
 from .models import OPEN_STATUSES, Category, Incident
@@ -137,7 +137,6 @@ def _locate_unchanged(session: Session, plan, point, row):
 
 
 def _location(session: Session, plan, grid_code, area_code, town_id) -> Location:
-    from ..zones.models import Town
     area = session.scalar(select(Area).where(Area.code == area_code)) if area_code else None
     grid = None
     if grid_code:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..people.models import User
+from ..people.services import current_duties
 from ..zones.services import Location, locate
 from . import routing
 from .models import Category, Incident
@@ -61,7 +62,6 @@ def frequent_categories(session: Session, user: User, *, at: datetime | None = N
 def favourite_categories(session: Session, user: User) -> list[str]:
     """What the report form offers first: the categories ``user`` reports most, then the rest of
     their own duties' categories (catalogue order), at most FREQUENT_LIMIT."""
-    from ..people.services import current_duties
     chosen = frequent_categories(session, user)
     duties = {d.duty for d in current_duties(session, user)} - {"general"}
     if duties and len(chosen) < FREQUENT_LIMIT:

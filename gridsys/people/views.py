@@ -9,10 +9,12 @@ from sqlalchemy import select
 
 from .. import applog, db
 from ..errors import GridsysError, NotFound
+from ..geo import from_db, to_geojson
 from ..inputs import whole_number
 from ..refusals import refusal_text
 from ..zones.models import Area, Grid, Town
 from . import auth, services
+from .access import require
 from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
 from .models import AreaLeader, GridAssignment, TownAdmin, User
 
@@ -185,8 +187,6 @@ def admin_gaps():
 @auth.login_required
 def api_grid(code):
     """A grid in scope with its geometry and current workers by duty."""
-    from ..geo import from_db, to_geojson
-    from .access import require
     session = db.session()
     grid = require(session, auth.current_scope(), Grid, code)
     workers = session.scalars(select(GridAssignment).where(GridAssignment.grid_id == grid.id,

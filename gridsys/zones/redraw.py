@@ -23,6 +23,7 @@ from ..errors import GridsysError, NotFound
 from ..inputs import has_visible, text_or_none
 from . import services
 from .models import MODELS, Area, BoundaryRevision, Grid
+from .transfer import parse_features
 
 SLIVER_M2 = 10.0  # m²: pieces smaller than this are floating-point crumbs of a difference, not ground
 GAP_POLICIES = ("neighbour", "gap")
@@ -351,7 +352,6 @@ def plan_batch(session: Session, area_code: str, collection, *, lock: bool = Fal
     """Replace an area's grids with a FeatureCollection of grids (codes of that area): existing
     codes are reshaped, new codes created, missing ones retired; the result must tile no more
     than the area."""
-    from .transfer import parse_features
     area = _zone(session, "area", area_code, lock=lock)
     features = parse_features(session, collection)
     wrong = [f for f in features if f.level != "grid" or services.parent_code("grid", f.code) != area.code]

@@ -6,7 +6,6 @@ checked against the database; the first refusal names the feature and undoes eve
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
