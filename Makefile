@@ -53,6 +53,13 @@ test: db
 bench: db
 	$(PY) -m bench
 
+# Load with faults (issue 13): workers log incidents with resends while leaders poll and sweeps run,
+# then a database restart, a killed worker, slow clients; checks nothing acknowledged was lost or doubled.
+# Options: make load LOAD_ARGS="--duration 60 --server waitress" (python -m bench.load --help).
+.PHONY: load
+load: db
+	$(PY) -m bench.load $(LOAD_ARGS)
+
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m gridsys.localdb stop; fi
 
