@@ -44,6 +44,13 @@ DEFAULTS = {
     # Browser sessions (people/auth.py): a phone used at least weekly stays logged in, up to 30 days.
     "SESSION_IDLE_HOURS": 7 * 24,
     "SESSION_MAX_DAYS": 30,
+    # The residents' channel: days to rate a closure (回访), days for the leader to decide on an
+    # unsatisfied rating, days a resident's contact is kept after closure (then purged by the sweep).
+    "RATING_DAYS": 7,
+    "REVIEW_DAYS": 7,
+    "CONTACT_RETENTION_DAYS": 30,
+    # Resident reports: at most this many per address and per device in an hour.
+    "RESIDENT_REPORTS_PER_HOUR": 5,
     # Absolute address of the app, for links in webhook messages.
     "BASE_URL": "http://127.0.0.1:8000",
     # Send webhooks right after the commit that wrote them (gridsys/outbox.py); the sweep retries.
@@ -72,6 +79,10 @@ ENVIRONMENT = {
     "GRIDSYS_REPORTER_MAY_CLOSE": ("REPORTER_MAY_CLOSE", lambda v: v.lower() in ("1", "true", "yes")),
     "GRIDSYS_WEBHOOKS_IN_BACKGROUND": ("WEBHOOKS_IN_BACKGROUND", lambda v: v.lower() in ("1", "true", "yes")),
     "GRIDSYS_DUE_SOON_HOURS": ("DUE_SOON_HOURS", int),
+    "GRIDSYS_RATING_DAYS": ("RATING_DAYS", int),
+    "GRIDSYS_REVIEW_DAYS": ("REVIEW_DAYS", int),
+    "GRIDSYS_CONTACT_RETENTION_DAYS": ("CONTACT_RETENTION_DAYS", int),
+    "GRIDSYS_RESIDENT_REPORTS_PER_HOUR": ("RESIDENT_REPORTS_PER_HOUR", int),
     "GRIDSYS_SESSION_IDLE_HOURS": ("SESSION_IDLE_HOURS", int),
     "GRIDSYS_SESSION_MAX_DAYS": ("SESSION_MAX_DAYS", int),
 }
@@ -119,6 +130,11 @@ def load(overrides: dict | None = None) -> dict:
     hours = cfg["DUE_SOON_HOURS"]
     if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 168:
         raise ConfigError(f"GRIDSYS_DUE_SOON_HOURS is a whole number of hours from 1 to 168, not {hours!r}")
+    for key, low, high in (("RATING_DAYS", 1, 365), ("REVIEW_DAYS", 1, 365), ("CONTACT_RETENTION_DAYS", 1, 3650),
+                           ("RESIDENT_REPORTS_PER_HOUR", 1, 1000)):
+        value = cfg[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"GRIDSYS_{key} is a whole number from {low} to {high}, not {value!r}")
     if os.environ.get("GRIDSYS_PROXY_COUNT"):
         raise ConfigError("GRIDSYS_PROXY_COUNT is replaced by GRIDSYS_TRUSTED_PROXIES: the proxy's addresses, "
                           "e.g. GRIDSYS_TRUSTED_PROXIES=127.0.0.1 for nginx on the same machine")

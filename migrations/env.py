@@ -9,6 +9,7 @@ from gridsys.db import Base
 import gridsys.incidents.models  # noqa: F401  (registers tables)
 import gridsys.people.models  # noqa: F401
 import gridsys.zones.models  # noqa: F401
+import gridsys.residents.models  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, pool, text
 import gridsys.incidents.models  # noqa: F401  (registers tables, as migrations/env.py does)
 import gridsys.people.models  # noqa: F401
 import gridsys.zones.models  # noqa: F401
+import gridsys.residents.models  # noqa: F401
 from gridsys import create_app, localdb
 from gridsys.cli import REPO, alembic_config, upgrade_database
 from gridsys.db import Base

@@ -1,4 +1,5 @@
-"""Loading and checking the category catalogue (category -> duty, deadlines, priority, sensitive)."""
+"""Loading and checking the category catalogue (category -> duty, deadlines, priority, sensitive,
+and for residents: may they choose it, its plain-word name, its response hours)."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -12,7 +13,11 @@ from .models import PRIORITIES, Category
 FIELDS = ("code", "name_zh", "name_en", "duty", "deadline_hours", "escalate_after_hours", "priority")
 # Optional true/false fields and their defaults. Sensitive (心理咨询, 民政救济, disputes): group
 # robots and the JSON webhook get only the code, the category and a link.
-FLAGS = {"active": True, "sensitive": False}
+FLAGS = {"active": True, "sensitive": False, "resident_choice": False}
+# The residents' channel: the plain-word names residents read (optional: the catalogue's name
+# otherwise) and how soon a resident's report must be registered (立案) or declined.
+PLAIN = ("plain_zh", "plain_en")
+DEFAULT_RESPONSE_HOURS = 24
 
 
 def _check_entry(index: int, entry) -> dict:
@@ -38,11 +43,20 @@ def _check_entry(index: int, entry) -> dict:
     for key in ("name_zh", "name_en"):
         if not isinstance(entry[key], str) or not entry[key].strip() or len(entry[key]) > 100:
             raise GridsysError("name_invalid", f"{where} ({code}): {key} is 1 to 100 characters")
+    for key in PLAIN:
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 100):
+            raise GridsysError("name_invalid", f"{where} ({code}): {key} is 1 to 100 characters")
+    response = entry.get("response_hours", DEFAULT_RESPONSE_HOURS)
+    if not isinstance(response, int) or isinstance(response, bool) or not 0 < response <= 24 * 90:
+        raise GridsysError("hours_invalid", f"{where} ({code}): response_hours is a whole number of hours "
+                                            "from 1 to 2160")
     flags = {key: entry.get(key, default) for key, default in FLAGS.items()}
     for key, value in flags.items():
         if not isinstance(value, bool):
             raise GridsysError("category_malformed", f"{where} ({code}): {key} is true or false")
-    return {**{f: entry[f] for f in FIELDS}, **flags}
+    return {**{f: entry[f] for f in FIELDS}, **flags, **{k: entry.get(k) for k in PLAIN},
+            "response_hours": response}
 
 
 def load_catalogue(session: Session, text: str | bytes) -> dict:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import settings
 from ..clock import now
-from . import lifecycle, notify, queues
+from . import lifecycle, notify, privacy, queues
 from .models import Incident
 
 SWEEP_BATCH = 500
@@ -26,8 +26,8 @@ SWEEP_BATCH = 500
 def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP_BATCH,
           due_soon_hours: int | None = None) -> list[int]:
     """One pass: escalate every incident whose next_escalation_at has passed (evaluated at
-    ``as_of``, default now; events carry the real time), and tell each handler whose deadline is
-    near (``due_soon``, once per deadline). Flushes; the caller commits. Returns the ids escalated."""
+    ``as_of``, default now; events carry the real time), tell each handler whose deadline is
+    near (``due_soon``, once per deadline), and forget residents' contacts past their time. Flushes; the caller commits. Returns the ids escalated."""
     as_of = as_of or now()
     done: list[int] = []
     last_id = 0
@@ -35,6 +35,7 @@ def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP
     try:
         _warn_due_soon(session, as_of, settings.of(session).due_soon_hours if due_soon_hours is None else due_soon_hours,
                        batch)
+        privacy.purge_contacts(session, days=settings.of(session).contact_retention_days, as_of=as_of)
         while True:
             raised = lifecycle.escalate_due(session, as_of, batch=batch, after_id=last_id)
             done += raised

@@ -13,11 +13,12 @@ from .models import Incident, IncidentEvent
 
 def record(session: Session, incident: Incident, actor: User | None, action: str, from_status, to_status,
            *, note: str = "", data: dict | None = None, at: datetime | None = None,
-           flush: bool = True) -> IncidentEvent:
-    """Append one event to the incident's audit trail."""
+           flush: bool = True, public: bool = False) -> IncidentEvent:
+    """Append one event to the incident's audit trail (``public``: its note is a reply the resident
+    who reported it may read)."""
     event = IncidentEvent(incident_id=incident.id, actor_id=actor.id if actor else None, action=action,
                           from_status=from_status, to_status=to_status, note=note or "", data=data or {},
-                          at=at or now())
+                          at=at or now(), public=public)
     session.add(event)
     if flush:
         session.flush()

@@ -31,8 +31,15 @@ class Category(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     # Group robots get only the code, the category and a link (心理咨询, 民政救济, disputes).
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The residents' channel: may a resident choose it, its plain-word name, and how soon a
+    # resident's report of it must be registered (立案) or declined.
+    resident_choice: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    plain_zh: Mapped[str | None] = mapped_column(String(100))
+    plain_en: Mapped[str | None] = mapped_column(String(100))
+    response_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{4}$'", name="code_format"),
+        CheckConstraint("response_hours > 0", name="response_hours_positive"),
         CheckConstraint(f"duty IN {DUTIES}", name="duty_known"),
         CheckConstraint(f"priority IN {PRIORITIES}", name="priority_known"),
         CheckConstraint("deadline_hours > 0 AND escalate_after_hours > 0", name="hours_positive"),
@@ -41,8 +48,17 @@ class Category(Base):
     def name(self, locale: str = "zh") -> str:
         return self.name_en if locale == "en" else self.name_zh
 
+    def plain_name(self, locale: str = "zh") -> str:
+        """The name residents read (plain words), else the catalogue's."""
+        return (self.plain_en if locale == "en" else self.plain_zh) or self.name(locale)
+
 
 STATUSES = ("reported", "assigned", "in_progress", "resolved", "closed", "reopened", "cancelled")
+# How a report came in: a staff member's phone, a resident's page, a resident's call entered by
+# staff, an Open311 client. Every channel but staff waits for 立案 (registration).
+CHANNELS = ("staff", "resident", "phone", "open311")
+RATINGS = ("satisfied", "basically", "unsatisfied")   # 满意, 基本满意, 不满意
+CANCEL_REASONS = ("declined", "duplicate", "other")    # 不予受理, 重复 (merged), other
 OPEN_STATUSES = ("reported", "assigned", "in_progress", "reopened")
 OBSERVED_SHOWN_APART = timedelta(minutes=1)
 
@@ -85,6 +101,21 @@ class Incident(Base):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # The deadline the "due soon" notice went out for: once per deadline (a new deadline, a new notice).
     due_soon_sent_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The residents' channel: the contact for a call back (purged after closure), the private
+    # tracking link's SHA-256, 立案, why it was cancelled, and the 回访 and its review.
+    channel: Mapped[str] = mapped_column(String(10), default="staff", server_default="staff")
+    contact_phone: Mapped[str | None] = mapped_column(String(20))
+    contact_name: Mapped[str | None] = mapped_column(String(60))
+    tracking_hash: Mapped[str | None] = mapped_column(String(64))
+    registered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_reason: Mapped[str | None] = mapped_column(String(12))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    rating: Mapped[str | None] = mapped_column(String(12))
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rated_via: Mapped[str | None] = mapped_column(String(10))    # web | phone
+    review: Mapped[str | None] = mapped_column(String(10))       # of an unsatisfied rating: reopened | confirmed
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     category: Mapped[Category] = relationship()
     grid = relationship("Grid")
@@ -92,6 +123,7 @@ class Incident(Base):
     town = relationship("Town")
     reporter = relationship("User", foreign_keys=[reporter_id])
     assignee = relationship("User", foreign_keys=[assignee_id])
+    duplicate_of = relationship("Incident", remote_side="Incident.id", foreign_keys=[duplicate_of_id])
     events: Mapped[list["IncidentEvent"]] = relationship(back_populates="incident",
                                                          order_by="IncidentEvent.id")
     photos: Mapped[list["IncidentPhoto"]] = relationship(back_populates="incident",
@@ -100,6 +132,9 @@ class Incident(Base):
     __table_args__ = (
         CheckConstraint(f"status IN {STATUSES}", name="status_known"),
         CheckConstraint(f"priority IN {PRIORITIES}", name="priority_known"),
+        CheckConstraint(f"channel IN {CHANNELS}", name="channel_known"),
+        CheckConstraint(f"rating IS NULL OR rating IN {RATINGS}", name="rating_known"),
+        CheckConstraint(f"cancel_reason IS NULL OR cancel_reason IN {CANCEL_REASONS}", name="cancel_reason_known"),
         Index("ix_incidents_geom", "geom", postgresql_using="gist"),
         Index("ix_incidents_grid_open", "grid_id", postgresql_where=text(f"status IN {OPEN_STATUSES}")),
         Index("ix_incidents_area_id", "area_id"),
@@ -116,6 +151,14 @@ class Incident(Base):
               postgresql_where=text(f"escalation_level > 0 AND status IN {OPEN_STATUSES}")),
         Index("ix_incidents_unassigned_open", "town_id",
               postgresql_where=text(f"assignee_id IS NULL AND status IN {OPEN_STATUSES}")),
+        Index("ix_incidents_to_register", "assignee_id", "area_id",
+              postgresql_where=text("status = 'reported' AND channel <> 'staff'")),
+        Index("ix_incidents_unsatisfied", "area_id",
+              postgresql_where=text("status = 'closed' AND rating = 'unsatisfied' AND review IS NULL")),
+        Index("ix_incidents_tracking_hash", "tracking_hash", unique=True),
+        Index("ix_incidents_grid_created", "grid_id", "created_at"),
+        Index("ix_incidents_contact_held", "closed_at",
+              postgresql_where=text("contact_phone IS NOT NULL OR contact_name IS NOT NULL")),
     )
 
     @property
@@ -143,6 +186,8 @@ class IncidentEvent(Base):
     to_status: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict] = mapped_column(JSONB, default=dict)
+    # A reply the resident who reported it may read (on the tracking page and the public results).
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     incident: Mapped[Incident] = relationship(back_populates="events")
     actor = relationship("User")
 
@@ -163,6 +208,8 @@ class IncidentPhoto(Base):
     client_uuid: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     thumbnail: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    # Marked public by the handler (an "after" photo): shown to the resident and on the public results.
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     incident: Mapped[Incident] = relationship(back_populates="photos")
 
 

@@ -3,7 +3,8 @@ and, where the town configured one, through its group robots and JSON webhook (`
 
 Kinds: ``assigned`` (dispatched, reassigned or taken over to them), ``returned`` (返工),
 ``instructed`` (批示下派: sent back down with instructions), ``extended``, ``due_soon`` (once per
-deadline, from the sweep), ``to_verify`` (resolved: awaits their 核查), ``escalated``.
+deadline, from the sweep), ``to_verify`` (resolved: awaits their 核查), ``escalated``, ``to_register``
+(a resident's report awaits their 立案), ``unsatisfied`` (a resident rated the closure 不满意).
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from ..people.models import User
 from . import scoping, webhooks
 from .models import Incident, Notification
 
-KINDS = ("assigned", "returned", "instructed", "extended", "due_soon", "to_verify", "escalated")
+KINDS = ("assigned", "returned", "instructed", "extended", "due_soon", "to_verify", "escalated", "to_register",
+         "unsatisfied")
 
 
 def notify(session: Session, incident: Incident, kind: str, people, data: dict | None = None, *,

@@ -12,6 +12,7 @@ from ..people.models import GridAssignment, User
 from . import routing, scoping
 from .deadlines import MAX_LEVEL
 from .lifecycle import ACTIONS, may
+from .lifecycle.rules import RESIDENT_ONLY
 from .models import Incident
 
 
@@ -20,6 +21,13 @@ def allowed_actions(actor: User, scope: access.Scope, incident: Incident) -> lis
     hidden = {"escalate"} if incident.escalation_level >= MAX_LEVEL else set()
     if incident.escalation_level == 0:
         hidden.add("send_down")
+    if incident.channel == "staff":
+        hidden.update(RESIDENT_ONLY)
+    elif incident.status == "reported":   # a resident's report is registered, not reassigned or taken
+        hidden.update({"reassign", "take"})
+    if incident.status == "closed" and not (incident.rating == "unsatisfied" and incident.review is None
+                                            and scoping.manages_incident(scope, incident)):
+        hidden.update({"reopen", "confirm"})
     return [name for name, a in ACTIONS.items()
             if name not in hidden and incident.status in a.allowed_from and may(actor, scope, incident, a.who)]
 

@@ -1,8 +1,9 @@
 """Work queues: what waits for this person, by role, most urgent first.
 
 The handler's 待受理 ``to_accept``, 处理中 ``in_progress`` and 被退回 ``returned`` (返工); the grid
-worker's and leader's 待立案 ``to_register``; the leader's 待核查 ``to_verify``, 督办 ``escalated``
-and 即将超期 ``due_soon``; the administrator's ``unassigned`` and their level-2 ``escalated``.
+worker's and leader's 待立案 ``to_register`` (residents' reports); the leader's 待核查 ``to_verify``,
+督办 ``escalated``, 即将超期 ``due_soon`` and 不满意 ``unsatisfied`` (a resident's 回访 to decide on);
+the administrator's ``unassigned`` and their level-2 ``escalated``.
 Each queue is one SQL condition, so the counts of all of a person's queues are one query.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ from ..people.models import AreaLeader, User
 from . import routing
 from .models import OPEN_STATUSES, Incident
 
-QUEUES = ("to_accept", "in_progress", "returned", "to_register", "to_verify", "escalated", "due_soon", "unassigned")
+QUEUES = ("to_accept", "in_progress", "returned", "to_register", "to_verify", "escalated", "due_soon", "unsatisfied",
+          "unassigned")
 HANDLER_QUEUES = ("to_accept", "in_progress", "returned")
 # Open and not yet resolved: what a deadline still applies to.
 WORKING = ("assigned", "in_progress", "reopened")
@@ -36,9 +38,9 @@ def of(user: User) -> tuple[str, ...]:
     if roles & {"grid_worker", "area_leader"}:
         names.append("to_register")
     if "area_leader" in roles:
-        names += ["to_verify", "escalated", "due_soon"]
+        names += ["to_verify", "escalated", "due_soon", "unsatisfied"]
     if "admin" in roles:   # what falls to them where an area has no leader, level 2, and the unrouted
-        names += [n for n in ("to_verify", "escalated", "unassigned") if n not in names]
+        names += [n for n in ("to_verify", "escalated", "unsatisfied", "unassigned") if n not in names]
     return tuple(names)
 
 
@@ -80,8 +82,12 @@ def condition(name: str, user: User, scope: Scope, rules: Settings, at: datetime
         return and_(mine, Incident.status == "in_progress")
     if name == "returned":      # 返工: sent back by the verifier
         return and_(mine, Incident.status == "reopened")
-    if name == "to_register":   # residents' reports awaiting 立案: none exist until the residents' channel
-        return false()
+    if name == "to_register":   # residents' reports awaiting 立案: the routed worker's, and their leader's
+        return and_(Incident.status == "reported", Incident.channel != "staff",
+                    or_(mine, _theirs(user, scope, true(), _leaderless())))
+    if name == "unsatisfied":   # closed, rated 不满意, not yet reviewed: reopen it or confirm the closure
+        return and_(Incident.status == "closed", Incident.rating == "unsatisfied", Incident.review.is_(None),
+                    _theirs(user, scope, true(), _leaderless()))
     if name == "to_verify":     # resolved in the areas they lead (administrators: where no one leads)
         return and_(Incident.status == "resolved", _theirs(user, scope, true(), _leaderless()))
     if name == "escalated":     # up to them: level 1 for leaders of its area, level 2 for administrators

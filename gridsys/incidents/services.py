@@ -182,15 +182,18 @@ def check_new(session: Session, data: NewIncident) -> CheckedReport:
                          town_hooked=row[7] if found else None)
 
 
-def create_incident(session: Session, reporter: User, data: NewIncident, *,
-                    at: datetime | None = None) -> tuple[Incident, bool]:
+def create_incident(session: Session, reporter: User | None, data: NewIncident, *, at: datetime | None = None,
+                    channel: str = "staff", contact: dict | None = None,
+                    tracking_hash: str | None = None) -> tuple[Incident, bool]:
     """Log and route an incident in one transaction. Returns (incident, created); the same
-    client UUID again returns the stored incident with created=False."""
+    client UUID again returns the stored incident with created=False. A resident's report
+    (``channel`` resident, phone or open311; ``reporter`` None, or the staff member who took the
+    call) is routed the same way and waits for 立案 (lifecycle.create)."""
     checked = check_new(session, data)
     client_uuid, lon, lat, category = checked.client_uuid, checked.lon, checked.lat, checked.category
     description, priority, address, found = checked.description, checked.priority, checked.address, checked.found
     if checked.existing_id is not None:
-        return _same_report(session.get(Incident, checked.existing_id), reporter)
+        return _same_report(session.get(Incident, checked.existing_id), reporter, channel)
     at = at or now()
     observed_at = observed_time(data.observed_at, at)
     if found is not None:
@@ -213,10 +216,11 @@ def create_incident(session: Session, reporter: User, data: NewIncident, *,
     incident = lifecycle.create(
         session, row, reporter=reporter, assignee=decision.assignee, town_hooked=checked.town_hooked,
         related={"category": category, "town": where.town, "area": where.area, "grid": where.grid},
-        report_data=_report_data(data, lon, lat, priority, observed_at))
+        report_data=_report_data(data, lon, lat, priority, observed_at), channel=channel, contact=contact,
+        tracking_hash=tracking_hash)
     if incident is None:   # a concurrent request with the same client UUID won
         existing = session.scalar(select(Incident).where(Incident.client_uuid == client_uuid))
-        return _same_report(existing, reporter)
+        return _same_report(existing, reporter, channel)
     return incident, True
 
 
@@ -231,8 +235,8 @@ def _report_data(data: NewIncident, lon: float, lat: float, priority: str, obser
     return kept
 
 
-def _same_report(existing: Incident, reporter: User) -> tuple[Incident, bool]:
-    if existing.reporter_id != reporter.id:
+def _same_report(existing: Incident, reporter: User | None, channel: str = "staff") -> tuple[Incident, bool]:
+    if existing.reporter_id != (reporter.id if reporter else None) or existing.channel != channel:
         raise Conflict("client_uuid_taken", "this client_uuid belongs to another person's report: "
                                             "generate a new one for each report")
     return existing, False

@@ -16,22 +16,26 @@ ACTION_NAMES = {"report": N_("Reported"), "dispatch": N_("Dispatched"), "unroute
                 "close": N_("Verify and close"), "reopen": N_("Send back (rework)"),
                 "cancel": N_("Cancel the incident"), "reassign": N_("Reassign"), "extend": N_("Extend deadline"),
                 "escalate": N_("Escalate"), "rehome": N_("Moved by a boundary change"), "take": N_("Take it over"),
-                "send_down": N_("Send back down with instructions")}
+                "send_down": N_("Send back down with instructions"), "to_register": N_("Awaiting registration"),
+                "register": N_("Register (立案)"), "decline": N_("Decline"), "merge": N_("Merge as a duplicate"),
+                "confirm": N_("Confirm the closure"), "rate": N_("Rated by the resident")}
 # What an action's note field asks for.
 NOTE_PROMPTS = {"resolve": N_("What was done"), "reopen": N_("What must be redone"),
                 "send_down": N_("Instructions"), "cancel": N_("Why it is cancelled (e.g. a duplicate)"),
                 "extend": N_("Why more time is needed"), "escalate": N_("Why it is beyond you"),
-                "comment": N_("Note")}
+                "comment": N_("Note"), "decline": N_("Reply to the resident: why it is not taken up"),
+                "confirm": N_("Reply to the resident"), "merge": N_("Note")}
 NOTE = N_("Note")
 
 QUEUE_NAMES = {"to_accept": N_("To accept"), "in_progress": N_("In progress"), "returned": N_("Sent back to me"),
                "to_register": N_("To register"), "to_verify": N_("To verify"), "escalated": N_("Escalated to me"),
-               "due_soon": N_("Due soon"), "unassigned": N_("Unassigned")}
+               "due_soon": N_("Due soon"), "unsatisfied": N_("Unsatisfied"), "unassigned": N_("Unassigned")}
 QUEUE_HINTS = {"to_accept": N_("Assigned to you, not yet accepted"), "in_progress": N_("Accepted by you"),
                "returned": N_("Sent back for rework"), "to_register": N_("Residents' reports awaiting registration"),
                "to_verify": N_("Resolved in your areas: verify and close, or send back"),
                "escalated": N_("Escalated to you: act on it or send it down with instructions"),
                "due_soon": N_("Open in your areas, due within %(h)d hours"),
+               "unsatisfied": N_("Closed, but the resident was not satisfied: reopen it or confirm the closure"),
                "unassigned": N_("Routed to nobody: assign someone")}
 
 # Why an incident was escalated (Incident.escalation_trigger), and who holds each level.
@@ -65,4 +69,16 @@ NOTICES = {
                         N_("It has been resolved: please verify and close it"),
                         N_("What was done: %(note)s")),
     "escalated": Notice(N_("Escalated"), N_("Incident escalated"), N_("It has been escalated: please supervise it")),
+    "to_register": Notice(N_("A resident's report to register"), N_("Resident's report"),
+                          N_("A resident reported it: please register it or decline it in time")),
+    "unsatisfied": Notice(N_("The resident was not satisfied"), N_("Resident not satisfied"),
+                          N_("The resident was not satisfied: please reopen it or confirm the closure"),
+                          N_("The resident said: %(note)s")),
 }
+# What a resident reads of the status (plain words), and of their rating.
+RESIDENT_STATUS = {"reported": N_("Received, waiting to be registered"), "assigned": N_("Registered and handed to a grid worker"),
+                   "in_progress": N_("Being handled"), "resolved": N_("Handled, being checked"),
+                   "closed": N_("Done"), "reopened": N_("Being handled again"), "cancelled": N_("Not taken up")}
+RATING_NAMES = {"satisfied": N_("Satisfied"), "basically": N_("Basically satisfied"), "unsatisfied": N_("Not satisfied")}
+CHANNEL_NAMES = {"staff": N_("Staff"), "resident": N_("Resident (web)"), "phone": N_("Resident (phone)"),
+                 "open311": N_("Open311 client")}

@@ -16,6 +16,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(40), unique=True)
     display_name: Mapped[str] = mapped_column(String(60))
     phone: Mapped[str | None] = mapped_column(String(20))
+    # The grid's public notice (网格公示) shows this person's phone only when they agreed.
+    phone_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")

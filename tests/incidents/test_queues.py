@@ -56,11 +56,11 @@ def test_each_role_counts_what_waits_for_it(session, world, day):
     assert counts(session, world.general1) == {**NONE_HANDLED, "to_register": 0}, "reporting is not handling"
     assert counts(session, world.worker21) == {"to_accept": 1, "in_progress": 0, "returned": 0, "to_register": 0}
     assert counts(session, world.leader1) == {**NONE_HANDLED, "to_register": 0, "to_verify": 1, "escalated": 1,
-                                               "due_soon": 0}
+                                               "due_soon": 0, "unsatisfied": 0}
     # The report in area 2's gap went to its leader to handle; area 1's work is not theirs.
     assert counts(session, world.leader2) == {"to_accept": 1, "in_progress": 0, "returned": 0, "to_register": 0,
-                                               "to_verify": 0, "escalated": 0, "due_soon": 0}
-    assert counts(session, world.admin) == {**NONE_HANDLED, "to_verify": 0, "escalated": 0, "unassigned": 0}
+                                               "to_verify": 0, "escalated": 0, "due_soon": 0, "unsatisfied": 0}
+    assert counts(session, world.admin) == {**NONE_HANDLED, "to_verify": 0, "escalated": 0, "unsatisfied": 0, "unassigned": 0}
 
 
 def test_lists_hold_what_the_counts_count_most_urgent_first(client, session, world, day):
@@ -116,7 +116,7 @@ def test_unassigned_is_the_administrators(session, world):
 def test_me_answers_unread_and_queues(client, session, world, day):
     response = client.get("/api/v1/me", headers=bearer(session, world.leader1))
     body = response.get_json()
-    assert body["queues"] == {**NONE_HANDLED, "to_register": 0, "to_verify": 1, "escalated": 1, "due_soon": 0}
+    assert body["queues"] == {**NONE_HANDLED, "to_register": 0, "to_verify": 1, "escalated": 1, "due_soon": 0, "unsatisfied": 0}
     assert body["unread"] == 3   # two resolved to verify, one escalated
     assert response.headers["Cache-Control"] == "no-store"
 

@@ -332,7 +332,9 @@ def test_message_names_the_level_two_holders(session, world, receiver):
 ROBOT_WORDS = {"assigned": ("事件分派", "请及时受理并处置"), "returned": ("退回返工", "核查未通过，请重新处置"),
                "instructed": ("批示下派", "领导已批示下派，请按批示处置"), "extended": ("事件延期", "处置期限已延长"),
                "due_soon": ("即将超期", "即将超期，请尽快办结"), "to_verify": ("待核查", "已办结，请核查结案"),
-               "escalated": ("事件升级", "已升级，请督办")}
+               "escalated": ("事件升级", "已升级，请督办"),
+               "to_register": ("居民诉求", "居民上报了诉求，请及时立案或答复不予受理"),
+               "unsatisfied": ("居民不满意", "居民评价不满意，请重新办理或维持结案")}
 
 
 @pytest.mark.parametrize("notice", notify.KINDS)

@@ -1,0 +1,130 @@
+"""Set-based forms: many incidents in a few statements (a redraw's re-homing, the sweep's escalations)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from ...clock import now
+from .. import deadlines, notify, webhooks
+from ..models import OPEN_STATUSES, Category, Incident
+from .rules import HANDED_OVER
+from .single import log_escalation
+
+def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: datetime) -> int:
+    """Boundary changes move open incidents: new grid, area and handler (from routing), set-based
+    so a redraw over a large town stays fast. A new handler must accept again (in_progress →
+    assigned) and is notified; an event on each incident explains the move. Returns the number moved."""
+    if not moves:
+        return 0
+    rows = session.execute(text("""
+        WITH m AS (
+            SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:grid_ids AS int[]), CAST(:area_ids AS int[]),
+                                 CAST(:assignee_ids AS int[]), CAST(:assigned_as AS text[]),
+                                 CAST(:routings AS jsonb[]), CAST(:datas AS jsonb[]), CAST(:hours AS int[]))
+                   AS m(id, grid_id, area_id, assignee_id, assigned_as, routing, data, hours)
+        ), old AS (
+            SELECT i.id, i.status, i.assignee_id FROM incidents i JOIN m ON m.id = i.id
+            WHERE i.status = ANY(CAST(:open AS text[])) FOR UPDATE OF i
+        ), upd AS (
+            UPDATE incidents i SET grid_id = m.grid_id, area_id = m.area_id, assignee_id = m.assignee_id,
+                   assigned_as = m.assigned_as, routing = m.routing, version = i.version + 1, updated_at = :at,
+                   status = CASE WHEN m.assignee_id IS NOT NULL AND m.assignee_id IS DISTINCT FROM i.assignee_id
+                                      AND NOT (i.status = 'reported' AND i.channel <> 'staff')  -- awaits 立案
+                                 THEN coalesce(CAST(:handed_over AS jsonb) ->> i.status, i.status)
+                                 ELSE i.status END,  -- HANDED_OVER
+                   dispatched_at = CASE WHEN m.assignee_id IS DISTINCT FROM i.assignee_id
+                                             AND NOT (i.status = 'reported' AND i.channel <> 'staff') THEN :at
+                                        ELSE i.dispatched_at END,
+                   -- dispatched for the first time by the move: it gets its deadline now
+                   due_at = CASE WHEN i.due_at IS NULL AND m.assignee_id IS NOT NULL
+                                 THEN CAST(:at AS timestamptz) + make_interval(hours => m.hours) ELSE i.due_at END,
+                   next_escalation_at = CASE WHEN i.due_at IS NULL AND m.assignee_id IS NOT NULL
+                                                  AND i.escalation_level = 0
+                                             THEN CAST(:at AS timestamptz) + make_interval(hours => m.hours)
+                                             ELSE i.next_escalation_at END
+            FROM m, old WHERE i.id = m.id AND old.id = m.id
+            RETURNING i.id, old.status AS from_status, i.status AS to_status, m.data, i.assignee_id,
+                      old.assignee_id AS old_assignee_id
+        ), told AS (  -- a new handler is told (in the app; group robots are not sent a whole redraw)
+            INSERT INTO notifications (user_id, incident_id, kind, data, created_at)
+            SELECT upd.assignee_id, upd.id, 'assigned', jsonb_build_object('by', CAST(:actor AS text), 'moved', true),
+                   CAST(:at AS timestamptz)
+            FROM upd WHERE upd.assignee_id IS NOT NULL AND upd.assignee_id IS DISTINCT FROM upd.old_assignee_id
+              AND upd.assignee_id IS DISTINCT FROM (SELECT id FROM users WHERE username = CAST(:actor AS text))
+        )
+        INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
+        SELECT upd.id, :at, (SELECT id FROM users WHERE username = :actor), 'rehome', upd.from_status,
+               upd.to_status, :note, upd.data FROM upd
+        RETURNING incident_id
+    """), {"ids": [m["id"] for m in moves], "grid_ids": [m["grid_id"] for m in moves],
+           "area_ids": [m["area_id"] for m in moves], "assignee_ids": [m["assignee_id"] for m in moves],
+           "assigned_as": [m["assigned_as"] for m in moves], "routings": [json.dumps(m["routing"]) for m in moves],
+           "datas": [json.dumps(m["data"]) for m in moves], "hours": [m.get("deadline_hours") for m in moves],
+           "at": at, "actor": actor, "note": reason, "open": list(OPEN_STATUSES),
+           "handed_over": json.dumps(HANDED_OVER)}).all()
+    session.expire_all()
+    return len(rows)
+
+
+def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int = 0) -> list[int]:
+    """Raise by one level each open incident whose ``next_escalation_at`` has passed at ``as_of``
+    (up to ``batch`` of them, ids above ``after_id``, each taken ``FOR UPDATE SKIP LOCKED`` so
+    concurrent sweeps never escalate one twice): one UPDATE, one INSERT of events and one of
+    notices for the whole batch, the same data ``escalate`` writes one by one. A drill (``as_of``
+    ahead of now) counts the next deadline from ``as_of`` too, so the same drill run again raises
+    nothing more (events keep the real time). Returns the ids raised, in order."""
+    at = now()
+    drill = as_of - at if as_of > at else timedelta(0)
+    rows = session.execute(
+        select(Incident.id, Incident.code, Incident.status, Incident.escalation_level, Incident.area_id,
+               Incident.town_id, Category.escalate_after_hours)
+        .join(Category, Category.code == Incident.category_code)
+        .where(Incident.status.in_(OPEN_STATUSES), Incident.next_escalation_at <= as_of,
+               Incident.next_escalation_at.is_not(None), Incident.id > after_id)
+        .order_by(Incident.id).limit(batch).with_for_update(skip_locked=True, of=Incident)).all()
+    if not rows:
+        return []
+    moves, told = [], []
+    for row in rows:
+        level = row.escalation_level + 1
+        people = deadlines.holders_at(session, level, row.area_id, row.town_id)
+        data = {"level": level, "trigger": "overdue" if level == 1 else "stale",
+                "holders": [u.username for u in people]}
+        following = deadlines.next_look(row.status, level, None, at, row.escalate_after_hours)
+        moves.append((row, data, following + drill if following is not None else None, people))
+        told += [(person.id, row.id, data) for person in {p.id: p for p in people}.values()]
+    session.execute(text("""
+        WITH m AS (
+            SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:levels AS int[]), CAST(:triggers AS text[]),
+                                 CAST(:next_at AS timestamptz[]), CAST(:datas AS jsonb[]))
+                   AS m(id, level, trigger, next_at, data)
+        ), upd AS (
+            UPDATE incidents i SET escalation_level = m.level, escalated_at = :at, escalation_trigger = m.trigger,
+                   next_escalation_at = m.next_at
+            FROM m WHERE i.id = m.id
+            RETURNING i.id, i.status, m.data
+        )
+        INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
+        SELECT id, :at, NULL, 'escalate', status, status, '', data FROM upd
+    """), {"ids": [m[0].id for m in moves], "levels": [m[1]["level"] for m in moves],
+           "triggers": [m[1]["trigger"] for m in moves], "next_at": [m[2] for m in moves],
+           "datas": [json.dumps(m[1]) for m in moves], "at": at})
+    notify.notify_many(session, "escalated", told, at=at)
+    _expire(session, [r.id for r in rows])
+    for row, data, _, people in moves:   # the town's webhooks (a town without any: one cached lookup)
+        if people and webhooks.town_webhooks(session, row.town_id):
+            webhooks.queue(session, session.get(Incident, row.id), "escalated", people, data)
+        log_escalation(row.id, row.code, data, None)
+    session.flush()
+    return [r.id for r in rows]
+
+
+def _expire(session: Session, ids: list[int]) -> None:
+    """Incidents written by SQL: any copy already loaded is read again when next used."""
+    wanted = set(ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Incident) and obj.id in wanted:
+            session.expire(obj)
