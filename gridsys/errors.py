@@ -1,11 +1,17 @@
 """Domain errors with a stable code, and the one place that maps them to HTTP."""
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from . import db
+from . import applog, db
 from .refusals import http_error_code, refusal_text
+
+
+DATABASE_RETRY_S = 5
 
 
 class GridsysError(Exception):
@@ -63,6 +69,22 @@ def register(app: Flask) -> None:
             return jsonify(error=exc.to_dict()), exc.status, headers
         return render_template("error.html", code=exc.code, status=exc.status,
                                message=refusal_text(exc)), exc.status, headers
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(exc):
+        """The database is restarting or out of reach (or a statement was cancelled): nothing was
+        written, and trying again shortly will work. 503 with Retry-After, as /healthz says, not
+        a 500: the phone's outbox resends either way, but a proxy and a person read it right."""
+        rollback()
+        applog.event("database_unavailable", level=logging.WARNING, error=type(exc.orig or exc).__name__)
+        refusal = GridsysError("database_unavailable", "the database is not reachable just now: try again in a "
+                                                       "few seconds", status=503)
+        headers = {"Retry-After": str(DATABASE_RETRY_S)}
+        if _wants_json():
+            return jsonify(error=refusal.to_dict()), 503, headers
+        return render_template("error.html", code=refusal.code, status=503,
+                               message=refusal_text(refusal)), 503, headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

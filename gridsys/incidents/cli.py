@@ -1,6 +1,7 @@
 """flask --app gridsys escalate / webhooks …"""
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timezone
 
@@ -8,7 +9,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from .. import db
+from .. import applog, db
 from ..commands import transactional
 from ..errors import GridsysError
 from ..inputs import INT4_MAX
@@ -34,10 +35,29 @@ def sweep_once(as_of: datetime | None) -> tuple[int, dict]:
     try:
         done = escalation.sweep(session, as_of=as_of)
         session.commit()
+        sent = webhooks.deliver_pending(session)
+        session.commit()   # no transaction (and no connection) held while the loop sleeps
     except BaseException:
         session.rollback()
         raise
-    return len(done), webhooks.deliver_pending(session)
+    return len(done), sent
+
+
+def _repeat(interval: int | None, work) -> None:
+    """Run ``work`` once, or every ``interval`` seconds for good: a pass that fails (the database
+    restarting, say) is logged and rolled back, and the next one tries again."""
+    while True:
+        if not interval:
+            work()
+            return
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 (a loop that dies stops every later pass)
+            db.session().rollback()
+            applog.event("pass_failed", level=logging.ERROR, command=click.get_current_context().info_name,
+                         error=type(exc).__name__, detail=str(exc)[:300])
+            click.echo(f"pass failed ({type(exc).__name__}); trying again in {interval} s", err=True)
+        time.sleep(interval)
 
 
 @click.command("escalate")
@@ -48,13 +68,12 @@ def sweep_once(as_of: datetime | None) -> tuple[int, dict]:
 def escalate_command(interval, as_of):
     """Escalate every incident past its deadline, once; then send pending webhooks."""
     as_of_time = _parse_time(as_of)
-    while True:
+
+    def one_pass():
         count, sent = sweep_once(as_of_time)
         click.echo(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} escalated {count}; webhooks "
                    f"{sent['delivered']} delivered, {sent['retry']} to retry, {sent['failed']} failed")
-        if not interval:
-            return
-        time.sleep(interval)
+    _repeat(interval, one_pass)
 
 
 @webhooks_cli.command("add")
@@ -97,12 +116,12 @@ def webhooks_list():
 @click.option("--loop", "interval", type=click.IntRange(min=1), help="Keep delivering every SECONDS.")
 def webhooks_deliver(interval):
     """Send pending webhook messages (the sweep does this too)."""
-    while True:
-        sent = webhooks.deliver_pending(db.session())
+    def one_pass():
+        session = db.session()
+        sent = webhooks.deliver_pending(session)
+        session.commit()
         click.echo(f"delivered {sent['delivered']}, to retry {sent['retry']}, failed {sent['failed']}")
-        if not interval:
-            return
-        time.sleep(interval)
+    _repeat(interval, one_pass)
 
 
 @webhooks_cli.command("log")

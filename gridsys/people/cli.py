@@ -11,7 +11,7 @@ from sqlalchemy import select
 from .. import db
 from ..commands import transactional
 from ..errors import GridsysError
-from . import services
+from . import roster, services
 from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
 from .models import ApiToken, User
 
@@ -46,7 +46,7 @@ def users_import(path):
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise GridsysError("file_unreadable", f"cannot read {path} as UTF-8 text: {exc}")
-    for user, generated in services.import_users_csv(db.session(), text):
+    for user, generated in roster.import_users_csv(db.session(), text):
         click.echo(f"{user.username}\t{generated}")
     click.echo("each password above must be changed at first login", err=True)
 

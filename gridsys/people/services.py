@@ -1,9 +1,8 @@
-"""Rules for people: accounts, passwords, logins, assignments, tokens. Flush, never commit."""
+"""Rules for people: accounts, passwords, logins, assignments, tokens. Flush, never commit.
+(Accounts from a CSV file: roster.py.)"""
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -14,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import now
 from ..errors import Conflict, GridsysError, NotFound
-from ..inputs import INT4_MAX, check_text
+from ..inputs import INT4_MAX
 from ..zones.models import Area, Grid, Town
 from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
 from .models import (ApiToken, AreaLeader, BrowserSession, GridAssignment, LoginFailure,
@@ -395,30 +394,3 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     row.revoked_at = now()
     session.flush()
     return row
-
-
-# --- CSV import ------------------------------------------------------------------------
-
-CSV_COLUMNS = ("username", "display_name", "phone", "roles")
-
-
-def import_users_csv(session: Session, text: str) -> list[tuple[User, str | None]]:
-    """Create accounts from CSV (username, display_name, phone, roles separated by ';').
-    All or nothing; each new account gets a generated password to change at first login."""
-    check_text(text, "the file")   # a NUL character would reach the database
-    reader = csv.DictReader(io.StringIO(text), skipinitialspace=True)
-    if reader.fieldnames is None or [f.strip() for f in reader.fieldnames][:4] != list(CSV_COLUMNS):
-        raise GridsysError("csv_header_invalid", f"the first line must be: {','.join(CSV_COLUMNS)}")
-    created = []
-    with session.begin_nested():
-        for row in reader:
-            line = reader.line_num  # the physical line, even after blank or multi-line rows
-            try:
-                created.append(create_user(session, row["username"] or "", display_name=row["display_name"],
-                                           phone=row["phone"], roles=(row["roles"] or "").split(";")))
-            except GridsysError as exc:
-                raise type(exc)(exc.code, f"line {line}: {exc.message}; nothing was imported",
-                                line=line) from None
-    if not created:
-        raise GridsysError("csv_empty", "the file has a header but no accounts")
-    return created
