@@ -75,6 +75,9 @@ def test_the_leader_registers_to_another_worker(session, world):
     incident = resident_report(session).incident
     act(session, incident, world.leader1, "register", assignee="general1")
     assert (incident.status, incident.assignee_id) == ("assigned", world.general1.id)
+    same = resident_report(session).incident   # naming the routed worker again is fine
+    act(session, same, world.leader1, "register", assignee="safety1")
+    assert (same.status, same.assignee_id) == ("assigned", world.safety1.id)
 
 
 def test_decline_cancels_with_a_public_reply(session, world):

@@ -102,7 +102,9 @@ def _apply(session, incident: Incident, actor: User, action: str, *, assignee, h
         _check_unreviewed(incident, scope, "confirm")
         incident.review, incident.reviewed_at = "confirmed", at
     elif action == "register":   # 立案: dispatched now (to the routed worker or the one named), deadline starts
-        data = _reassign(session, incident, assignee, at) if assignee else {}
+        named = (text_or_none(assignee, "assignee_invalid", "assignee (a username)") or "").strip().lower()
+        routed = incident.assignee.username if incident.assignee else None
+        data = _reassign(session, incident, named, at) if named and named != routed else {}
         if incident.assignee_id is None:
             raise GridsysError("assignee_required", "no worker was routed to this report: name who handles it",
                                status=422)
