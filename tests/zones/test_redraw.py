@@ -23,7 +23,7 @@ from gridsys.zones import redraw
 from gridsys.zones.models import Area, BoundaryRevision, Grid, Town
 from gridsys.zones.services import locate
 from tests.factories import cell
-from tests.zones.conftest import act, at, grid_row, report, same_snapshot, snapshot, stored
+from tests.zones.conftest import SAFETY, act, at, grid_row, report, same_snapshot, snapshot, stored
 
 REASON = "测试改界"
 TINY = 1e-9  # degrees²: what floating-point noise may leave of a difference (about 10 m²)
@@ -579,3 +579,23 @@ def test_batch_reusing_a_retired_code_is_refused_or_revives_the_grid(session, la
     except GridsysError:
         return  # refusing a retired code is a fine answer too
     assert located_at(session, 7, 8) == a1 + "004"
+
+
+def test_a_residents_report_awaiting_registration_moves_but_stays_unregistered(session, staff):
+    """A boundary move hands an unregistered resident's report to the new grid's worker for 立案,
+    not straight into their work: it stays reported, undispatched, with its response deadline."""
+    from gridsys.incidents.models import Notification
+    from gridsys.residents import services as residents
+    from tests.incidents.helpers import new_report
+    lon, lat = at(5, 3)
+    data = new_report(category=SAFETY)
+    data.lon, data.lat = lon, lat
+    waiting = residents.submit(session, data, secret="t").incident
+    session.commit()
+    due = waiting.due_at
+    save(session, reshape(session, staff.g1.code, cell(0, 0, 6, 6)))
+    moved = session.get(Incident, waiting.id)
+    assert (moved.status, moved.assignee_id, moved.dispatched_at, moved.due_at) == ("reported", staff.w1.id, None, due)
+    told = session.scalars(select(Notification.kind).where(Notification.user_id == staff.w1.id,
+                                                           Notification.incident_id == waiting.id)).all()
+    assert told == ["to_register"]

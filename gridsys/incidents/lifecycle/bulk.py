@@ -46,11 +46,13 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
                                              THEN CAST(:at AS timestamptz) + make_interval(hours => m.hours)
                                              ELSE i.next_escalation_at END
             FROM m, old WHERE i.id = m.id AND old.id = m.id
-            RETURNING i.id, old.status AS from_status, i.status AS to_status, m.data, i.assignee_id,
+            RETURNING i.id, old.status AS from_status, i.status AS to_status, m.data, i.assignee_id, i.channel,
                       old.assignee_id AS old_assignee_id
         ), told AS (  -- a new handler is told (in the app; group robots are not sent a whole redraw)
             INSERT INTO notifications (user_id, incident_id, kind, data, created_at)
-            SELECT upd.assignee_id, upd.id, 'assigned', jsonb_build_object('by', CAST(:actor AS text), 'moved', true),
+            SELECT upd.assignee_id, upd.id,
+                   CASE WHEN upd.to_status = 'reported' AND upd.channel <> 'staff' THEN 'to_register' ELSE 'assigned' END,
+                   jsonb_build_object('by', CAST(:actor AS text), 'moved', true),
                    CAST(:at AS timestamptz)
             FROM upd WHERE upd.assignee_id IS NOT NULL AND upd.assignee_id IS DISTINCT FROM upd.old_assignee_id
               AND upd.assignee_id IS DISTINCT FROM (SELECT id FROM users WHERE username = CAST(:actor AS text))
