@@ -9,8 +9,8 @@ from .. import db, geo, settings
 from ..errors import Forbidden, GridsysError, NotFound
 from ..i18n import locale as request_locale
 from ..people import access, auth, services as people_services
-from ..inputs import whole_number
-from . import deadlines, lifecycle, notify, photos, queues, reporting_aids, scoping, services
+from ..inputs import text_or_none, whole_number
+from . import deadlines, lifecycle, notify, permissions, photos, privacy, queues, reporting_aids, scoping, services
 from ..zones.models import Grid
 from .geojson import incidents_feature_collection
 from .models import Category, IncidentPhoto
@@ -21,8 +21,23 @@ from ..apidoc import Document, FeatureCollection, document, operation
 bp = Blueprint("incidents_api", __name__)
 
 
-def incident_json(incident, *, events: bool = False, locale: str = "en") -> dict:
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def viewer() -> tuple:
+    """The caller and their scope: what of a resident's contact they read (privacy.contact_for)."""
+    return auth.current_user(), auth.current_scope()
+
+
+def incident_json(incident, *, events: bool = False, locale: str = "en", seen_by: tuple | None = None) -> dict:
+    """``seen_by``: (user, scope) of the reader; a resident's phone is in full only for its handler
+    and the leaders in scope, masked for anyone else (and without ``seen_by``)."""
     point = geo.from_db(incident.geom)
+    if seen_by is not None:
+        contact = privacy.contact_for(*seen_by, incident)
+    else:
+        contact = privacy.Contact(privacy.mask_phone(incident.contact_phone), None, True)
     body = {
         "id": incident.id, "code": incident.code, "client_uuid": str(incident.client_uuid),
         "status": incident.status, "priority": incident.priority, "version": incident.version,
@@ -44,19 +59,27 @@ def incident_json(incident, *, events: bool = False, locale: str = "en") -> dict
         "escalated_at": incident.escalated_at.isoformat() if incident.escalation_level and incident.escalated_at
         else None,
         "reopen_count": incident.reopen_count,
+        "channel": incident.channel,
+        "contact_phone": contact.phone, "contact_name": contact.name,
+        "registered_at": _iso(incident.registered_at),
+        "cancel_reason": incident.cancel_reason,
+        "duplicate_of": incident.duplicate_of.code if incident.duplicate_of_id else None,
+        "rating": incident.rating, "rating_comment": incident.rating_comment, "rated_at": _iso(incident.rated_at),
+        "rated_via": incident.rated_via, "review": incident.review, "reviewed_at": _iso(incident.reviewed_at),
     }
     if events:
         body["escalation_holders"] = [u.username for u in deadlines.holders(db.session(), incident)] \
             if incident.escalation_level else []
         body["photos"] = [photo_json(incident, p) for p in incident.photos]
         body["events"] = [{"at": e.at.isoformat(), "action": e.action, "actor": e.actor.username if e.actor else None,
-                           "from": e.from_status, "to": e.to_status, "note": e.note, "data": e.data}
+                           "from": e.from_status, "to": e.to_status, "note": e.note, "data": e.data,
+                           "public": e.public}
                           for e in incident.events]
     return body
 
 
 def photo_json(incident, photo) -> dict:
-    return {"id": photo.id, "width": photo.width, "height": photo.height,
+    return {"id": photo.id, "width": photo.width, "height": photo.height, "public": photo.public,
             "client_uuid": str(photo.client_uuid) if photo.client_uuid else None,
             "url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=photo.id),
             "thumbnail_url": url_for("incidents_api.photo", incident_id=incident.id, photo_id=photo.id,
@@ -147,7 +170,7 @@ def create():
                                 observed_at=body.get("observed_at"), coords=body.get("coords"))
     incident, created = services.create_incident(session, auth.current_user(), data)
     session.commit()
-    return jsonify(incident_json(incident)), 201 if created else 200
+    return jsonify(incident_json(incident, seen_by=viewer())), 201 if created else 200
 
 
 @bp.get("/api/v1/incidents")
@@ -160,7 +183,8 @@ def index():
     session = db.session()
     rows, total = services.page_of(session, services.scoped_incidents(auth.current_scope(), filters,
                                                                       auth.current_user()), filters.page)
-    return jsonify(items=[incident_json(i) for i in rows], total=total, page=filters.page,
+    seen_by = viewer()
+    return jsonify(items=[incident_json(i, seen_by=seen_by) for i in rows], total=total, page=filters.page,
                    page_size=services.PAGE_SIZE)
 
 
@@ -170,7 +194,7 @@ def index():
 @auth.login_required
 def show(incident_id):
     incident = scoping.require_incident(db.session(), auth.current_scope(), incident_id)
-    return jsonify(incident_json(incident, events=True))
+    return jsonify(incident_json(incident, events=True, seen_by=viewer()))
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/transitions")
@@ -182,12 +206,32 @@ def transitions(incident_id):
     body = _json_body()
     session = db.session()
     incident = scoping.require_incident(session, auth.current_scope(), incident_id)
+    public = body.get("public")
+    if public is not None and not isinstance(public, bool):
+        raise GridsysError("public_invalid", "public is true or false", status=400)
     lifecycle.transition(session, incident, auth.current_user(), str(body.get("action") or ""),
                          note=body.get("note"),
                          expected_version=_version(body.get("version")), assignee=body.get("assignee"),
-                         hours=body.get("hours"), scope=auth.current_scope())
+                         hours=body.get("hours"), scope=auth.current_scope(), public=public is True,
+                         duplicate_of=text_or_none(body.get("duplicate_of"), "duplicate_of_invalid",
+                                                   "duplicate_of (an incident code)"))
     session.commit()
-    return jsonify(incident_json(incident, events=True))
+    return jsonify(incident_json(incident, events=True, seen_by=viewer()))
+
+
+@bp.post("/api/v1/incidents/<int:incident_id>/rating")
+@operation("recordCallback", "incidents", schemas.Incident, json=schemas.Callback,
+           summary="Record a telephone 回访 of a closed resident's report (its handler or a leader in scope)",
+           errors=schemas.CALLBACK_ERRORS)
+@auth.login_required
+def callback(incident_id):
+    body = _json_body()
+    session, user, scope = db.session(), auth.current_user(), auth.current_scope()
+    incident = scoping.require_incident(session, scope, incident_id)
+    permissions.require_callback(user, scope, incident)
+    lifecycle.rate(session, incident, body.get("rating"), body.get("comment"), via="phone", actor=user)
+    session.commit()
+    return jsonify(incident_json(incident, events=True, seen_by=(user, scope)))
 
 
 def _version(value):
@@ -216,6 +260,20 @@ def upload_photo(incident_id):
     photo, created = photos.upload_photo(session, incident, user, upload.read(), client_uuid)
     session.commit()
     return jsonify(photo_json(incident, photo)), 201 if created else 200
+
+
+@bp.patch("/api/v1/incidents/<int:incident_id>/photos/<int:photo_id>")
+@operation("setPhotoPublic", "incidents", schemas.Photo, json=schemas.PhotoFlags,
+           summary="Show a photo to the resident and on the public results (an after photo), or stop showing it",
+           errors=schemas.PHOTO_FLAG_ERRORS)
+@auth.login_required
+def photo_flags(incident_id, photo_id):
+    body = _json_body()
+    session, user, scope = db.session(), auth.current_user(), auth.current_scope()
+    incident = scoping.require_incident(session, scope, incident_id)
+    photo = photos.set_public(session, incident, user, scope, photo_id, body.get("public"))
+    session.commit()
+    return jsonify(photo_json(incident, photo))
 
 
 @bp.get("/incidents/<int:incident_id>/photos/<int:photo_id>")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import Forbidden
 from ..people import access
 from ..people.models import GridAssignment, User
 from . import routing, scoping
@@ -34,11 +35,17 @@ def allowed_actions(actor: User, scope: access.Scope, incident: Incident) -> lis
 
 def primary_actions(actor: User, scope: access.Scope, incident: Incident, allowed: list[str]) -> list[str]:
     """What this person should do next, of what they may (shown first and open; the rest folded):
+    a resident's report in 待立案 is registered or declined (by the routed worker or the leader);
     the handler accepts, then resolves; a verifier closes or sends back a resolved incident; a
-    leader acts on one escalated to them (instructions down, or another handler); an incident
-    routed to nobody gets a handler."""
+    closure the resident rated 不满意 is reopened or confirmed by the leader; a leader acts on one
+    escalated to them (instructions down, or another handler); an incident routed to nobody gets a
+    handler."""
     manager = scoping.manages_incident(scope, incident)
-    if incident.status == "resolved":
+    if incident.status == "reported" and incident.channel != "staff":
+        wanted = ["register", "decline"]
+    elif incident.status == "closed":   # offered only for an undecided 不满意 (allowed_actions)
+        wanted = ["reopen", "confirm"]
+    elif incident.status == "resolved":
         wanted = ["close", "reopen"]
     elif incident.assignee_id == actor.id:
         wanted = ["accept"] if incident.status in ("assigned", "reopened") else ["resolve"]
@@ -49,6 +56,20 @@ def primary_actions(actor: User, scope: access.Scope, incident: Incident, allowe
     else:
         wanted = []
     return [a for a in wanted if a in allowed]
+
+
+def may_record_callback(actor: User, scope: access.Scope, incident: Incident) -> bool:
+    """Whether to offer this person the telephone 回访 of a closed resident's report not yet rated:
+    its handler, and the leaders and administrators in scope (lifecycle.rate checks the rest)."""
+    return (incident.channel != "staff" and incident.status == "closed" and incident.rating is None
+            and (incident.assignee_id == actor.id or scoping.manages_incident(scope, incident)))
+
+
+def require_callback(actor: User, scope: access.Scope, incident: Incident) -> None:
+    """Refuse a telephone 回访 recorded by anyone but the handler or a leader in scope (what the
+    report's state allows is lifecycle.rate's to say, with its own codes)."""
+    if not (incident.assignee_id == actor.id or scoping.manages_incident(scope, incident)):
+        raise Forbidden("actor_not_allowed", "only the handler or the area's leader records a telephone 回访")
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Photos: checked by content, re-encoded (which drops EXIF, GPS included), thumbnailed; an
-upload from a phone is stored once per client UUID however often it is resent."""
+upload from a phone is stored once per client UUID however often it is resent. The handler or a
+leader marks a photo public (an "after" photo the resident and the public results may show)."""
 from __future__ import annotations
 
 import functools
@@ -14,9 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, GridsysError
+from ..errors import Conflict, Forbidden, GridsysError, NotFound
+from ..people.access import Scope
 from ..people.models import User
-from . import events
+from . import events, scoping
 from .models import Incident, IncidentEvent, IncidentPhoto
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -149,3 +151,28 @@ def upload_photo(session: Session, incident: Incident, user: User, raw: bytes,
     events.record(session, incident, user, "photo", incident.status, incident.status,
                     data={"photo_id": photo.id})
     return photo, True
+
+
+def may_publish(user: User, scope: Scope, incident: Incident) -> bool:
+    """Who decides what of an incident's photos the public sees: its handler, and the leaders and
+    administrators in scope (the people who answer for what was done)."""
+    return incident.assignee_id == user.id or scoping.manages_incident(scope, incident)
+
+
+def set_public(session: Session, incident: Incident, user: User, scope: Scope, photo_id, public) -> IncidentPhoto:
+    """Mark one of the incident's photos public (shown to the resident who reported it and on the
+    public results) or private again; logged on the incident. Refused to anyone but ``may_publish``."""
+    if not isinstance(public, bool):
+        raise GridsysError("public_invalid", "public is true or false", status=400)
+    if not may_publish(user, scope, incident):
+        raise Forbidden("actor_not_allowed", "only the handler or the area's leader decides which photos are public")
+    photo = session.scalar(select(IncidentPhoto).where(IncidentPhoto.id == photo_id,
+                                                       IncidentPhoto.incident_id == incident.id)) \
+        if isinstance(photo_id, int) and 0 < photo_id < 2**31 else None
+    if photo is None:
+        raise NotFound("photo_not_found", f"no photo {photo_id} on this incident")
+    if photo.public != public:
+        photo.public = public
+        events.record(session, incident, user, "photo_public", incident.status, incident.status,
+                      data={"photo_id": photo.id, "public": public})
+    return photo

@@ -1,15 +1,25 @@
 """What of an incident's people the public and other staff may read: residents' contacts masked,
 phone-like numbers in free text masked, and contacts forgotten some days after closure (the sweep
-does it; ``flask --app gridsys residents purge-contacts`` too)."""
+does it; ``flask --app gridsys residents purge-contacts`` too). Also the check of a contact given
+with a report, and the hash of a report's private tracking link, for a report staff enter for a
+caller (channel phone), which this layer writes without the residents' layer above it."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from ..clock import now
+from ..errors import GridsysError
+from ..inputs import text_or_none
+from ..people.access import Scope
+from ..people.models import User
+from . import scoping
 from .models import Incident
 
 # Anything that looks like a phone number in free text: mobiles, landlines with area codes, +86 forms.
@@ -22,6 +32,51 @@ def mask_phone(phone: str | None) -> str | None:
         return phone
     digits = re.sub(r"\D", "", phone)
     return digits[:3] + "*" * max(len(digits) - 7, 1) + digits[-4:] if len(digits) >= 8 else "*" * len(digits)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A resident's contact as one person may read it: in full, or the number masked and no name."""
+    phone: str | None
+    name: str | None
+    masked: bool
+
+
+def sees_contact(user: User, scope: Scope, incident: Incident) -> bool:
+    """The handler, and the leaders and administrators in scope, call the resident back: they read
+    the number in full; anyone else who sees the incident reads it masked."""
+    return incident.assignee_id == user.id or scoping.manages_incident(scope, incident)
+
+
+def contact_for(user: User, scope: Scope, incident: Incident) -> Contact:
+    if sees_contact(user, scope, incident):
+        return Contact(incident.contact_phone, incident.contact_name, False)
+    return Contact(mask_phone(incident.contact_phone), None, True)
+
+
+# A call-back number: 6 to 20 digits, spaces and dashes between them, a leading +.
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{4,18}[0-9]$")
+MAX_NAME = 60
+
+
+def check_contact(phone, name=None) -> dict:
+    """A caller's optional call-back number and name, as ``lifecycle.create`` stores them (the same
+    rule and codes as a resident's own report)."""
+    phone = (text_or_none(phone, "phone_invalid", "phone") or "").strip()
+    if phone and not PHONE_RE.match(phone):
+        raise GridsysError("phone_invalid", "the phone number has 6 to 20 digits (spaces and dashes allowed)")
+    name = (text_or_none(name, "contact_name_invalid", "name") or "").strip()
+    if len(name) > MAX_NAME:
+        raise GridsysError("contact_name_invalid", f"a name has at most {MAX_NAME} characters")
+    return {"phone": phone or None, "name": name or None}
+
+
+def tracking_hash(secret: str, client_uuid) -> str:
+    """The stored SHA-256 of a report's private tracking token (an HMAC of its client UUID with the
+    app's secret, 32 characters): what the residents' pages find a tracking link and a recovery by.
+    The same derivation as ``residents.services.tracking_token`` (a test holds them equal)."""
+    token = hmac.new(secret.encode(), f"track:{client_uuid}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def mask_numbers(text: str | None) -> str:

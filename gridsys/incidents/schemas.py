@@ -13,13 +13,16 @@ from ..geo import COORDINATE_SYSTEMS
 from ..inputs import INT4_MAX
 from ..zones.schemas import ZoneRef
 from . import deadlines, lifecycle, notify, queues, services
-from .models import DUTIES, PRIORITIES, STATUSES
+from .models import CANCEL_REASONS, CHANNELS, DUTIES, PRIORITIES, RATINGS, STATUSES
 
 Status = Literal[STATUSES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 Coords = Literal[COORDINATE_SYSTEMS]  # type: ignore[valid-type]
 Action = Literal[tuple(lifecycle.ACTIONS)]  # type: ignore[valid-type]
 Flag = Literal["true", "false", "1", "0"]
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
+Rating = Literal[RATINGS]  # type: ignore[valid-type]
+CancelReason = Literal[CANCEL_REASONS]  # type: ignore[valid-type]
 QueueName = Literal[queues.QUEUES]  # type: ignore[valid-type]
 NoticeKind = Literal[notify.KINDS]  # type: ignore[valid-type]
 QUEUES_TEXT = ("to_accept: assigned to the caller, not yet accepted; in_progress: accepted by the caller; "
@@ -38,6 +41,8 @@ class Photo(BaseModel):
     client_uuid: UUID | None = Field(description="made on the phone; a resend with it returns this photo")
     url: str
     thumbnail_url: str
+    public: bool = Field(description="shown to the resident who reported it and on the public results (an after "
+                                     "photo the handler or a leader marked public)")
 
 
 class Event(BaseModel):
@@ -48,6 +53,7 @@ class Event(BaseModel):
     to: str | None
     note: str | None
     data: dict[str, Any] | None
+    public: bool = Field(description="the note is a reply the resident who reported it reads")
 
 
 class Incident(BaseModel):
@@ -79,6 +85,24 @@ class Incident(BaseModel):
     escalation_trigger: Literal["overdue", "urgent", "manual", "stale"] | None
     escalated_at: datetime | None
     reopen_count: int
+    channel: Channel = Field(description="staff (logged by staff), or a resident's report: resident (the residents' "
+                                         "page), phone (a call entered by staff), open311 (an Open311 client)")
+    contact_phone: str | None = Field(description="the resident's call-back number: in full for the handler and the "
+                                                  "leaders and administrators in scope, masked (138****1111) for "
+                                                  "anyone else; null when none was given or it has been purged")
+    contact_name: str | None = Field(description="the resident's name, when given: only for those who read the "
+                                                 "number in full")
+    registered_at: datetime | None = Field(description="when a resident's report was registered (立案)")
+    cancel_reason: CancelReason | None = Field(description="why it was cancelled: declined (不予受理), duplicate "
+                                                           "(merged), other")
+    duplicate_of: str | None = Field(description="the code of the incident a merged duplicate repeats")
+    rating: Rating | None = Field(description="the resident's 回访 of the closure")
+    rating_comment: str | None
+    rated_at: datetime | None
+    rated_via: Literal["web", "phone"] | None = Field(description="by the resident (web) or a telephone 回访 (phone)")
+    review: Literal["reopened", "confirmed"] | None = Field(description="the leader's decision on an unsatisfied "
+                                                                        "rating")
+    reviewed_at: datetime | None
     escalation_holders: list[str] = Field(None, description="who holds an escalated incident (with its events)")
     photos: list[Photo] = Field(None, description="with its events")
     events: list[Event] = Field(None, description="one incident, not in lists")
@@ -108,12 +132,30 @@ class NewIncident(BaseModel):
 
 
 class Transition(BaseModel):
-    action: Action
+    action: Action = Field(description="a resident's report (reported) is registered (register, 立案), declined "
+                                       "(decline, 不予受理) or merged into another (merge); a closure the resident "
+                                       "rated unsatisfied is reopened (reopen) or confirmed (confirm) by the leader")
     note: str | None = Field(None, max_length=lifecycle.MAX_NOTE,
-                             description="required by comment, resolve, reopen, cancel, extend, escalate, send_down")
+                             description="required by comment, resolve, reopen, cancel, extend, escalate, send_down, "
+                                         "decline and confirm (the last two: the reply the resident reads)")
     version: int | None = Field(None, ge=0, le=INT4_MAX, description="the version read; a mismatch is 409 stale_update")
-    assignee: str | None = Field(None, description="username (reassign)")
+    assignee: str | None = Field(None, description="username (reassign; register: another handler than the routed "
+                                                   "one)")
     hours: int | None = Field(None, ge=1, le=deadlines.MAX_EXTENSION_HOURS, description="hours to add (extend)")
+    public: bool | None = Field(None, description="true: the note is a reply the resident who reported it reads "
+                                                  "(a resident's report; decline and confirm always are)")
+    duplicate_of: str | None = Field(None, max_length=40, description="the code of the incident this one repeats "
+                                                                      "(merge)")
+
+
+class Callback(BaseModel):
+    """A telephone 回访: what the resident said when called."""
+    rating: Rating
+    comment: str | None = Field(None, max_length=500)
+
+
+class PhotoFlags(BaseModel):
+    public: bool = Field(description="true: shown to the resident who reported it and on the public results")
 
 
 class PhotoUpload(BaseModel):
@@ -257,11 +299,18 @@ FILTER_ERRORS = {400: ("status_unknown", "duty_unknown", "page_invalid", "since_
 MARK_READ_ERRORS = {400: ("body_not_json", "notifications_invalid")}
 MAP_FILTER_ERRORS = {400: (*FILTER_ERRORS[400], "bbox_invalid"),
                      422: ("coordinates_invalid", "coordinates_out_of_range")}
-TRANSITION_ERRORS = {**NOT_FOUND, 400: ("action_unknown", "assignee_invalid", "note_invalid", "version_invalid"),
+TRANSITION_ERRORS = {**NOT_FOUND, 400: ("action_unknown", "assignee_invalid", "note_invalid", "version_invalid",
+                                       "public_invalid", "duplicate_of_invalid"),
                      403: ("actor_not_allowed",),
-                     409: ("transition_not_allowed", "stale_update", "not_escalated", "already_at_top"),
+                     409: ("transition_not_allowed", "stale_update", "not_escalated", "already_at_top",
+                           "not_a_resident_report", "review_not_open"),
                      422: ("note_required", "note_too_long", "assignee_unknown", "assignee_unchanged",
-                           "assignee_out_of_scope", "hours_invalid")}
+                           "assignee_out_of_scope", "assignee_required", "hours_invalid", "duplicate_of_unknown")}
+CALLBACK_ERRORS = {**NOT_FOUND, 400: ("body_not_json", "comment_invalid"), 403: ("actor_not_allowed",),
+                   409: ("rating_not_open", "already_rated", "rating_closed"),
+                   422: ("rating_unknown", "comment_too_long")}
+PHOTO_FLAG_ERRORS = {404: ("incident_not_found", "not_found", "photo_not_found"),
+                     400: ("body_not_json", "public_invalid"), 403: ("actor_not_allowed",)}
 PHOTO_ERRORS = {**NOT_FOUND, 400: ("photo_missing", "client_uuid_invalid"), 403: ("actor_not_allowed",),
                 409: ("incident_final", "photo_uuid_conflict", "too_many_photos"), 413: ("photo_too_large",),
                 415: ("photo_not_image", "photo_type_unsupported"), 422: ("photo_empty",)}

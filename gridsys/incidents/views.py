@@ -1,11 +1,14 @@
-"""Incident pages: report from a phone, my queue, one incident with its timeline and actions."""
+"""Incident pages: report from a phone, a resident's call entered by staff, my queue, one incident
+with its timeline and actions (立案, replies to the resident, public photos, a telephone 回访)."""
 from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
 from urllib.parse import urlencode
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -18,10 +21,11 @@ from ..inputs import whole_number
 from ..people import access, auth
 from ..vocabulary import DUTIES
 from ..zones.models import Grid
-from . import deadlines, lifecycle, notify, permissions, photos, queues, reporting_aids, scoping, services
-from .models import OPEN_STATUSES, STATUSES, Category, Incident
+from . import deadlines, lifecycle, notify, permissions, photos, privacy, queues, reporting_aids, scoping, services
+from .models import OPEN_STATUSES, RATINGS, STATUSES, Category, Incident
 from .routing import reason_text
-from .wording import ACTION_NAMES, NOTE, NOTE_PROMPTS, NOTICES, QUEUE_HINTS, QUEUE_NAMES, STATUS_NAMES, TRIGGER_NAMES
+from .wording import (ACTION_NAMES, CANCEL_REASON_NAMES, CHANNEL_NAMES, NOTE, NOTE_PROMPTS, NOTICES, QUEUE_HINTS,
+                      QUEUE_NAMES, RATING_NAMES, REVIEW_NAMES, STATUS_NAMES, TRIGGER_NAMES)
 
 bp = Blueprint("incidents", __name__, template_folder="templates")
 
@@ -35,6 +39,9 @@ def labels():
             "note_label": lambda a: label(NOTE_PROMPTS, a, _(NOTE)),
             "notice_label": lambda k: _(NOTICES[k].inbox) if k in NOTICES else k,
             "trigger_label": lambda t: label(TRIGGER_NAMES, t),
+            "channel_label": lambda c: label(CHANNEL_NAMES, c), "rating_label": lambda r: label(RATING_NAMES, r),
+            "cancel_reason_label": lambda r: label(CANCEL_REASON_NAMES, r),
+            "review_label": lambda r: label(REVIEW_NAMES, r),
             "routing_text": lambda data: reason_text(data or {}, locale())}
 
 
@@ -131,7 +138,8 @@ def queue():
                            next_query="?" + urlencode({**kept, "page": filters.page + 1}),
                            queue_hint=next((q["hint"] for q in work_queues() if q["name"] == filters.queue), None),
                            categories=session.scalars(select(Category).order_by(Category.code)).all(),
-                           grids=grids, now=services.now(), page_size=services.PAGE_SIZE)
+                           grids=grids, now=services.now(), page_size=services.PAGE_SIZE,
+                           review_time=timedelta(days=settings.of(session).review_days))
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -147,14 +155,28 @@ def show(incident_id):
     user = auth.current_user()
     actions = permissions.allowed_actions(user, scope, incident)
     primary = permissions.primary_actions(user, scope, incident, actions)
+    rules = settings.of(session)
+    at = services.now()
     if notify.mark_read(session, user, incident_id=incident.id):   # what it was about is now seen
         session.commit()
     return render_template("incidents/show.html", incident=incident, map=embed(m), actions=actions,
                            primary=primary, others=[a for a in actions if a not in primary],
                            candidates=permissions.reassign_candidates(session, incident)
-                           if "reassign" in actions else [],
-                           reason=reason_text(incident.routing, locale()), now=services.now(),
-                           holders=deadlines.holders(session, incident) if incident.escalation_level else [])
+                           if {"reassign", "register"} & set(actions) else [],
+                           reason=reason_text(incident.routing, locale()), now=at,
+                           holders=deadlines.holders(session, incident) if incident.escalation_level else [],
+                           contact=privacy.contact_for(user, scope, incident),
+                           may_publish=photos.may_publish(user, scope, incident),
+                           callback=permissions.may_record_callback(user, scope, incident)
+                           and incident.closed_at is not None
+                           and at <= incident.closed_at + timedelta(days=rules.rating_days),
+                           ratings=RATINGS, review_due=incident.rated_at + timedelta(days=rules.review_days)
+                           if incident.rating == "unsatisfied" and incident.review is None and incident.rated_at
+                           else None)
+
+
+def _back_to(incident_id):
+    return redirect(url_for("incidents.show", incident_id=incident_id), 303)
 
 
 @bp.post("/incidents/<int:incident_id>/act")
@@ -167,17 +189,103 @@ def act(incident_id):
     try:
         event = lifecycle.transition(session, incident, auth.current_user(), form.get("action", ""),
                                      note=form.get("note", ""), expected_version=form.get("version") or None,
-                                     assignee=form.get("assignee"), hours=form.get("hours"), scope=scope)
+                                     assignee=form.get("assignee") or None, hours=form.get("hours"), scope=scope,
+                                     public=form.get("public") == "1", duplicate_of=form.get("duplicate_of"))
         for upload in request.files.getlist("photos"):
             if upload and upload.filename:
                 photos.add_photo(session, incident, auth.current_user(), upload.read(), event=event)
     except (GridsysError, ValueError) as exc:
         session.rollback()
         flash(refusal_text(exc), "error")
-        return redirect(url_for("incidents.show", incident_id=incident_id), 303)
+        return _back_to(incident_id)
     session.commit()
     flash(_("Saved."), "ok")
-    return redirect(url_for("incidents.show", incident_id=incident_id), 303)
+    return _back_to(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/photos/<int:photo_id>/public")
+@auth.login_required
+def photo_public(incident_id, photo_id):
+    """Show a photo to the resident and on the public results (an "after" photo), or stop showing it."""
+    session = db.session()
+    scope = auth.current_scope()
+    incident = scoping.require_incident(session, scope, incident_id)
+    try:
+        photo = photos.set_public(session, incident, auth.current_user(), scope, photo_id,
+                                  request.form.get("public") == "1")
+    except GridsysError as exc:
+        session.rollback()
+        flash(refusal_text(exc), "error")
+        return _back_to(incident_id)
+    session.commit()
+    flash(_("The photo is public now.") if photo.public else _("The photo is no longer public."), "ok")
+    return _back_to(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/rating")
+@auth.login_required
+def callback(incident_id):
+    """A telephone 回访: the handler or a leader called the resident and records their rating."""
+    session = db.session()
+    scope = auth.current_scope()
+    incident = scoping.require_incident(session, scope, incident_id)
+    user = auth.current_user()
+    try:
+        permissions.require_callback(user, scope, incident)
+        lifecycle.rate(session, incident, request.form.get("rating", ""), request.form.get("comment", ""),
+                       via="phone", actor=user)
+    except GridsysError as exc:
+        session.rollback()
+        flash(refusal_text(exc), "error")
+        return _back_to(incident_id)
+    session.commit()
+    flash(_("The telephone follow-up is recorded."), "ok")
+    return _back_to(incident_id)
+
+
+# --- a resident's call, entered by staff (channel phone) -----------------------------------------
+
+def _phone_page(session, *, form, client_uuid, error=None):
+    _favourites, groups = _categories_by_duty(session)
+    return render_template("incidents/phone_report.html", groups=groups, form=form, client_uuid=client_uuid,
+                           map=_report_map(), error=refusal_text(error) if error else None,
+                           error_code=error.code if error else None,
+                           retention_days=settings.of(session).contact_retention_days)
+
+
+@bp.route("/report/phone", methods=["GET", "POST"])
+@auth.login_required(roles=("grid_worker", "area_leader", "admin"))
+def phone_report():
+    """A resident phoned: staff enter the report for them. It is the resident's report (channel
+    phone): it waits in 待立案 like one sent from the residents' page, the caller is told its code,
+    and with the code and the number they gave they can find it on the residents' page."""
+    session = db.session()
+    if request.method == "POST":
+        form = request.form
+        data = services.NewIncident(client_uuid=form.get("client_uuid"), lon=form.get("lon"), lat=form.get("lat"),
+                                    category=form.get("category"), description=form.get("description"),
+                                    address=form.get("address"))
+        try:
+            contact = privacy.check_contact(form.get("phone"), form.get("name"))
+            tracked = privacy.tracking_hash(current_app.config["SECRET_KEY"], services.parse_uuid(data.client_uuid))
+            incident, created = services.create_incident(session, auth.current_user(), data, channel="phone",
+                                                         contact=contact, tracking_hash=tracked)
+        except GridsysError as exc:
+            session.rollback()
+            return _phone_page(session, form=form, client_uuid=form.get("client_uuid"), error=exc), exc.status
+        session.commit()
+        if created:
+            flash(_("Entered: read the code %(code)s out to the caller. With it and the phone number they gave, "
+                    "they can follow the report on the residents' page.", code=incident.code), "ok")
+        return redirect(url_for("incidents.show", incident_id=incident.id), 303)
+    form = {}
+    try:
+        lon, lat = float(request.args["lon"]), float(request.args["lat"])
+        geo.check_lon_lat(lon, lat)
+        form = {"lon": f"{lon:.7f}", "lat": f"{lat:.7f}"}
+    except (KeyError, ValueError, GridsysError):
+        pass
+    return _phone_page(session, form=form, client_uuid=str(uuid.uuid4()))
 
 
 @bp.app_context_processor

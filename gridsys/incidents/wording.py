@@ -18,7 +18,8 @@ ACTION_NAMES = {"report": N_("Reported"), "dispatch": N_("Dispatched"), "unroute
                 "escalate": N_("Escalate"), "rehome": N_("Moved by a boundary change"), "take": N_("Take it over"),
                 "send_down": N_("Send back down with instructions"), "to_register": N_("Awaiting registration"),
                 "register": N_("Register (立案)"), "decline": N_("Decline"), "merge": N_("Merge as a duplicate"),
-                "confirm": N_("Confirm the closure"), "rate": N_("Rated by the resident")}
+                "confirm": N_("Confirm the closure"), "rate": N_("Rated by the resident"),
+                "photo": N_("Photo added"), "photo_public": N_("Photo shown to the public")}
 # What an action's note field asks for.
 NOTE_PROMPTS = {"resolve": N_("What was done"), "reopen": N_("What must be redone"),
                 "send_down": N_("Instructions"), "cancel": N_("Why it is cancelled (e.g. a duplicate)"),
@@ -80,5 +81,8 @@ RESIDENT_STATUS = {"reported": N_("Received, waiting to be registered"), "assign
                    "in_progress": N_("Being handled"), "resolved": N_("Handled, being checked"),
                    "closed": N_("Done"), "reopened": N_("Being handled again"), "cancelled": N_("Not taken up")}
 RATING_NAMES = {"satisfied": N_("Satisfied"), "basically": N_("Basically satisfied"), "unsatisfied": N_("Not satisfied")}
+CANCEL_REASON_NAMES = {"declined": N_("Declined (不予受理)"), "duplicate": N_("Merged as a duplicate"),
+                       "other": N_("Cancelled")}
+REVIEW_NAMES = {"reopened": N_("Reopened by the leader"), "confirmed": N_("Closure confirmed by the leader")}
 CHANNEL_NAMES = {"staff": N_("Staff"), "resident": N_("Resident (web)"), "phone": N_("Resident (phone)"),
                  "open311": N_("Open311 client")}

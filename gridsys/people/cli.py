@@ -24,14 +24,18 @@ tokens_cli = AppGroup("tokens", help="API tokens (shown once, stored hashed).")
 @click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), help="Repeat for several roles.")
 @click.option("--name", "display_name", help="Display name (default: the username).")
 @click.option("--phone")
+@click.option("--phone-public", is_flag=True, help="Show the phone on the grid's public notice (网格公示): only "
+                                                 "with the person's agreement.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input; otherwise "
                                                    "one is generated and must be changed at first login.")
 @transactional
-def users_create(username, roles, display_name, phone, password_stdin):
+def users_create(username, roles, display_name, phone, phone_public, password_stdin):
     """Create an account."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     user, generated = services.create_user(db.session(), username, display_name=display_name, roles=roles,
                                            phone=phone, password=password)
+    if phone_public:
+        services.set_phone(db.session(), user, user.phone, public=True)
     click.echo(f"created {user.username} ({', '.join(sorted(user.roles)) or 'no role'})")
     if generated:
         click.echo(f"one-time password: {generated}  (must be changed at first login)")
@@ -77,6 +81,20 @@ def users_assign(username, grid, duty, backup, replace, area, town):
     else:
         services.add_town_admin(session, user, town)
         click.echo(f"{user.username} administers town {town}")
+
+
+@users_cli.command("phone")
+@click.argument("username")
+@click.argument("number", required=False)
+@click.option("--public/--private", default=False, help="Show the number on the grid's public notice (网格公示): "
+                                                        "only with the person's agreement. Default: private.")
+@transactional
+def users_phone(username, number, public):
+    """Set a person's phone number (kept when NUMBER is left out) and whether the public notice shows it."""
+    session = db.session()
+    user = services.get_user(session, username)
+    services.set_phone(session, user, user.phone if number is None else number, public=public)
+    click.echo(f"{user.username}: {user.phone or 'no phone'}, {'public' if user.phone_public else 'private'}")
 
 
 @users_cli.command("deactivate")

@@ -93,6 +93,16 @@ def check_phone(phone):
     return phone.strip()
 
 
+def set_phone(session: Session, user: User, phone, *, public: bool) -> None:
+    """A person's number, and whether their grid's public notice (网格公示) shows it: only with
+    their agreement (``public``), and only a number they have."""
+    user.phone = check_phone(phone)
+    if public and user.phone is None:
+        raise GridsysError("phone_missing", "give the phone number that the grid's public notice shows")
+    user.phone_public = bool(public)
+    session.flush()
+
+
 def check_roles(roles) -> list[str]:
     roles = [r.strip() for r in roles if r and r.strip()]
     unknown = [r for r in roles if r not in ROLES]

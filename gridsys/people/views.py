@@ -148,6 +148,8 @@ def admin_person_action(username, action):
             services.set_active(session, user, False)
         elif action == "activate":
             services.set_active(session, user, True)
+        elif action == "phone":
+            services.set_phone(session, user, form.get("phone"), public=form.get("phone_public") == "1")
         elif action == "reset-password":
             generated = services.generate_password()
             services.set_password(session, user, generated, must_change=True)
