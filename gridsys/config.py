@@ -51,6 +51,11 @@ DEFAULTS = {
     "CONTACT_RETENTION_DAYS": 30,
     # Resident reports: at most this many per address and per device in an hour.
     "RESIDENT_REPORTS_PER_HOUR": 5,
+    # Recoveries of a lost tracking link (code + phone): at most this many per address and device an hour.
+    "RESIDENT_RECOVERIES_PER_HOUR": 5,
+    # The proof of work a resident's page does before sending (residents/guard.py): leading zero
+    # bits of SHA-256 (14: about 16 000 hashes, well under a second on a cheap phone).
+    "RESIDENT_PROOF_BITS": 14,
     # Absolute address of the app, for links in webhook messages.
     "BASE_URL": "http://127.0.0.1:8000",
     # Send webhooks right after the commit that wrote them (gridsys/outbox.py); the sweep retries.
@@ -83,6 +88,8 @@ ENVIRONMENT = {
     "GRIDSYS_REVIEW_DAYS": ("REVIEW_DAYS", int),
     "GRIDSYS_CONTACT_RETENTION_DAYS": ("CONTACT_RETENTION_DAYS", int),
     "GRIDSYS_RESIDENT_REPORTS_PER_HOUR": ("RESIDENT_REPORTS_PER_HOUR", int),
+    "GRIDSYS_RESIDENT_RECOVERIES_PER_HOUR": ("RESIDENT_RECOVERIES_PER_HOUR", int),
+    "GRIDSYS_RESIDENT_PROOF_BITS": ("RESIDENT_PROOF_BITS", int),
     "GRIDSYS_SESSION_IDLE_HOURS": ("SESSION_IDLE_HOURS", int),
     "GRIDSYS_SESSION_MAX_DAYS": ("SESSION_MAX_DAYS", int),
 }
@@ -131,7 +138,8 @@ def load(overrides: dict | None = None) -> dict:
     if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 168:
         raise ConfigError(f"GRIDSYS_DUE_SOON_HOURS is a whole number of hours from 1 to 168, not {hours!r}")
     for key, low, high in (("RATING_DAYS", 1, 365), ("REVIEW_DAYS", 1, 365), ("CONTACT_RETENTION_DAYS", 1, 3650),
-                           ("RESIDENT_REPORTS_PER_HOUR", 1, 1000)):
+                           ("RESIDENT_REPORTS_PER_HOUR", 1, 1000), ("RESIDENT_RECOVERIES_PER_HOUR", 1, 1000),
+                           ("RESIDENT_PROOF_BITS", 0, 24)):
         value = cfg[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError(f"GRIDSYS_{key} is a whole number from {low} to {high}, not {value!r}")

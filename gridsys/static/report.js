@@ -27,13 +27,7 @@
     b.addEventListener("click", onClick);
     return b;
   }
-  function newUuid() {
-    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
-    var b = crypto.getRandomValues(new Uint8Array(16));   // plain http on a LAN has no randomUUID
-    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
+  var newUuid = GridsysPhone.newUuid, shrink = GridsysPhone.shrink;   // phone.js
   function bytes(n) {
     if (n < 1024 * 1024) { return Math.max(1, Math.round(n / 1024)) + " KB"; }
     if (n < 1024 * 1024 * 1024) { return (n / 1024 / 1024).toFixed(1) + " MB"; }
@@ -278,34 +272,9 @@
   });
 
   // --- photos: shrunk on the phone one at a time, shown as thumbnails that can be removed ------
-  var MAX_EDGE = 1600, pendingPhotos = [], shrinking = 0;
+  var pendingPhotos = [], shrinking = 0;
   var photoInput = $("photo-input"), thumbs = $("photo-thumbs"), sendButton = $("send");
 
-  function decode(file) {
-    if (window.createImageBitmap) { return createImageBitmap(file, {imageOrientation: "from-image"}); }
-    return new Promise(function (resolve, reject) {
-      var img = new Image(), url = URL.createObjectURL(file);
-      img.onload = function () { URL.revokeObjectURL(url); resolve(img); };
-      img.onerror = function () { URL.revokeObjectURL(url); reject(new Error("undecodable")); };
-      img.src = url;
-    });
-  }
-  function shrink(file) {
-    return decode(file).then(function (image) {
-      var w = image.width, h = image.height, scale = Math.min(1, MAX_EDGE / Math.max(w, h));
-      var canvas = document.createElement("canvas");
-      canvas.width = Math.round(w * scale); canvas.height = Math.round(h * scale);
-      canvas.getContext("2d").drawImage(image, 0, 0, canvas.width, canvas.height);
-      if (image.close) { image.close(); }
-      return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.82); })
-        .then(function (blob) {
-          canvas.width = canvas.height = 0;   // let a cheap phone have its memory back
-          if (!blob) { throw new Error("encode"); }
-          // Re-encoding drops EXIF (GPS included); keep the original only when it is smaller still.
-          return (blob.size < file.size || file.type !== "image/jpeg") ? blob : file;
-        });
-    }).catch(function () { return file; });   // e.g. HEIC where the browser cannot decode it: the server does
-  }
   function dropPhoto(p) {
     if (p.url) { URL.revokeObjectURL(p.url); p.url = null; }
   }
