@@ -87,7 +87,7 @@ def login_as(client, user):
     """A browser session for ``user`` without the login form (no scrypt check): for tests about
     what a logged-in person may see or do; test_login.py drives the real form."""
     from sqlalchemy.orm import object_session
-    from gridsys.people.services import start_session
+    from gridsys.people.browser_sessions import start_session
     db = object_session(user)
     key = start_session(db, user)
     db.commit()

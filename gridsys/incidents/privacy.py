@@ -71,12 +71,19 @@ def check_contact(phone, name=None) -> dict:
     return {"phone": phone or None, "name": name or None}
 
 
-def tracking_hash(secret: str, client_uuid) -> str:
-    """The stored SHA-256 of a report's private tracking token (an HMAC of its client UUID with the
-    app's secret, 32 characters): what the residents' pages find a tracking link and a recovery by.
-    The same derivation as ``residents.services.tracking_token`` (a test holds them equal)."""
-    token = hmac.new(secret.encode(), f"track:{client_uuid}".encode(), hashlib.sha256).hexdigest()[:32]
+def tracking_token(secret: str, client_uuid) -> str:
+    """The private tracking token of a report: HMAC of its client UUID with the app's secret, 32
+    characters (a resend of the same report gets the same link). Only its SHA-256 is stored."""
+    return hmac.new(secret.encode(), f"track:{client_uuid}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tracking_hash(secret: str, client_uuid) -> str:
+    """What the residents' pages find a tracking link and a recovery by."""
+    return token_hash(tracking_token(secret, client_uuid))
 
 
 def mask_numbers(text: str | None) -> str:

@@ -40,7 +40,7 @@ def of(user: User) -> tuple[str, ...]:
     if "area_leader" in roles:
         names += ["to_verify", "escalated", "due_soon", "unsatisfied"]
     if "admin" in roles:   # what falls to them where an area has no leader, level 2, and the unrouted
-        names += [n for n in ("to_verify", "escalated", "unsatisfied", "unassigned") if n not in names]
+        names += [n for n in ("to_register", "to_verify", "escalated", "unsatisfied", "unassigned") if n not in names]
     return tuple(names)
 
 

@@ -12,7 +12,8 @@ from ..errors import Forbidden, GridsysError
 from ..inputs import has_nul
 from .access import NOBODY, Scope, scope_for
 from .models import User
-from .services import end_session, live_session_user, start_session, user_for_token
+from .browser_sessions import end_session, live_session_user, start_session
+from .services import user_for_token
 from .session_cookie import QuietSessionInterface
 
 csrf = CSRFProtect()

@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -16,7 +16,7 @@ from ..errors import Conflict, GridsysError, NotFound
 from ..inputs import INT4_MAX
 from ..zones.models import Area, Grid, Town
 from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
-from .models import (ApiToken, AreaLeader, BrowserSession, GridAssignment, LoginFailure,
+from .models import (ApiToken, AreaLeader, GridAssignment, LoginFailure,
                      TownAdmin, User, UserRole)
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -330,49 +330,10 @@ def duty_gaps(session: Session, area_ids=None) -> list[tuple[Grid, list[str]]]:
     return gaps
 
 
-# --- API tokens ----------------------------------------------------------------------
+# --- API tokens (browser sessions, keyed the same way: browser_sessions.py) ------------------
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-# --- browser sessions ----------------------------------------------------------------
-
-SEEN_EVERY = timedelta(minutes=5)   # last_seen_at is written at most this often per session
-
-
-def start_session(session: Session, user: User) -> str:
-    """A new browser session; returns the key for the cookie (only its SHA-256 is stored)."""
-    key = secrets.token_urlsafe(32)
-    session.add(BrowserSession(user_id=user.id, key_hash=token_digest(key)))
-    session.flush()
-    return key
-
-
-def live_session_user(session: Session, user_id, key, version, *, idle: timedelta, absolute: timedelta) -> User | None:
-    """The person of a browser session still alive: not ended (logout), used within ``idle``,
-    begun within ``absolute``, its account active and its password unchanged since."""
-    if not isinstance(key, str) or not isinstance(user_id, int) or isinstance(user_id, bool):
-        return None
-    at = now()
-    row = session.execute(
-        select(BrowserSession, User).join(User, User.id == BrowserSession.user_id)
-        .where(BrowserSession.key_hash == token_digest(key), BrowserSession.user_id == user_id,
-               BrowserSession.ended_at.is_(None), BrowserSession.last_seen_at > at - idle,
-               BrowserSession.created_at > at - absolute, User.active)).first()
-    if row is None or row[1].session_version != version:
-        return None
-    browser, user = row
-    if browser.last_seen_at < at - SEEN_EVERY:
-        browser.last_seen_at = at
-        session.commit()
-    return user
-
-
-def end_session(session: Session, key) -> None:
-    if isinstance(key, str):
-        session.execute(update(BrowserSession).where(BrowserSession.key_hash == token_digest(key),
-                                                     BrowserSession.ended_at.is_(None)).values(ended_at=now()))
 
 
 def create_token(session: Session, user: User, name: str = "api") -> tuple[ApiToken, str]:

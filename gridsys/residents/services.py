@@ -9,8 +9,6 @@ stored; a lost link is given again for the code and the phone number the residen
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,10 +22,9 @@ from ..people.models import GridAssignment, User
 from ..zones.models import Grid
 from ..incidents import lifecycle, services as incidents
 from ..incidents.models import Category, Incident
+from ..incidents.privacy import check_contact, token_hash, tracking_token
 
 CHANNELS = ("resident", "phone", "open311")
-PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{4,18}[0-9]$")
-MAX_NAME = 60
 
 
 @dataclass(frozen=True)
@@ -35,27 +32,6 @@ class Submitted:
     incident: Incident
     token: str          # the private tracking link's token (the same for a resend)
     created: bool
-
-
-def tracking_token(secret: str, client_uuid) -> str:
-    """The private tracking token of a report: HMAC of its client UUID, 32 url-safe characters."""
-    digest = hmac.new(secret.encode(), f"track:{client_uuid}".encode(), hashlib.sha256).hexdigest()
-    return digest[:32]
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def check_contact(phone, name=None) -> dict:
-    """The resident's optional call-back number (and name, from Open311 clients)."""
-    phone = (text_or_none(phone, "phone_invalid", "phone") or "").strip()
-    if phone and not PHONE_RE.match(phone):
-        raise GridsysError("phone_invalid", "the phone number has 6 to 20 digits (spaces and dashes allowed)")
-    name = (text_or_none(name, "contact_name_invalid", "name") or "").strip()
-    if len(name) > MAX_NAME:
-        raise GridsysError("contact_name_invalid", f"a name has at most {MAX_NAME} characters")
-    return {"phone": phone or None, "name": name or None}
 
 
 def submit(session: Session, data: incidents.NewIncident, *, secret: str, channel: str = "resident",

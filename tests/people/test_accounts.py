@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gridsys.errors import GridsysError
-from gridsys.people import services
+from gridsys.people import roster, services
 from gridsys.people.models import ApiToken, User
 from tests.factories import make_user
 
@@ -104,7 +104,7 @@ GOOD_CSV = ("username,display_name,phone,roles\n"
 
 
 def test_csv_import_creates_users_with_generated_passwords(session):
-    created = services.import_users_csv(session, GOOD_CSV)
+    created = roster.import_users_csv(session, GOOD_CSV)
     assert [(u.username, sorted(u.roles)) for u, _ in created] == [
         ("zhang", ["grid_worker"]), ("li", ["area_leader", "grid_worker"])]
     assert all(p and u.must_change_password for u, p in created)
@@ -115,7 +115,7 @@ def test_csv_import_creates_users_with_generated_passwords(session):
 def test_csv_bad_line_refuses_the_whole_file(session):
     text = GOOD_CSV.replace("li,李四,,", "li,李四,not a phone,")
     with pytest.raises(GridsysError) as err:
-        services.import_users_csv(session, text)
+        roster.import_users_csv(session, text)
     assert err.value.code == "phone_invalid"
     assert err.value.details["line"] == 3
     assert users_count(session) == 0
@@ -124,14 +124,14 @@ def test_csv_bad_line_refuses_the_whole_file(session):
 def test_csv_duplicate_username_in_file_refuses_the_whole_file(session):
     text = GOOD_CSV + "zhang,张三二,,grid_worker\n"
     with pytest.raises(GridsysError) as err:
-        services.import_users_csv(session, text)
+        roster.import_users_csv(session, text)
     assert (err.value.code, err.value.status, err.value.details["line"]) == ("username_taken", 409, 4)
     assert users_count(session) == 0
 
 
 def test_csv_bad_header_is_refused(session):
     with pytest.raises(GridsysError) as err:
-        services.import_users_csv(session, "user,name,phone,roles\nzhang,张三,,grid_worker\n")
+        roster.import_users_csv(session, "user,name,phone,roles\nzhang,张三,,grid_worker\n")
     assert err.value.code == "csv_header_invalid"
     assert users_count(session) == 0
 
@@ -139,13 +139,13 @@ def test_csv_bad_header_is_refused(session):
 @pytest.mark.parametrize("text", ["username,display_name,phone,roles\n", "username,display_name,phone,roles"])
 def test_csv_header_only_is_empty(session, text):
     with pytest.raises(GridsysError) as err:
-        services.import_users_csv(session, text)
+        roster.import_users_csv(session, text)
     assert err.value.code == "csv_empty"
 
 
 def test_csv_empty_file_is_a_bad_header(session):
     with pytest.raises(GridsysError) as err:
-        services.import_users_csv(session, "")
+        roster.import_users_csv(session, "")
     assert err.value.code == "csv_header_invalid"
 
 
@@ -155,10 +155,10 @@ def test_csv_empty_file_is_a_bad_header(session):
 ], ids=["after a blank line", "after a two-line name"])
 def test_csv_error_names_the_physical_line(session, text):
     with pytest.raises(GridsysError) as err:
-        services.import_users_csv(session, text)
+        roster.import_users_csv(session, text)
     assert (err.value.code, err.value.details["line"]) == ("phone_invalid", 4)
 
 
 def test_csv_header_with_spaces_after_commas(session):
-    created = services.import_users_csv(session, "username, display_name, phone, roles\nzhang,张三,,grid_worker\n")
+    created = roster.import_users_csv(session, "username, display_name, phone, roles\nzhang,张三,,grid_worker\n")
     assert [(u.username, u.display_name) for u, _ in created] == [("zhang", "张三")]
