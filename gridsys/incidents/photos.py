@@ -91,7 +91,7 @@ def process(raw: bytes) -> tuple[bytes, bytes, int, int]:
         return jpeg, _reencode(img, THUMB_SIDE), *Image.open(io.BytesIO(jpeg)).size
 
 
-def add_photo(session: Session, incident: Incident, user: User, raw: bytes,
+def add_photo(session: Session, incident: Incident, user: User | None, raw: bytes,
               event: IncidentEvent | None = None, client_uuid: uuid.UUID | None = None) -> IncidentPhoto:
     count = session.scalar(select(func.count()).where(IncidentPhoto.incident_id == incident.id))
     if count >= MAX_PHOTOS_PER_INCIDENT:
@@ -101,7 +101,7 @@ def add_photo(session: Session, incident: Incident, user: User, raw: bytes,
         raise GridsysError("incident_final", f"the incident is {incident.status}: photos can no longer be added",
                            status=409)
     jpeg, thumb, width, height = process(raw)
-    photo = IncidentPhoto(incident_id=incident.id, event_id=event.id if event else None, uploaded_by=user.id,
+    photo = IncidentPhoto(incident_id=incident.id, event_id=event.id if event else None, uploaded_by=user.id if user else None,   # None: a resident's (no account)
                           width=width, height=height, sha256=hashlib.sha256(jpeg).hexdigest(),
                           data=jpeg, thumbnail=thumb, client_uuid=client_uuid)
     session.add(photo)

@@ -13,7 +13,6 @@ import ipaddress
 import re
 import secrets
 from datetime import timedelta
-from types import SimpleNamespace
 
 import folium
 import segno
@@ -41,8 +40,6 @@ GRID_CODE = re.compile(r"^[0-9]{15}$")
 DEVICE_COOKIE = "gridsys_device"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{22,43}$")
 MAX_PHOTOS = 3
-# add_photo reads only the uploader's id: a resident's photo has none (uploaded_by NULL).
-RESIDENT = SimpleNamespace(id=None)
 # What a public reply answers, in the resident's words (events whose note the handler made public).
 REPLY_NAMES = {"resolve": N_("What was done"), "decline": N_("Why it is not taken up"),
                "confirm": N_("Reply after your rating"), "reopen": N_("Taken up again"),
@@ -187,7 +184,7 @@ def submit(code):
             raise GridsysError("point_outside_grid_town", "the place is outside the town of this grid",
                                town=town.label(locale()))
         for upload in uploads:
-            photos.add_photo(session, submitted.incident, RESIDENT, upload.read())
+            photos.add_photo(session, submitted.incident, None, upload.read())
         guard.count(session, subjects)
         guard.forget(session)
     except GridsysError as exc:
