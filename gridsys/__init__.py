@@ -15,7 +15,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .incidents import api as incidents_api, fieldapp, views as incident_views
     from .map import views as map_views
     from .people import auth, views as people_views, zone_pages
-    from .residents import views as resident_views
+    from .residents import open311, pages as resident_pages, views as resident_views
     from . import boundaries_api
 
     app = Flask(__name__)
@@ -25,7 +25,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     errors.register(app)
     for blueprint in (web.bp, people_views.bp, zone_pages.bp, incident_views.bp, incidents_api.bp, map_views.bp,
-                      boundaries_api.bp, fieldapp.bp, resident_views.bp):
+                      boundaries_api.bp, fieldapp.bp, resident_views.bp, resident_pages.bp, open311.bp):
         app.register_blueprint(blueprint)
     web.compress_responses(app)
     assets.init_app(app)

@@ -21,6 +21,7 @@ from .incidents.cli import escalate_command, webhooks_cli
 from .localdb import var_dir
 from .people.cli import tokens_cli, users_cli
 from .people.demo import load_demo_people
+from .residents.cli import open311_cli, residents_cli
 from .zones.cli import zones_cli
 from .zones.models import Town
 from .zones.transfer import import_zones, load_json
@@ -188,5 +189,5 @@ def demo_accounts():
 
 def register(app: Flask) -> None:
     for group in (db_cli, categories_cli, demo_cli, zones_cli, users_cli, tokens_cli, webhooks_cli,
-                  escalate_command):
+                  escalate_command, open311_cli, residents_cli):
         app.cli.add_command(group)

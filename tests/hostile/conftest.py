@@ -20,7 +20,8 @@ from gridsys import create_app
 from gridsys.cli import DATA
 from gridsys.incidents import photos, webhooks
 from gridsys.incidents.catalogue import load_catalogue
-from gridsys.people import services as people
+from gridsys.people import browser_sessions, services as people
+from gridsys.residents import keys as open311_keys
 from tests.factories import cell, csrf_token, login_as, make_area, make_grid, make_town, make_user
 from tests.incidents.helpers import act, report
 
@@ -95,6 +96,9 @@ def _build(session):
     revoked_row, tokens["revoked"] = people.create_token(session, users["admin"], "revoked")
     people.revoke_token(session, revoked_row.id)
     people.set_active(session, users["inactive"], False)   # its token stops working too
+    _key_row, open311_key = open311_keys.create(session, "corpus client")
+    revoked_key_row, revoked_open311_key = open311_keys.create(session, "revoked client")
+    open311_keys.revoke(session, revoked_key_row.id)
     session.commit()
     notice = session.execute(text("SELECT min(id) FROM notifications WHERE user_id = :u"),
                              {"u": users["leader1"].id}).scalar_one()
@@ -103,7 +107,8 @@ def _build(session):
                                    {"c": g11.code}).scalar_one()
     return SimpleNamespace(users=users, tokens=tokens, ids={
         "inc": mine.id, "urgent": urgent.id, "inc21": theirs.id, "closed": closed.id, "photo": photo.id,
-        "notice": notice, "inc21_uuid": str(theirs.client_uuid), "g11_revision": g11_revision})
+        "notice": notice, "inc21_uuid": str(theirs.client_uuid), "g11_revision": g11_revision,
+        "open311_key": open311_key, "open311_revoked_key": revoked_open311_key})
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +127,7 @@ def town(corpus_app, corpus_session):
     world.stolen = corpus_app.test_client()   # its cookie was copied before the session ended (logout elsewhere)
     login_as(world.stolen, world.users["leader2"])
     with world.stolen.session_transaction() as cookie:
-        people.end_session(corpus_session, cookie["sid"])
+        browser_sessions.end_session(corpus_session, cookie["sid"])
     world.bare = corpus_app.test_client(use_cookies=False)
     for name, token in world.tokens.items():
         world.bare.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
