@@ -129,11 +129,11 @@ def test_the_grid_page_shows_its_notice_with_phones_only_where_published(client,
     world.safety1.phone, world.safety1.phone_public = "13600005678", False
     session.commit()
     page = client.get(f"/public/{world.g11.code}").get_data(as_text=True)
-    notice = page.split('class="grid-notice"')[1].split("</section>")[0]
+    notice = page.split('<section class="notice"')[1].split("</section>")[0]
     assert "平安员一" in notice and "综合员一" in notice and "平安综治" in notice
     assert "13600001234" in notice and "13600005678" not in page
     area_page = client.get(f"/public/{world.a1.code}").get_data(as_text=True)
-    assert 'class="grid-notice"' not in area_page and world.g11.code in area_page   # links to its grids
+    assert '<section class="notice"' not in area_page and world.g11.code in area_page   # links to its grids
 
 
 def test_the_page_shows_the_last_90_days_paged(client, session, world):
@@ -162,9 +162,10 @@ def test_an_unknown_zone_is_a_not_found_page(client, world, code):
                      response.get_data(as_text=True))
 
 
-def test_a_public_page_needs_no_login(client, world):
+def test_a_public_page_needs_no_login_and_sets_no_cookie(client, world):
     response = client.get(f"/public/{world.g11.code}")
-    assert response.status_code == 200 and "/login" not in response.headers.get("Location", "")
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert "/login" not in response.get_data(as_text=True), "the residents' layout: no staff menu"
 
 
 def test_the_listing_rounds_the_point_to_about_100_m(session, world):
