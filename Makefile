@@ -40,7 +40,8 @@ migrate: db
 	$(FLASK) db upgrade
 
 demo: migrate
-	@if $(FLASK) db is-empty; then $(FLASK) demo load; else echo "database has data: demo not reloaded"; fi
+	@if $(FLASK) db is-empty; then $(FLASK) demo load; else echo "database has data: demo not reloaded"; \
+		$(FLASK) categories load; fi
 
 run: demo
 	@$(FLASK) demo accounts
