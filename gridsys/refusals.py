@@ -186,6 +186,7 @@ REFUSALS: dict[str, Refusal] = {
     "hours_invalid": Refusal(_l("The hours are a whole number from %(min)s to %(max)s."),
                              _l("The number of hours is not valid.")),
     "not_escalated": Refusal(_l("Only an escalated incident can be sent back down.")),
+    "photo_not_publishable": Refusal(_l("A photo the resident sent is never published: publish an \"after\" photo you took.")),
     "database_unavailable": Refusal(_l("The server cannot reach its database just now: try again in a few seconds (nothing was saved).")),
     "already_at_top": Refusal(_l("This incident is already with the town administrators.")),
     # --- residents' reports: 立案, 回访

@@ -39,7 +39,7 @@ def incident_json(incident, *, events: bool = False, locale: str = "en", seen_by
     else:
         contact = privacy.Contact(privacy.mask_phone(incident.contact_phone), None, True)
     body = {
-        "id": incident.id, "code": incident.code, "client_uuid": str(incident.client_uuid),
+        "id": incident.id, "code": incident.code, "client_uuid": str(incident.client_uuid) if incident.channel == "staff" else None,
         "status": incident.status, "priority": incident.priority, "version": incident.version,
         "category": incident.category_code, "duty": incident.category.duty,
         "description": incident.description, "address": incident.address,

@@ -171,6 +171,9 @@ def set_public(session: Session, incident: Incident, user: User, scope: Scope, p
         if isinstance(photo_id, int) and 0 < photo_id < 2**31 else None
     if photo is None:
         raise NotFound("photo_not_found", f"no photo {photo_id} on this incident")
+    if public and photo.uploaded_by is None:   # a resident's own photo: they never agreed to publish it
+        raise Conflict("photo_not_publishable", "a photo the resident sent is never published: publish an 'after' "
+                                                "photo taken by the handler")
     if photo.public != public:
         photo.public = public
         events.record(session, incident, user, "photo_public", incident.status, incident.status,

@@ -101,3 +101,13 @@ def purge_contacts(session: Session, *, days: int, as_of: datetime | None = None
         Incident.status.in_(("closed", "cancelled")), ended)
         .values(contact_phone=None, contact_name=None).execution_options(synchronize_session=False))
     return result.rowcount
+
+
+def public_text(text: str, contact_name: str | None = None) -> str:
+    """A reply as the public reads it: phone-like numbers masked, and the reporter's name if it is in it.
+    Stored with the reply when it is written (``data.public_text``): the name is purged from the
+    incident some days after closure, while the reply stays on the public page for 90."""
+    text = mask_numbers(text)
+    if contact_name and len(contact_name.strip()) >= 2:
+        text = re.sub(re.escape(contact_name.strip()), "**", text)
+    return text

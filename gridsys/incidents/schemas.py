@@ -59,7 +59,8 @@ class Event(BaseModel):
 class Incident(BaseModel):
     id: int
     code: str
-    client_uuid: UUID
+    client_uuid: UUID | None = Field(description="the reporting phone's UUID; null on a resident's report (with it, "
+                                                "anyone could reach the resident's private tracking link)")
     status: Status
     priority: Priority
     version: int = Field(description="send back as 'version' to detect stale updates")

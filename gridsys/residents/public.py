@@ -11,7 +11,6 @@ closed with its reply; one cancelled for another reason was not a case and is no
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from ..clock import now
 from ..errors import NotFound
 from ..incidents.models import Category, Incident, IncidentEvent, IncidentPhoto
-from ..incidents.privacy import mask_numbers
+from ..incidents.privacy import public_text
 from ..zones.models import Area, Grid, Town
 from ..zones.services import require_zone
 
@@ -169,11 +168,13 @@ def requests(session: Session, criteria: Criteria) -> Page:
     ids = [row[0] for row in rows]
     replies: dict[int, list[Reply]] = {}
     names = {row[0]: row[19] for row in rows}
-    for incident_id, at, note in session.execute(
-            select(IncidentEvent.incident_id, IncidentEvent.at, IncidentEvent.note)
+    for incident_id, at, note, data in session.execute(
+            select(IncidentEvent.incident_id, IncidentEvent.at, IncidentEvent.note, IncidentEvent.data)
             .where(IncidentEvent.incident_id.in_(ids), IncidentEvent.public, IncidentEvent.note != "")
             .order_by(IncidentEvent.at, IncidentEvent.id)):
-        replies.setdefault(incident_id, []).append(Reply(at, public_text(note, names.get(incident_id))))
+        # the text masked when it was written (the resident's name is purged later; the reply stays public)
+        shown = (data or {}).get("public_text") or public_text(note, names.get(incident_id))
+        replies.setdefault(incident_id, []).append(Reply(at, shown))
     photos: dict[int, list[int]] = {}
     for photo_id, incident_id in session.execute(
             select(IncidentPhoto.id, IncidentPhoto.incident_id)
@@ -187,14 +188,6 @@ def requests(session: Session, criteria: Criteria) -> Page:
                                    float(lat), float(lon), town_code, places, tuple(replies.get(incident_id, ())),
                                    tuple(photos.get(incident_id, ()))))
     return Page(items, more)
-
-
-def public_text(text: str, contact_name: str | None = None) -> str:
-    """A reply as the public reads it: phone-like numbers masked, and the reporter's name if it is in it."""
-    text = mask_numbers(text)
-    if contact_name and len(contact_name.strip()) >= 2:
-        text = re.sub(re.escape(contact_name.strip()), "**", text)
-    return text
 
 
 # --- counts -----------------------------------------------------------------------------------

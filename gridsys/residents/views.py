@@ -2,9 +2,10 @@
 the private tracking page with its 回访 form, the recovery of a lost link, and the grid's QR code
 and printable poster for the administrators and the area's leader.
 
-Every POST of an anonymous page passes the proof of work and the limits of ``guard`` first; a
-refusal re-renders the page with what was typed and writes nothing (a recovery attempt excepted:
-it is counted either way, so a code and phone number cannot be guessed at leisure).
+A report and a recovery pass the proof of work and the limits of ``guard`` first; a refusal
+re-renders the page with what was typed and writes nothing (a recovery attempt excepted: it is
+counted either way, so a code and phone number cannot be guessed at leisure). A rating needs
+neither: it takes the report's private token and CSRF token, and is accepted once.
 """
 from __future__ import annotations
 
@@ -215,7 +216,8 @@ def _replies(session, incident: Incident) -> list[dict]:
     events = session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id,
                                                          IncidentEvent.public.is_(True))
                              .order_by(IncidentEvent.at, IncidentEvent.id))
-    return [{"at": e.at, "what": label(REPLY_NAMES, e.action, _(REPLY)), "text": privacy.mask_numbers(e.note)}
+    return [{"at": e.at, "what": label(REPLY_NAMES, e.action, _(REPLY)),
+             "text": (e.data or {}).get("public_text") or privacy.public_text(e.note, incident.contact_name)}
             for e in events if e.note]
 
 

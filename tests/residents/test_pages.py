@@ -244,3 +244,8 @@ def test_a_wrong_tracking_link_is_a_not_found_page(client, world):
     response = client.post(f"/t/{'0' * 32}/rate", data={"rating": "satisfied",
                                                        "csrf_token": csrf(client)})
     assert response.status_code == 404 and refusal(response) == "tracking_not_found"
+
+
+def test_the_report_page_says_what_will_be_published(client, world):
+    page = client.get(f"/r/{world.g11.code}").get_data(as_text=True)
+    assert "本镇会在公示页公开您诉求的以下内容" in page and "不会公开您的描述、照片、姓名和电话" in page

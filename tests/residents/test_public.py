@@ -89,6 +89,21 @@ def test_the_pages_of_town_area_and_grid_are_de_identified(client, session, worl
         assert seeded["distress"].code not in page and seeded["dispute"].code not in page
 
 
+def test_the_residents_name_stays_masked_after_the_contacts_are_purged(client, session, world, seeded):
+    """The contacts go 30 days after closure, the replies stay public for 90: the reply is masked
+    when written, not when shown."""
+    from gridsys.incidents import privacy
+    handled = seeded["handled"]
+    assert privacy.purge_contacts(session, days=1, as_of=handled.closed_at + timedelta(days=2)) >= 1
+    session.commit()
+    session.expire_all()
+    assert session.get(Incident, handled.id).contact_name is None
+    page = client.get(f"/public/{world.g11.code}").get_data(as_text=True)
+    assert "已清运。**您好" in page and RESIDENT_NAME not in page
+    body = client.get("/open311/v2/requests.json").get_data(as_text=True)
+    assert RESIDENT_NAME not in body
+
+
 def test_open311_publishes_the_same_de_identified_requests(client, session, world, seeded):
     for fmt in ("json", "xml"):
         body = client.get(f"/open311/v2/requests.{fmt}").get_data(as_text=True)

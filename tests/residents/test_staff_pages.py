@@ -411,3 +411,27 @@ def test_the_cli_sets_a_phone_and_its_publication(cli, session, world):
     created = cli.invoke(args=["users", "create", "--username", "w9", "--role", "grid_worker", "--phone",
                                "13800003333", "--phone-public"])
     assert created.exit_code == 0, created.output
+
+
+def test_the_api_never_gives_a_residents_client_uuid(client, session, world):
+    """The tracking link is derived from it: anyone holding it could read and rate the resident's report."""
+    waiting = resident_report(session).incident
+    staff = report(session, world.safety1)
+    for user in (world.leader1, world.safety1, world.admin):
+        headers = bearer(session, user)
+        assert client.get(f"/api/v1/incidents/{waiting.id}", headers=headers).get_json()["client_uuid"] is None
+        assert client.get(f"/api/v1/incidents/{staff.id}", headers=headers).get_json()["client_uuid"] == \
+            str(staff.client_uuid)
+
+
+def test_a_photo_the_resident_sent_is_never_made_public(session, world):
+    from gridsys.errors import Conflict
+    from gridsys.people.access import scope_for
+    waiting = resident_report(session).incident
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "blue").save(out, "JPEG")
+    theirs = photos.add_photo(session, waiting, None, out.getvalue())
+    session.commit()
+    with pytest.raises(Conflict) as refused:
+        photos.set_public(session, waiting, world.safety1, scope_for(session, world.safety1), theirs.id, True)
+    assert refused.value.code == "photo_not_publishable" and theirs.public is False

@@ -12,7 +12,7 @@ from ...errors import Conflict, Forbidden, GridsysError
 from ...inputs import has_visible, text_or_none, whole_number
 from ...people import access
 from ...people.models import User
-from .. import deadlines, notify, scoping
+from .. import deadlines, notify, privacy, scoping
 from ..deadlines import MAX_LEVEL
 from ..events import record
 from ..models import RATINGS, Incident
@@ -60,6 +60,8 @@ def transition(session: Session, incident: Incident, actor: User, action: str, *
     incident.version += 1
     incident.updated_at = at
     public = bool(note) and (action in PUBLIC_NOTES or (public is True and incident.channel != "staff"))
+    if public:
+        data = {**data, "public_text": privacy.public_text(note, incident.contact_name)}
     event = record(session, incident, actor, action, before, incident.status, note=note, data=data, at=at,
                    public=public)
     _tell(session, incident, actor, action, note, data)
