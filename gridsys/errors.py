@@ -50,6 +50,12 @@ def _wants_json() -> bool:
         or request.path == "/healthz"
 
 
+def answer_errors_under(app: Flask, prefix: str, answer) -> None:
+    """HTTP errors raised before a blueprint's own handlers run (routing: 404, 405) under ``prefix``
+    are answered by ``answer`` (a protocol with its own error format, e.g. Open311)."""
+    app.extensions.setdefault("gridsys.error_formats", {})[prefix] = answer
+
+
 def register(app: Flask) -> None:
     def rollback():
         """An error page must not run on a failed transaction (the header counts unread messages)."""
@@ -88,6 +94,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        for prefix, answer in app.extensions.get("gridsys.error_formats", {}).items():
+            if request.path.startswith(prefix):   # e.g. Open311's list of errors, even for a 405
+                return answer(exc)
         rollback()
         # Keep what the exception says about itself beyond its page: Allow on 405, Retry-After.
         headers = {k: v for k, v in exc.get_headers() if k.lower() in ("allow", "retry-after", "www-authenticate")}

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 
-from .. import db, settings
+from .. import db, errors, settings
 from ..errors import Forbidden, GridsysError, NotFound
 from ..i18n import locale as request_locale
 from ..incidents.models import Category
@@ -67,6 +67,10 @@ def refused(exc: GridsysError):
 @bp.errorhandler(HTTPException)
 def http_refused(exc: HTTPException):
     return _error(exc.code or 400, http_error_code(exc), refusal_text(exc))
+
+
+# Routing errors (an unknown path, a PUT) are raised before this blueprint's handlers: the same list.
+bp.record_once(lambda state: errors.answer_errors_under(state.app, "/open311/", http_refused))
 
 
 def _error(status: int, code: str, message: str) -> Response:

@@ -350,3 +350,15 @@ def test_uuid_of_a_post_is_new_each_time(client, session, world, api_key):
     assert len(set(uuids)) == 2 and all(isinstance(u, uuid.UUID) for u in uuids)
     assert keys.verify(session, api_key).last_used_at is not None
     assert isinstance(keys.verify(session, api_key).last_used_at, datetime)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_method_the_spec_does_not_have_gets_the_specs_error_list(client, fmt):
+    """Routing errors are raised before the blueprint's handlers: they must still be Open311's list."""
+    answer = client.put(f"/open311/v2/requests.{fmt}")
+    assert answer.status_code == 400
+    body = answer.get_data(as_text=True)
+    if fmt == "json":
+        assert answer.get_json()[0]["code"] == 400 and "method_not_allowed" in answer.get_json()[0]["description"]
+    else:
+        assert body.startswith("<?xml") and "<errors><error><code>400</code>" in body
