@@ -206,7 +206,8 @@ def test_the_handler_or_the_leader_shows_a_photo_to_the_public(client, session, 
     session.refresh(photo)
     assert photo.public is False
     logged = session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == waiting.id,
-                                                         IncidentEvent.action == "photo_public")).all()
+                                                         IncidentEvent.action == "photo_public")
+                                  .order_by(IncidentEvent.id)).all()
     assert [e.data["public"] for e in logged] == [True, False] and not any(e.public for e in logged)
 
 
