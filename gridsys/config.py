@@ -14,6 +14,8 @@ from .proxies import parse_networks
 
 DEFAULTS = {
     "DATABASE_URL": None,
+    # A streaming replica for read-heavy answers (map data, CSV export); none: the primary serves them.
+    "DATABASE_REPLICA_URL": None,
     "SECRET_KEY": None,
     "BABEL_DEFAULT_LOCALE": "zh",
     "LANGUAGES": ("zh", "en"),
@@ -68,6 +70,7 @@ DEFAULTS = {
 # environment variable -> (config key, parser)
 ENVIRONMENT = {
     "DATABASE_URL": ("DATABASE_URL", str),
+    "DATABASE_REPLICA_URL": ("DATABASE_REPLICA_URL", str),
     "GRIDSYS_SECRET_KEY": ("SECRET_KEY", str),
     "GRIDSYS_TILES": ("TILES", str),
     "GRIDSYS_TILES_URL": ("TILES_URL", str),
@@ -127,6 +130,8 @@ def load(overrides: dict | None = None) -> dict:
         raise ConfigError("no database: set DATABASE_URL, or run `make db` to create the private "
                           "PostGIS cluster under var/")
     cfg["DATABASE_URL"] = normalise_database_url(cfg["DATABASE_URL"])
+    if cfg["DATABASE_REPLICA_URL"]:
+        cfg["DATABASE_REPLICA_URL"] = normalise_database_url(cfg["DATABASE_REPLICA_URL"])
     if not cfg["DATABASE_URL"].startswith("postgresql+psycopg://"):
         raise ConfigError("DATABASE_URL must point to PostgreSQL (postgresql://...)")
     if not cfg["SECRET_KEY"]:

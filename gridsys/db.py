@@ -36,10 +36,19 @@ def init_app(app: Flask) -> None:
         factory = sessionmaker(engine, expire_on_commit=False)
         app.extensions["gridsys.engine"] = engine
     app.extensions["gridsys.session_factory"] = factory
+    # Read-heavy answers (map data, exports) may come from a replica: its own engine, else the primary.
+    replica = app.config.get("DATABASE_REPLICA_URL")
+    if replica and app.config.get("SESSION_FACTORY") is None:
+        engine = make_engine(replica)
+        app.extensions["gridsys.replica_engine"] = engine
+        app.extensions["gridsys.read_factory"] = sessionmaker(engine, expire_on_commit=False)
     app.extensions["gridsys.settings"] = settings.Settings.from_config(app.config)
 
     @app.teardown_appcontext
     def close_session(exc):
+        reading = g.pop("db_read_session", None)
+        if reading is not None:
+            reading.close()
         session = g.pop("db_session", None)
         if session is not None and app.config.get("SESSION_FACTORY") is None:
             session.close()
@@ -56,3 +65,16 @@ def session() -> Session:
         outbox.carry(made, current_app.extensions.get("gridsys.courier"))
         g.db_session = made
     return g.db_session
+
+
+def read_session() -> Session:
+    """A session for read-heavy answers that may lag a moment behind (maps, exports): on the replica
+    (DATABASE_REPLICA_URL) where one is configured, else the request's own session."""
+    factory = current_app.extensions.get("gridsys.read_factory")
+    if factory is None:
+        return session()
+    if "db_read_session" not in g:
+        made = factory()
+        settings.attach(made, current_app.extensions["gridsys.settings"])
+        g.db_read_session = made
+    return g.db_read_session

@@ -351,7 +351,7 @@ def geojson():
     """Incidents in scope (and bbox) as an RFC 7946 FeatureCollection, built in the database."""
     filters = services.parse_filters(request.args, settings.of(db.session()))
     bbox = parse_bbox(request.args.get("bbox"))
-    body = incidents_feature_collection(db.session(), auth.current_scope(), filters, bbox,
+    body = incidents_feature_collection(db.read_session(), auth.current_scope(), filters, bbox,
                                         auth.current_user())
     return Response(body, mimetype="application/geo+json")
 
@@ -383,7 +383,7 @@ def csv_export():
     import csv
     import io
     filters = services.parse_filters(request.args, settings.of(db.session()))
-    session = db.session()
+    session = db.read_session()
     query = services.scoped_incidents(auth.current_scope(), filters, auth.current_user()) \
         .options(*services.LIST_OPTIONS).limit(services.CSV_LIMIT)
     out = io.StringIO()

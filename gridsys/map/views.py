@@ -80,7 +80,7 @@ def page():
 @auth.login_required
 def grids_geojson():
     """Grids in scope with their open and overdue counts and the number of duties lacking a worker."""
-    return Response(data.grids_feature_collection(db.session(), auth.current_scope(), locale()),
+    return Response(data.grids_feature_collection(db.read_session(), auth.current_scope(), locale()),
                     mimetype="application/geo+json")
 
 
@@ -90,4 +90,4 @@ def grids_geojson():
 @auth.login_required(roles=("admin",))
 def gaps_geojson():
     """Ground not covered by a child zone: town minus its areas, area minus its grids."""
-    return Response(data.gaps_feature_collection(db.session()), mimetype="application/geo+json")
+    return Response(data.gaps_feature_collection(db.read_session()), mimetype="application/geo+json")
