@@ -7,13 +7,13 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import applog, db
+from .. import applog, db, paging
 from ..errors import GridsysError, NotFound
 from ..geo import from_db, to_geojson
 from ..inputs import whole_number
 from ..refusals import refusal_text
 from ..zones.models import Area, Grid, Town
-from . import auth, services
+from . import access, auth, services
 from .access import require
 from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
 from .models import AreaLeader, GridAssignment, TownAdmin, User
@@ -107,8 +107,18 @@ def admin_people():
     return _people_page(session)
 
 
+PEOPLE_PAGE_SIZE = 50
+
+
+def people_query():
+    """Everyone by username (its unique index): a page reads PEOPLE_PAGE_SIZE + 1 index entries;
+    deactivated people keep their place and are greyed out."""
+    return select(User).order_by(User.username)
+
+
 def _people_page(session, form=None):
-    people = session.scalars(select(User).order_by(User.active.desc(), User.username)).all()
+    people = paging.page_of(session, people_query(),
+                            paging.page_number(request.args), PEOPLE_PAGE_SIZE, count=True)
     return render_template("people/admin_people.html", people=people, roles=ROLES, form=form or {})
 
 
@@ -178,7 +188,8 @@ def admin_person_action(username, action):
 @bp.get("/admin/gaps")
 @admin_only
 def admin_gaps():
-    gaps = services.duty_gaps(db.session())
+    gaps = services.duty_gaps_page(db.session(), paging.page_number(request.args),
+                                   visible=access.where(auth.current_scope(), Grid))
     return render_template("people/admin_gaps.html", gaps=gaps)
 
 

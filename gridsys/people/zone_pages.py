@@ -4,32 +4,44 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from flask import Blueprint, jsonify, render_template, request
 
-from .. import db, geo
+from .. import db, geo, paging
 from ..apidoc import FeatureCollection, operation
 from ..errors import GridsysError
 from ..i18n import zone_label
 from ..zones import schemas, services, transfer
-from ..zones.models import MODELS
+from ..zones.models import Area, Town
 from . import access, auth
 
 bp = Blueprint("zones", __name__, template_folder="templates")
+ZONES_PAGE_SIZE = 50
+
+
+def parents_query(scope):
+    """(level, id, code) of the towns and areas in scope by code: a merge of their code indexes."""
+    parents = union_all(*[select(literal(level).label("level"), model.id, model.code)
+                          .where(access.where(scope, model)) for level, model in (("town", Town), ("area", Area))])
+    return select(parents.subquery()).order_by("code")
 
 
 @bp.get("/zones")
 @auth.login_required(roles=("admin", "area_leader"))
 def overview():
+    """The towns and areas in scope with their coverage, ZONES_PAGE_SIZE a page by code (a town
+    just before its areas); coverage is computed for the page's zones only."""
     session = db.session()
     scope = auth.current_scope()
+    page = paging.page_of(session, parents_query(scope),
+                          paging.page_number(request.args), ZONES_PAGE_SIZE, count=True, rows=True)
     names = {}  # code -> the zone's name in the page's language
-    for level in ("town", "area"):
-        model = MODELS[level]
-        for zone in session.scalars(select(model).where(access.where(scope, model))):
+    for level, model in (("town", Town), ("area", Area)):
+        ids = [row.id for row in page.items if row.level == level]
+        for zone in session.scalars(select(model).where(model.id.in_(ids))) if ids else ():
             names[zone.code] = zone_label(zone)
-    rows = [r for r in services.coverage(session) if r.code in names]
-    return render_template("zones/overview.html", rows=rows, names=names)
+    rows = services.coverage(session, codes=names) if names else []
+    return render_template("zones/overview.html", rows=rows, names=names, page=page)
 
 
 @bp.get("/api/v1/locate")

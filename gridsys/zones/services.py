@@ -254,8 +254,9 @@ class CoverageRow:
         return max(self.area_m2 - self.covered_m2, 0.0)
 
 
-def coverage(session: Session, town_code: str | None = None) -> list[CoverageRow]:
-    """Per town (by its areas) and per area (by its grids): coverage %, gaps and overlaps."""
+def coverage(session: Session, town_code: str | None = None, codes=None) -> list[CoverageRow]:
+    """Per town (by its areas) and per area (by its grids): coverage %, gaps and overlaps.
+    ``codes``: only these towns and areas (a page of them)."""
     rows: list[CoverageRow] = []
     for parent_level in ("town", "area"):
         parent = MODELS[parent_level]
@@ -269,6 +270,8 @@ def coverage(session: Session, town_code: str | None = None) -> list[CoverageRow
                  .group_by(parent.id).order_by(parent.code))
         if town_code:
             query = query.where(parent.code.startswith(town_code))
+        if codes is not None:
+            query = query.where(parent.code.in_(list(codes)))
         for code, name, n, area, covered, overlap in session.execute(query):
             rows.append(CoverageRow(parent_level, code, name, n, area, covered, max(overlap, 0.0)))
     rows.sort(key=lambda r: r.code)

@@ -20,11 +20,12 @@ from tests.hostile.cases_api import CREATE, NOTICES, TRANSITION, UPLOADS
 from tests.hostile.cases_cli import CLI
 from tests.hostile.cases_open311 import OPEN311
 from tests.hostile.cases_pages import FORMS, HEADERS, QUERIES
+from tests.hostile.cases_paging import PAGING
 from tests.hostile.cases_residents import RESIDENTS
 from tests.hostile.cases_staff_residents import STAFF_RESIDENTS
 from tests.hostile.cases_zones import edit_cases, geometry_cases
 from tests.hostile.values import Case
 
 CASES: list[Case] = [*CREATE, *TRANSITION, *NOTICES, *edit_cases(), *geometry_cases(), *UPLOADS, *FORMS,
-                     *QUERIES, *HEADERS, *CLI, *RESIDENTS, *OPEN311, *STAFF_RESIDENTS]
+                     *QUERIES, *HEADERS, *CLI, *RESIDENTS, *OPEN311, *STAFF_RESIDENTS, *PAGING]
 PATHS = ("json", "form", "upload", "geojson", "query", "header", "cli")
