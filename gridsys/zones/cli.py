@@ -1,12 +1,14 @@
 """flask --app gridsys zones import|export|coverage|locate."""
 from __future__ import annotations
 
-import json
+import functools
+import os
 import sys
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import Engine, text
 
 from .. import db
 from ..commands import transactional
@@ -34,19 +36,66 @@ def zones_import(path, reason, actor):
         click.echo(f"{level}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged")
 
 
+def _read_only(fn):
+    """commands.transactional for a command that only reads: its own transaction (bound to the
+    engine, not begun yet) is one REPEATABLE READ, READ ONLY snapshot, so the levels agree and
+    nothing can be written; a session joined to an outer transaction (tests) is left as it is.
+    Not transactional itself, which marks the commands that write (tests/hostile)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        session = db.session()
+        try:
+            if isinstance(session.get_bind(), Engine) and not session.in_transaction():
+                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            result = fn(*args, **kwargs)
+            session.commit()
+            return result
+        except GridsysError as exc:
+            session.rollback()
+            click.echo(f"error {exc.code}: {exc.message}", err=True)
+            sys.exit(1)
+        except BaseException:
+            session.rollback()
+            raise
+    return wrapper
+
+
 @zones_cli.command("export")
 @click.option("--level", type=click.Choice(LEVELS), help="Only this level.")
 @click.option("--town", "town_code", help="Only this town (9-digit code).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
-def zones_export(level, town_code, out):
-    """Write RFC 7946 GeoJSON (readable by GDAL/QGIS)."""
-    data = transfer.export_zones(db.session(), level=level, town_code=town_code)
-    text = json.dumps(data, ensure_ascii=False)
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
-        click.echo(f"{len(data['features'])} features written to {out}", err=True)
-    else:
-        click.echo(text)
+@click.option("--quiet", is_flag=True, help="Nothing on stderr but errors (progress is written with --out only).")
+@click.option("--every", type=click.IntRange(min=1), default=5000, show_default=True,
+              help="Progress every N features.")
+@_read_only
+def zones_export(level, town_code, out, quiet, every):
+    """Write RFC 7946 GeoJSON (readable by GDAL/QGIS), streamed feature by feature."""
+    session = db.session()
+    features = transfer.iter_features(session, level=level, town_code=town_code)
+    if not out:
+        transfer.write_collection(features, lambda chunk: click.echo(chunk, nl=False))
+        click.echo()
+        return
+    progress = None
+    if not quiet:
+        total = transfer.count_zones(session, level=level, town_code=town_code)
+        progress = lambda n: click.echo(f"{n}/{total} features ({100 * n // max(total, 1)} %)", err=True)
+    target = Path(out)
+    # A regular file is written beside and renamed at the end: a failed export leaves it as it was.
+    direct = target.exists() and not target.is_file()
+    part = target if direct else target.with_name(target.name + ".part")
+    try:
+        with part.open("w", encoding="utf-8") as fh:
+            count = transfer.write_collection(features, fh.write, progress=progress, every=every)
+        if not direct:
+            os.replace(part, target)
+    except OSError as exc:
+        raise GridsysError("file_unwritable", f"cannot write {out}: {exc.strerror}")
+    finally:
+        if not direct:
+            part.unlink(missing_ok=True)
+    if not quiet:
+        click.echo(f"{count} features written to {out}", err=True)
 
 
 @zones_cli.command("coverage")

@@ -6,9 +6,10 @@ checked against the database; the first refusal names the feature and undoes eve
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from .. import geo
@@ -123,29 +124,92 @@ def import_zones(session: Session, data, *, actor: str, reason: str = "") -> dic
     return counts
 
 
+# RFC 7946 geometry made by the database, so an export never holds more than one feature's shapely
+# objects or JSON: exterior rings counter-clockwise and holes clockwise (as geo.to_geojson orients
+# them), 17 decimals, which give the same doubles as the stored ones for every |coordinate| >= 0.1.
+# Nearer 0 a 17-decimal text can lose digits: a feature whose box comes that near 0 (none in China)
+# also brings its geometry and goes through geo.to_geojson, so the output is exactly today's.
+NEAR_ZERO = 0.1
+
+
+def _geojson_columns(model):
+    geom = model.geom
+    near_zero = or_(and_(func.ST_XMin(geom) < NEAR_ZERO, func.ST_XMax(geom) > -NEAR_ZERO),
+                    and_(func.ST_YMin(geom) < NEAR_ZERO, func.ST_YMax(geom) > -NEAR_ZERO))
+    return (func.ST_AsGeoJSON(func.ST_ForcePolygonCCW(geom), 17, 0).label("geojson"),
+            case((near_zero, geom)).label("near_zero_geom"))
+
+
+def _level_query(lvl: str, columns, level, town_code, visible):
+    if level and lvl != level:
+        return None
+    model = MODELS[lvl]
+    query = select(*columns(model)).select_from(model)
+    if town_code:
+        query = query.where(model.code.startswith(town_code))
+    if model is MODELS["grid"]:
+        query = query.where(model.retired_at.is_(None))
+    if visible is not None:
+        query = query.where(visible(model))
+    return query
+
+
+def count_zones(session: Session, level: str | None = None, town_code: str | None = None,
+                visible=None) -> int:
+    """How many features ``iter_features`` gives for the same arguments."""
+    total = 0
+    for lvl in LEVELS:
+        query = _level_query(lvl, lambda m: (func.count(),), level, town_code, visible)
+        if query is not None:
+            total += session.scalar(query)
+    return total
+
+
+def iter_features(session: Session, level: str | None = None, town_code: str | None = None,
+                  visible=None, *, batch: int = 500):
+    """The export's features one by one (parents first, by code), read through a server-side
+    cursor ``batch`` rows at a time: memory stays flat whatever the number of zones."""
+    for lvl in LEVELS:
+        query = _level_query(lvl, lambda m: (m.code, m.name, m.name_en, *_geojson_columns(m)),
+                             level, town_code, visible)
+        if query is None:
+            continue
+        query = query.order_by(MODELS[lvl].code).execution_options(yield_per=batch)
+        for code, name, name_en, geojson, near_zero_geom in session.execute(query):
+            yield {
+                "type": "Feature",
+                "id": code,
+                "properties": {"level": lvl, "code": code, "name": name, "name_en": name_en,
+                               "parent_code": services.parent_code(lvl, code)},
+                # parse_int: a whole coordinate stays a float (106.0, as Python writes it, not 106)
+                "geometry": geo.to_geojson(geo.from_db(near_zero_geom)) if near_zero_geom is not None
+                else json.loads(geojson, parse_int=float),
+            }
+
+
+def write_collection(features, write, *, progress=None, every: int = 5000) -> int:
+    """Write the features as one FeatureCollection, the same text as ``json.dumps`` of the whole
+    (``ensure_ascii=False``), through ``write`` in chunks of about 256 KB; ``progress(n)`` is called
+    every ``every`` features. Returns the number written."""
+    chunk: list[str] = ['{"type": "FeatureCollection", "features": [']
+    size = n = 0
+    for n, feature in enumerate(features, 1):
+        text = json.dumps(feature, ensure_ascii=False)
+        chunk.append(text if n == 1 else ", " + text)
+        size += len(text)
+        if size >= 256 * 1024:
+            write("".join(chunk))
+            chunk, size = [], 0
+        if progress is not None and n % every == 0:
+            progress(n)
+    chunk.append("]}")
+    write("".join(chunk))
+    return n
+
+
 def export_zones(session: Session, level: str | None = None, town_code: str | None = None,
                  visible=None) -> dict:
     """RFC 7946 FeatureCollection of the zones (parents first), readable by GDAL/QGIS.
     ``visible(model)`` gives the SQL condition of what the caller may see (people's scope)."""
-    features = []
-    for lvl in LEVELS:
-        if level and lvl != level:
-            continue
-        model = MODELS[lvl]
-        query = select(model).order_by(model.code)
-        if town_code:
-            query = query.where(model.code.startswith(town_code))
-        if model is MODELS["grid"]:
-            query = query.where(model.retired_at.is_(None))
-        if visible is not None:
-            query = query.where(visible(model))
-        for zone in session.scalars(query):
-            features.append({
-                "type": "Feature",
-                "id": zone.code,
-                "properties": {"level": lvl, "code": zone.code, "name": zone.name,
-                               "name_en": zone.name_en,
-                               "parent_code": services.parent_code(lvl, zone.code)},
-                "geometry": geo.to_geojson(geo.from_db(zone.geom)),
-            })
-    return {"type": "FeatureCollection", "features": features}
+    return {"type": "FeatureCollection",
+            "features": list(iter_features(session, level, town_code, visible))}
