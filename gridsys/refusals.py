@@ -187,6 +187,7 @@ REFUSALS: dict[str, Refusal] = {
                              _l("The number of hours is not valid.")),
     "not_escalated": Refusal(_l("Only an escalated incident can be sent back down.")),
     "photo_not_publishable": Refusal(_l("A photo the resident sent is never published: publish an \"after\" photo you took.")),
+    "file_unwritable": Refusal(_l("The file cannot be written there: check the folder and its permissions.")),
     "database_unavailable": Refusal(_l("The server cannot reach its database just now: try again in a few seconds (nothing was saved).")),
     "already_at_top": Refusal(_l("This incident is already with the town administrators.")),
     # --- residents' reports: 立案, 回访

@@ -1,17 +1,15 @@
 """flask --app gridsys zones import|export|coverage|locate."""
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import Engine, text
 
 from .. import db
-from ..commands import transactional
+from ..commands import read_only, transactional
 from ..errors import GridsysError
 from . import services, transfer
 from .models import LEVELS
@@ -36,30 +34,6 @@ def zones_import(path, reason, actor):
         click.echo(f"{level}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged")
 
 
-def _read_only(fn):
-    """commands.transactional for a command that only reads: its own transaction (bound to the
-    engine, not begun yet) is one REPEATABLE READ, READ ONLY snapshot, so the levels agree and
-    nothing can be written; a session joined to an outer transaction (tests) is left as it is.
-    Not transactional itself, which marks the commands that write (tests/hostile)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        session = db.session()
-        try:
-            if isinstance(session.get_bind(), Engine) and not session.in_transaction():
-                session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-            result = fn(*args, **kwargs)
-            session.commit()
-            return result
-        except GridsysError as exc:
-            session.rollback()
-            click.echo(f"error {exc.code}: {exc.message}", err=True)
-            sys.exit(1)
-        except BaseException:
-            session.rollback()
-            raise
-    return wrapper
-
-
 @zones_cli.command("export")
 @click.option("--level", type=click.Choice(LEVELS), help="Only this level.")
 @click.option("--town", "town_code", help="Only this town (9-digit code).")
@@ -67,7 +41,7 @@ def _read_only(fn):
 @click.option("--quiet", is_flag=True, help="Nothing on stderr but errors (progress is written with --out only).")
 @click.option("--every", type=click.IntRange(min=1), default=5000, show_default=True,
               help="Progress every N features.")
-@_read_only
+@read_only
 def zones_export(level, town_code, out, quiet, every):
     """Write RFC 7946 GeoJSON (readable by GDAL/QGIS), streamed feature by feature."""
     session = db.session()
