@@ -18,7 +18,7 @@ def record(session: Session, incident: Incident, actor: User | None, action: str
     who reported it may read)."""
     event = IncidentEvent(incident_id=incident.id, actor_id=actor.id if actor else None, action=action,
                           from_status=from_status, to_status=to_status, note=note or "", data=data or {},
-                          at=at or now(), public=public)
+                          at=at or now(), public=public, grid_id=incident.grid_id, area_id=incident.area_id)
     session.add(event)
     if flush:
         session.flush()

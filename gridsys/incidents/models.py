@@ -188,7 +188,13 @@ class IncidentEvent(Base):
     data: Mapped[dict] = mapped_column(JSONB, default=dict)
     # A reply the resident who reported it may read (on the tracking page and the public results).
     public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Where the incident was when this happened (a redraw moves it later): evaluation counts an event
+    # in the grid and area of its time. Events older than migration 0012 carry where it was then.
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     incident: Mapped[Incident] = relationship(back_populates="events")
+    __table_args__ = (Index("ix_incident_events_area_at", "area_id", "at"),
+                      Index("ix_incident_events_grid_at", "grid_id", "at"))
     actor = relationship("User")
 
 

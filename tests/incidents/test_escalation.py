@@ -61,6 +61,7 @@ def test_overdue_incident_goes_to_the_area_leader(session, world):
     [event] = escalations_of(session, incident)
     assert (event.actor_id, event.from_status, event.to_status) == (None, "assigned", "assigned")
     assert event.data == {"level": 1, "trigger": "overdue", "holders": ["leader1"]}
+    assert (event.grid_id, event.area_id) == (incident.grid_id, incident.area_id)   # the set-based form too
     [note] = inbox_of(session, world.leader1)
     assert (note.incident_id, note.kind, note.read_at) == (incident.id, "escalated", None)
     assert note.data["level"] == 1 and note.data["trigger"] == "overdue"

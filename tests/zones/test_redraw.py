@@ -599,3 +599,14 @@ def test_a_residents_report_awaiting_registration_moves_but_stays_unregistered(s
     told = session.scalars(select(Notification.kind).where(Notification.user_id == staff.w1.id,
                                                            Notification.incident_id == waiting.id)).all()
     assert told == ["to_register"]
+
+
+def test_each_event_records_where_the_incident_was_when_it_happened(session, staff, around_the_edge):
+    """Evaluation counts an event in the grid of its time: a move does not rewrite the past."""
+    moving = around_the_edge["moving"]
+    save(session, reshape(session, staff.g1.code, cell(0, 0, 6, 6)))
+    act(session, session.get(Incident, moving.id), staff.w1, "accept")
+    places = session.execute(select(IncidentEvent.action, IncidentEvent.grid_id, IncidentEvent.area_id)
+                             .where(IncidentEvent.incident_id == moving.id).order_by(IncidentEvent.id)).all()
+    assert [tuple(p) for p in places] == [("report", staff.g2.id, staff.a1.id), ("dispatch", staff.g2.id, staff.a1.id),
+                                          ("rehome", staff.g1.id, staff.a1.id), ("accept", staff.g1.id, staff.a1.id)]

@@ -47,6 +47,7 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
                                              ELSE i.next_escalation_at END
             FROM m, old WHERE i.id = m.id AND old.id = m.id
             RETURNING i.id, old.status AS from_status, i.status AS to_status, m.data, i.assignee_id, i.channel,
+                      i.grid_id, i.area_id,
                       old.assignee_id AS old_assignee_id
         ), told AS (  -- a new handler is told (in the app; group robots are not sent a whole redraw)
             INSERT INTO notifications (user_id, incident_id, kind, data, created_at)
@@ -57,9 +58,10 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
             FROM upd WHERE upd.assignee_id IS NOT NULL AND upd.assignee_id IS DISTINCT FROM upd.old_assignee_id
               AND upd.assignee_id IS DISTINCT FROM (SELECT id FROM users WHERE username = CAST(:actor AS text))
         )
-        INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
+        INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data,
+                                     grid_id, area_id)   -- where the move took it
         SELECT upd.id, :at, (SELECT id FROM users WHERE username = :actor), 'rehome', upd.from_status,
-               upd.to_status, :note, upd.data FROM upd
+               upd.to_status, :note, upd.data, upd.grid_id, upd.area_id FROM upd
         RETURNING incident_id
     """), {"ids": [m["id"] for m in moves], "grid_ids": [m["grid_id"] for m in moves],
            "area_ids": [m["area_id"] for m in moves], "assignee_ids": [m["assignee_id"] for m in moves],
@@ -107,10 +109,11 @@ def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int
             UPDATE incidents i SET escalation_level = m.level, escalated_at = :at, escalation_trigger = m.trigger,
                    next_escalation_at = m.next_at
             FROM m WHERE i.id = m.id
-            RETURNING i.id, i.status, m.data
+            RETURNING i.id, i.status, m.data, i.grid_id, i.area_id
         )
-        INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
-        SELECT id, :at, NULL, 'escalate', status, status, '', data FROM upd
+        INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data,
+                                     grid_id, area_id)
+        SELECT id, :at, NULL, 'escalate', status, status, '', data, grid_id, area_id FROM upd
     """), {"ids": [m[0].id for m in moves], "levels": [m[1]["level"] for m in moves],
            "triggers": [m[1]["trigger"] for m in moves], "next_at": [m[2] for m in moves],
            "datas": [json.dumps(m[1]) for m in moves], "at": at})

@@ -86,10 +86,11 @@ def _insert_statement():
             ON CONFLICT (client_uuid) DO NOTHING
             RETURNING *
         ), events AS (
-            INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data)
-            SELECT id, :at, :reporter_id, 'report', NULL, 'reported', '', :report_data FROM inserted
+            INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data,
+                                         grid_id, area_id)
+            SELECT id, :at, :reporter_id, 'report', NULL, 'reported', '', :report_data, grid_id, area_id FROM inserted
             UNION ALL
-            SELECT id, :at, NULL, :second_action, 'reported', status, '', :routing FROM inserted
+            SELECT id, :at, NULL, :second_action, 'reported', status, '', :routing, grid_id, area_id FROM inserted
         ), told AS (  -- the handler's notice (notify.notify's rule: never to whoever reported it)
             INSERT INTO notifications (user_id, incident_id, kind, data, created_at)
             SELECT assignee_id, id, :told_kind, :told, :at FROM inserted
