@@ -610,3 +610,31 @@ def test_each_event_records_where_the_incident_was_when_it_happened(session, sta
                              .where(IncidentEvent.incident_id == moving.id).order_by(IncidentEvent.id)).all()
     assert [tuple(p) for p in places] == [("report", staff.g2.id, staff.a1.id), ("dispatch", staff.g2.id, staff.a1.id),
                                           ("rehome", staff.g1.id, staff.a1.id), ("accept", staff.g1.id, staff.a1.id)]
+
+
+def test_the_migrations_backfill_places_old_events_where_the_live_writers_do(session, staff, around_the_edge):
+    """Migration 0012 fills grid and area of events written before it: blank them, run its upgrade,
+    and the places match what the writers record today (a move's 'from' grid for the events before it)."""
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+    from sqlalchemy import text
+    moving = around_the_edge["moving"]
+    save(session, reshape(session, staff.g1.code, cell(0, 0, 6, 6)))
+    act(session, session.get(Incident, moving.id), staff.w1, "accept")
+    live = session.execute(select(IncidentEvent.id, IncidentEvent.grid_id, IncidentEvent.area_id)
+                           .order_by(IncidentEvent.id)).all()
+    session.execute(text("ALTER TABLE incident_events DISABLE TRIGGER incident_events_append_only"))
+    session.execute(text("UPDATE incident_events SET grid_id = NULL, area_id = NULL"))
+    session.execute(text("ALTER TABLE incident_events ENABLE TRIGGER incident_events_append_only"))
+    [path] = (Path(__file__).resolve().parents[2] / "migrations" / "versions").glob("*_0012_event_places.py")
+    spec = importlib.util.spec_from_file_location("event_places", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    migration.op = SimpleNamespace(execute=lambda sql: session.execute(text(sql)),
+                                   add_column=lambda *a, **k: None, create_index=lambda *a, **k: None)
+    migration.upgrade()
+    session.expire_all()
+    backfilled = session.execute(select(IncidentEvent.id, IncidentEvent.grid_id, IncidentEvent.area_id)
+                                 .order_by(IncidentEvent.id)).all()
+    assert backfilled == live
