@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gridsys.clock import now
 from gridsys.db import Base
+from gridsys.incidents import services
+from gridsys.incidents.catalogue import load_catalogue
 from gridsys.incidents.models import Category, Incident, Notification
 from gridsys.people.models import AreaLeader, GridAssignment, TownAdmin, User
+from gridsys.people import services as people
 from gridsys.zones.models import Town
+from tests.factories import ORIGIN, STEP, cell, make_area, make_grid, make_town
+from tests.incidents.helpers import CATALOGUE
 
 WAIT_S = 10
 
@@ -41,6 +51,46 @@ def clean_up(engine, town: str, usernames, category_codes=()) -> None:
             conn.execute(text(f"DELETE FROM {table} WHERE code LIKE :p"), zone)
         conn.execute(text("DELETE FROM boundary_revisions WHERE zone_code LIKE :p"), zone)
         conn.execute(Category.__table__.delete().where(Category.code.in_(sorted(category_codes))))
+
+
+@contextmanager
+def committed_town(engine, code: str, corner: int, name: str, usernames, password_hash, *, before_clean=None):
+    """A committed town of one area and one grid (10 × 10 units from ``corner``), the category
+    catalogue, a grid worker and the area's leader (``usernames``); removed again at the end
+    (``before_clean`` first: what hangs off the town other than incidents). Yields the open session
+    with ``town``, ``area``, ``grid``, ``worker`` and ``leader``."""
+    def clean(category_codes=()):
+        if before_clean is not None:
+            before_clean()
+        clean_up(engine, code, usernames, category_codes)
+    clean()
+    new_codes = ()
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            before = set(s.scalars(select(Category.code)))
+            load_catalogue(s, CATALOGUE.read_bytes())
+            new_codes = set(s.scalars(select(Category.code))) - before
+            shape = cell(corner, corner, corner + 10, corner + 10)
+            town = make_town(s, code, shape, name=name)
+            area = make_area(s, town, 1, shape)
+            grid = make_grid(s, area, 1, shape)
+            worker, _ = people.create_user(s, usernames[0], roles=["grid_worker"], password_hash=password_hash)
+            leader, _ = people.create_user(s, usernames[1], roles=["area_leader"], password_hash=password_hash)
+            people.assign_grid(s, worker, grid.code, "general")
+            people.set_area_leader(s, leader, area.code)
+            s.commit()
+            yield SimpleNamespace(session=s, town=town, area=area, grid=grid, worker=worker, leader=leader)
+    finally:
+        clean(new_codes)
+
+
+def overdue_incidents(made: SimpleNamespace, corner: int, count: int, description: str) -> list[int]:
+    """``count`` reports of the town's worker, dispatched two days ago: a day past their deadline."""
+    late = now() - timedelta(days=2)
+    return [services.create_incident(made.session, made.worker, services.NewIncident(
+        client_uuid=uuid.uuid4(), lon=ORIGIN[0] + (corner + 1 + n % 8) * STEP,
+        lat=ORIGIN[1] + (corner + 1 + n // 8) * STEP, category="0201", description=description), at=late)[0].id
+        for n in range(count)]
 
 
 class Racer:

@@ -13,22 +13,17 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from datetime import timedelta
 
 import pytest
 import requests
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from gridsys.incidents import escalation, services
-from gridsys.incidents.catalogue import load_catalogue
-from gridsys.incidents.models import Category, IncidentEvent
+from gridsys.incidents.models import IncidentEvent
 from gridsys.people import services as people
 from gridsys.people.models import LoginFailure
-from tests.committed import clean_up
-from tests.factories import ORIGIN, STEP, cell, make_area, make_grid, make_town
-from tests.incidents.helpers import CATALOGUE, PASSWORD
+from tests.committed import committed_town, overdue_incidents
+from tests.incidents.helpers import PASSWORD
 
 TOWN = "500106906"
 USERNAMES = ("so-worker", "so-leader")
@@ -77,30 +72,14 @@ def two_servers(database_url):
 @pytest.fixture
 def town(engine, password_hash):
     """A committed town with a worker and a leader, and N incidents a day past their deadline."""
-    clean_up(engine, TOWN, USERNAMES)
-    new_codes = ()
-    try:
-        with Session(engine, expire_on_commit=False) as s:
-            before = set(s.scalars(select(Category.code)))
-            load_catalogue(s, CATALOGUE.read_bytes())
-            new_codes = set(s.scalars(select(Category.code))) - before
-            made = make_town(s, TOWN, cell(240, 240, 250, 250), name="扩容测试镇")
-            area = make_area(s, made, 1, cell(240, 240, 250, 250))
-            grid = make_grid(s, area, 1, cell(240, 240, 250, 250))
-            worker, _ = people.create_user(s, USERNAMES[0], roles=["grid_worker"], password_hash=password_hash)
-            leader, _ = people.create_user(s, USERNAMES[1], roles=["area_leader"], password_hash=password_hash)
-            people.assign_grid(s, worker, grid.code, "general")
-            people.set_area_leader(s, leader, area.code)
-            late = escalation.now() - timedelta(days=2)
-            ids = [services.create_incident(s, worker, services.NewIncident(
-                client_uuid=uuid.uuid4(), lon=ORIGIN[0] + (241 + n % 8) * STEP, lat=ORIGIN[1] + (241 + n // 8) * STEP,
-                category="0201", description="扩容测试"), at=late)[0].id for n in range(N)]
-            s.commit()
-        yield ids
-    finally:
-        clean_up(engine, TOWN, USERNAMES, new_codes)
-        with engine.begin() as conn:   # the failures counted from 127.0.0.1 would count against other tests
+    def forget_failures():   # the failures counted from 127.0.0.1 would count against other tests
+        with engine.begin() as conn:
             conn.execute(delete(LoginFailure).where(LoginFailure.username.in_(USERNAMES)))
+    with committed_town(engine, TOWN, 240, "扩容测试镇", USERNAMES, password_hash,
+                        before_clean=forget_failures) as made:
+        ids = overdue_incidents(made, 240, N, "扩容测试")
+        made.session.commit()
+        yield ids
 
 
 @pytest.fixture

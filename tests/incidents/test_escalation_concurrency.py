@@ -9,21 +9,15 @@ again what the first has not committed yet (or, with a plain ``FOR UPDATE``, wai
 from __future__ import annotations
 
 import threading
-import uuid
-from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gridsys.incidents import escalation, services
-from gridsys.incidents.catalogue import load_catalogue
-from gridsys.incidents.models import Category, Incident, IncidentEvent, Notification
-from gridsys.people import services as people
-from tests.factories import ORIGIN, STEP, cell, make_area, make_grid, make_town
-from tests.committed import clean_up
-from tests.incidents.helpers import CATALOGUE
+from gridsys.incidents import escalation
+from gridsys.incidents.models import Incident, IncidentEvent, Notification
+from tests.committed import committed_town, overdue_incidents
 
 TOWN = "500106904"
 USERNAMES = ("esc-conc-worker", "esc-conc-leader")
@@ -34,37 +28,10 @@ WAIT_S = 10
 @pytest.fixture
 def overdue_town(engine, password_hash):
     """A committed town, a worker and a leader, and N incidents a day past their deadline."""
-    _clean_up(engine)
-    new_codes = ()
-    try:
-        with Session(engine, expire_on_commit=False) as s:
-            before = set(s.scalars(select(Category.code)))
-            load_catalogue(s, CATALOGUE.read_bytes())
-            new_codes = set(s.scalars(select(Category.code))) - before
-            town = make_town(s, TOWN, cell(200, 200, 210, 210), name="升级并发测试镇")
-            area = make_area(s, town, 1, cell(200, 200, 210, 210))
-            grid = make_grid(s, area, 1, cell(200, 200, 210, 210))
-            worker, _ = people.create_user(s, USERNAMES[0], roles=["grid_worker"], password_hash=password_hash)
-            leader, _ = people.create_user(s, USERNAMES[1], roles=["area_leader"], password_hash=password_hash)
-            people.assign_grid(s, worker, grid.code, "general")
-            people.set_area_leader(s, leader, area.code)
-            dispatched = escalation.now() - timedelta(days=2)
-            ids = []
-            for n in range(N):
-                incident, _ = services.create_incident(s, worker, services.NewIncident(
-                    client_uuid=uuid.uuid4(), lon=ORIGIN[0] + (201 + n % 8) * STEP,
-                    lat=ORIGIN[1] + (201 + n // 8) * STEP, category="0201", description="升级并发测试"),
-                    at=dispatched)
-                ids.append(incident.id)
-            s.commit()
-            found = SimpleNamespace(ids=sorted(ids), leader_id=leader.id)
-        yield found
-    finally:
-        _clean_up(engine, new_codes)
-
-
-def _clean_up(engine, category_codes=()):
-    clean_up(engine, TOWN, USERNAMES, category_codes)
+    with committed_town(engine, TOWN, 200, "升级并发测试镇", USERNAMES, password_hash) as made:
+        ids = overdue_incidents(made, 200, N, "升级并发测试")
+        made.session.commit()
+        yield SimpleNamespace(ids=sorted(ids), leader_id=made.leader.id)
 
 
 class Sweeper:

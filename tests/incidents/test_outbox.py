@@ -23,14 +23,12 @@ from sqlalchemy.orm import Session
 
 from gridsys import create_app, outbox
 from gridsys.incidents import services, webhooks
-from gridsys.incidents.catalogue import load_catalogue
-from gridsys.incidents.models import Category, Webhook, WebhookAttempt, WebhookDelivery
+from gridsys.incidents.models import Webhook, WebhookAttempt, WebhookDelivery
 from gridsys.people import services as people
 from gridsys.people.models import ApiToken, User
 from gridsys.zones.models import Town
-from tests.committed import clean_up
-from tests.factories import ORIGIN, STEP, cell, make_area, make_grid, make_town
-from tests.incidents.helpers import CATALOGUE
+from tests.committed import committed_town
+from tests.factories import ORIGIN, STEP
 
 TOWN = "500106905"
 USERNAMES = ("outbox-worker", "outbox-leader")
@@ -81,27 +79,12 @@ class Receiver:
 @pytest.fixture
 def hooked_town(engine, password_hash):
     """A committed town with a grid worker, its leader and a JSON webhook (pointed at a receiver by each test)."""
-    _clean_up(engine)
-    new_codes = ()
-    try:
-        with Session(engine, expire_on_commit=False) as s:
-            before = set(s.scalars(select(Category.code)))
-            load_catalogue(s, CATALOGUE.read_bytes())
-            new_codes = set(s.scalars(select(Category.code))) - before
-            town = make_town(s, TOWN, cell(220, 220, 230, 230), name="外发测试镇")
-            area = make_area(s, town, 1, cell(220, 220, 230, 230))
-            grid = make_grid(s, area, 1, cell(220, 220, 230, 230))
-            worker, _ = people.create_user(s, USERNAMES[0], roles=["grid_worker"], password_hash=password_hash)
-            leader, _ = people.create_user(s, USERNAMES[1], roles=["area_leader"], password_hash=password_hash)
-            people.assign_grid(s, worker, grid.code, "general")
-            people.set_area_leader(s, leader, area.code)
-            s.commit()
-            yield SimpleNamespace(town_id=town.id, leader_id=leader.id)
-    finally:
-        _clean_up(engine, new_codes)
+    with committed_town(engine, TOWN, 220, "外发测试镇", USERNAMES, password_hash,
+                        before_clean=lambda: _clean_webhooks(engine)) as made:
+        yield SimpleNamespace(town_id=made.town.id, leader_id=made.leader.id)
 
 
-def _clean_up(engine, category_codes=()):
+def _clean_webhooks(engine):
     with Session(engine) as s:   # the webhook's log first: it hangs off the town, not an incident
         hooks = select(Webhook.id).join(Town, Town.id == Webhook.town_id).where(Town.code == TOWN)
         deliveries = select(WebhookDelivery.id).where(WebhookDelivery.webhook_id.in_(hooks))
@@ -110,7 +93,6 @@ def _clean_up(engine, category_codes=()):
         s.execute(delete(Webhook).where(Webhook.id.in_(hooks)))
         s.execute(delete(ApiToken).where(ApiToken.user_id.in_(select(User.id).where(User.username.in_(USERNAMES)))))
         s.commit()
-    clean_up(engine, TOWN, USERNAMES, category_codes)
 
 
 def add_hook(engine, town, url: str) -> None:
