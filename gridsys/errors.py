@@ -69,7 +69,7 @@ def register(app: Flask) -> None:
         rollback()
         # 401 says how to authenticate (RFC 9110): a bearer token, or the login page.
         headers = {"WWW-Authenticate": 'Bearer realm="gridsys"'} if exc.status == 401 else {}
-        if exc.status == 429 and exc.details.get("retry_after"):
+        if exc.details.get("retry_after"):   # 429, and 503 while the database is out of reach
             headers["Retry-After"] = str(exc.details["retry_after"])
         if _wants_json():
             return jsonify(error=exc.to_dict()), exc.status, headers
@@ -82,15 +82,10 @@ def register(app: Flask) -> None:
         """The database is restarting or out of reach (or a statement was cancelled): nothing was
         written, and trying again shortly will work. 503 with Retry-After, as /healthz says, not
         a 500: the phone's outbox resends either way, but a proxy and a person read it right."""
-        rollback()
         applog.event("database_unavailable", level=logging.WARNING, error=type(exc.orig or exc).__name__)
-        refusal = GridsysError("database_unavailable", "the database is not reachable just now: try again in a "
-                                                       "few seconds", status=503)
-        headers = {"Retry-After": str(DATABASE_RETRY_S)}
-        if _wants_json():
-            return jsonify(error=refusal.to_dict()), 503, headers
-        return render_template("error.html", code=refusal.code, status=503,
-                               message=refusal_text(refusal)), 503, headers
+        return domain_error(GridsysError("database_unavailable", "the database is not reachable just now: try again "
+                                                                 "in a few seconds", status=503,
+                                         retry_after=DATABASE_RETRY_S))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

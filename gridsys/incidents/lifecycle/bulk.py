@@ -26,17 +26,19 @@ def rehome(session: Session, moves: list[dict], *, actor: str, reason: str, at: 
                                  CAST(:routings AS jsonb[]), CAST(:datas AS jsonb[]), CAST(:hours AS int[]))
                    AS m(id, grid_id, area_id, assignee_id, assigned_as, routing, data, hours)
         ), old AS (
-            SELECT i.id, i.status, i.assignee_id FROM incidents i JOIN m ON m.id = i.id
+            SELECT i.id, i.status, i.assignee_id,
+                   i.status = 'reported' AND i.channel <> 'staff' AS unregistered   -- a resident's, awaiting 立案
+            FROM incidents i JOIN m ON m.id = i.id
             WHERE i.status = ANY(CAST(:open AS text[])) FOR UPDATE OF i
         ), upd AS (
             UPDATE incidents i SET grid_id = m.grid_id, area_id = m.area_id, assignee_id = m.assignee_id,
                    assigned_as = m.assigned_as, routing = m.routing, version = i.version + 1, updated_at = :at,
                    status = CASE WHEN m.assignee_id IS NOT NULL AND m.assignee_id IS DISTINCT FROM i.assignee_id
-                                      AND NOT (i.status = 'reported' AND i.channel <> 'staff')  -- awaits 立案
+                                      AND NOT old.unregistered
                                  THEN coalesce(CAST(:handed_over AS jsonb) ->> i.status, i.status)
                                  ELSE i.status END,  -- HANDED_OVER
                    dispatched_at = CASE WHEN m.assignee_id IS DISTINCT FROM i.assignee_id
-                                             AND NOT (i.status = 'reported' AND i.channel <> 'staff') THEN :at
+                                             AND NOT old.unregistered THEN :at
                                         ELSE i.dispatched_at END,
                    -- dispatched for the first time by the move: it gets its deadline now
                    due_at = CASE WHEN i.due_at IS NULL AND m.assignee_id IS NOT NULL
