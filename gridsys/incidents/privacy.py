@@ -111,3 +111,9 @@ def public_text(text: str, contact_name: str | None = None) -> str:
     if contact_name and len(contact_name.strip()) >= 2:
         text = re.sub(re.escape(contact_name.strip()), "**", text)
     return text
+
+
+def reply_as_published(note: str, data: dict | None, contact_name: str | None) -> str:
+    """A public reply as the resident and the public read it: the text masked when it was written,
+    else (a reply from before that) masked now."""
+    return (data or {}).get("public_text") or public_text(note, contact_name)

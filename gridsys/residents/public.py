@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from ..clock import now
 from ..errors import NotFound
 from ..incidents.models import Category, Incident, IncidentEvent, IncidentPhoto
-from ..incidents.privacy import public_text
+from ..incidents.privacy import reply_as_published
 from ..zones.models import Area, Grid, Town
 from ..zones.services import require_zone
 
@@ -172,9 +172,7 @@ def requests(session: Session, criteria: Criteria) -> Page:
             select(IncidentEvent.incident_id, IncidentEvent.at, IncidentEvent.note, IncidentEvent.data)
             .where(IncidentEvent.incident_id.in_(ids), IncidentEvent.public, IncidentEvent.note != "")
             .order_by(IncidentEvent.at, IncidentEvent.id)):
-        # the text masked when it was written (the resident's name is purged later; the reply stays public)
-        shown = (data or {}).get("public_text") or public_text(note, names.get(incident_id))
-        replies.setdefault(incident_id, []).append(Reply(at, shown))
+        replies.setdefault(incident_id, []).append(Reply(at, reply_as_published(note, data, names.get(incident_id))))
     photos: dict[int, list[int]] = {}
     for photo_id, incident_id in session.execute(
             select(IncidentPhoto.id, IncidentPhoto.incident_id)

@@ -217,7 +217,7 @@ def _replies(session, incident: Incident) -> list[dict]:
                                                          IncidentEvent.public.is_(True))
                              .order_by(IncidentEvent.at, IncidentEvent.id))
     return [{"at": e.at, "what": label(REPLY_NAMES, e.action, _(REPLY)),
-             "text": (e.data or {}).get("public_text") or privacy.public_text(e.note, incident.contact_name)}
+             "text": privacy.reply_as_published(e.note, e.data, incident.contact_name)}
             for e in events if e.note]
 
 
