@@ -10,6 +10,7 @@ import gridsys.incidents.models  # noqa: F401  (registers tables)
 import gridsys.people.models  # noqa: F401
 import gridsys.zones.models  # noqa: F401
 import gridsys.residents.models  # noqa: F401
+import gridsys.evaluation.models  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

@@ -18,6 +18,7 @@ import gridsys.incidents.models  # noqa: F401  (registers tables, as migrations/
 import gridsys.people.models  # noqa: F401
 import gridsys.zones.models  # noqa: F401
 import gridsys.residents.models  # noqa: F401
+import gridsys.evaluation.models  # noqa: F401
 from gridsys import create_app, localdb
 from gridsys.cli import REPO, alembic_config, upgrade_database
 from gridsys.db import Base

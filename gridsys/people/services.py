@@ -349,6 +349,16 @@ def _with_missing(session: Session, grids) -> list[tuple[Grid, list[str]]]:
     return [(g, [d for d in ASSIGNABLE_DUTIES if (g.id, d) not in covered]) for g in grids]
 
 
+def gaps_by_duty(session: Session, visible) -> tuple[int, dict[str, int]]:
+    """How many grids among ``visible`` lack a worker for a duty, and how many lack each duty."""
+    grids = session.scalars(gaps_query(visible=visible)).all()
+    by_duty: dict[str, int] = {}
+    for _grid, duties in _with_missing(session, grids):
+        for duty in duties:
+            by_duty[duty] = by_duty.get(duty, 0) + 1
+    return len(grids), dict(sorted(by_duty.items()))
+
+
 def duty_gaps(session: Session, area_ids=None) -> list[tuple[Grid, list[str]]]:
     """Grids that lack a current primary worker for one or more duties (what admins act on), each
     with the duties it lacks. Every one of them: the pages use duty_gaps_page."""
