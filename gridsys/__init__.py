@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .people import auth, views as people_views, zone_pages
     from .residents import open311, pages as resident_pages, views as resident_views
     from . import boundaries_api
+    from .evaluation import api as evaluation_api
 
     app = Flask(__name__)
     app.config.update(config_module.load(config))
@@ -25,7 +26,8 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     errors.register(app)
     for blueprint in (web.bp, people_views.bp, zone_pages.bp, incident_views.bp, incidents_api.bp, map_views.bp,
-                      boundaries_api.bp, fieldapp.bp, resident_views.bp, resident_pages.bp, open311.bp):
+                      boundaries_api.bp, fieldapp.bp, resident_views.bp, resident_pages.bp, open311.bp,
+                      evaluation_api.bp):
         app.register_blueprint(blueprint)
     web.compress_responses(app)
     assets.init_app(app)

@@ -130,7 +130,7 @@ def compute(session: Session, subject: Subject, period: Period, by: str | None =
             as_of: datetime | None = None, locale: str = "zh") -> dict:
     """{"period", "scope", "indicators": {name: {"value", "numerator", "denominator"}}, "rows"}."""
     if by is not None and by not in BY:
-        raise GridsysError("by_invalid", f"by is one of {', '.join(BY)}", allowed=list(BY))
+        raise GridsysError("by_invalid", f"by is one of {', '.join(BY)}", allowed=list(BY), status=400)
     if by == "person" and subject.kind == "person":
         by = None
     result = session.execute(text(measures.figures_sql(subject.kind, by)),
@@ -196,11 +196,11 @@ def drill(session: Session, subject: Subject, period: Period, indicator: str, pa
     their measured hours, and whether there is a next page."""
     ind = BY_NAME.get(indicator)
     if ind is None:
-        raise GridsysError("indicator_unknown", f"indicator is one of {', '.join(NAMES)}", allowed=list(NAMES))
+        raise GridsysError("indicator_unknown", f"indicator is one of {', '.join(NAMES)}", allowed=list(NAMES), status=400)
     if part not in PARTS:
-        raise GridsysError("part_invalid", f"part is one of {', '.join(PARTS)}", allowed=list(PARTS))
+        raise GridsysError("part_invalid", f"part is one of {', '.join(PARTS)}", allowed=list(PARTS), status=400)
     if by is not None and by not in BY:
-        raise GridsysError("by_invalid", f"by is one of {', '.join(BY)}", allowed=list(BY))
+        raise GridsysError("by_invalid", f"by is one of {', '.join(BY)}", allowed=list(BY), status=400)
     params = {**_params(session, subject, period, as_of), "key": key, "limit": page_size + 1,
               "offset": (page - 1) * page_size}
     rows = session.execute(text(measures.drill_sql(subject.kind, ind.measure, part, by)), params).all()

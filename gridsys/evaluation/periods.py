@@ -44,7 +44,7 @@ def months_back(period: Period, count: int, zone) -> Period:
 
 
 def _day(value, name: str) -> date | None:
-    value = (text_or_none(value, "date_invalid", name) or "").strip()
+    value = (text_or_none(value, "day_invalid", name) or "").strip()
     if not value:
         return None
     try:
@@ -54,7 +54,7 @@ def _day(value, name: str) -> date | None:
 
 
 def _bad(value: str, name: str):
-    raise GridsysError("date_invalid", f"{name} is a date YYYY-MM-DD, not {value[:40]!r}", field=name)
+    raise GridsysError("day_invalid", f"{name} is a date YYYY-MM-DD, not {value[:40]!r}", field=name, status=400)
 
 
 def parse(args, zone) -> Period:
@@ -63,9 +63,9 @@ def parse(args, zone) -> Period:
     if first is None and last is None:
         return last_month(zone)
     if first is None or last is None:
-        raise GridsysError("period_invalid", "give both from and to (YYYY-MM-DD), or neither for last month")
+        raise GridsysError("period_invalid", "give both from and to (YYYY-MM-DD), or neither for last month", status=400)
     if first > last:
-        raise GridsysError("period_invalid", f"from ({first}) is after to ({last})")
+        raise GridsysError("period_invalid", f"from ({first}) is after to ({last})", status=400)
     if (last - first).days + 1 > MAX_DAYS:
-        raise GridsysError("period_too_long", f"a period is at most {MAX_DAYS} days", max_days=MAX_DAYS)
+        raise GridsysError("period_too_long", f"a period is at most {MAX_DAYS} days", max_days=MAX_DAYS, status=400)
     return between(first, last, zone)

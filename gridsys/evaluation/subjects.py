@@ -63,11 +63,11 @@ def resolve(session: Session, scope: access.Scope, kind, code) -> Subject:
     """The subject ``kind``/``code`` if the viewer may see its figures, else a 404."""
     kind = (text_or_none(kind, "scope_invalid", "scope") or "").strip()
     if kind not in KINDS:
-        raise GridsysError("scope_invalid", f"scope is one of {', '.join(KINDS)}", allowed=list(KINDS))
+        raise GridsysError("scope_invalid", f"scope is one of {', '.join(KINDS)}", allowed=list(KINDS), status=400)
     code = (text_or_none(code, "code_invalid", "code") or "").strip()[:40]
     if not code:
         raise GridsysError("code_required", "code names the town, area or grid (its code), or the person "
-                                            "(their username)")
+                                            "(their username)", status=400)
     if kind == "person":
         person = session.scalar(select(User).where(User.username == code.lower()))
         if person is None or not _sees_person(session, scope, person):
