@@ -17,7 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .people import auth, views as people_views, zone_pages
     from .residents import open311, pages as resident_pages, views as resident_views
     from . import boundaries_api
-    from .evaluation import api as evaluation_api
+    from .evaluation import api as evaluation_api, public_views as evaluation_public, views as evaluation_views
 
     app = Flask(__name__)
     app.config.update(config_module.load(config))
@@ -27,7 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.register(app)
     for blueprint in (web.bp, people_views.bp, zone_pages.bp, incident_views.bp, incidents_api.bp, map_views.bp,
                       boundaries_api.bp, fieldapp.bp, resident_views.bp, resident_pages.bp, open311.bp,
-                      evaluation_api.bp):
+                      evaluation_api.bp, evaluation_views.bp, evaluation_public.bp):
         app.register_blueprint(blueprint)
     web.compress_responses(app)
     assets.init_app(app)

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from tests.hostile.cases_api import CREATE, NOTICES, TRANSITION, UPLOADS
 from tests.hostile.cases_cli import CLI
+from tests.hostile.cases_evaluation_api import EVALUATION_API
+from tests.hostile.cases_evaluation_pages import EVALUATION_PAGES
+from tests.hostile.cases_evaluation_publish import EVALUATION_PUBLISH
 from tests.hostile.cases_open311 import OPEN311
 from tests.hostile.cases_pages import FORMS, HEADERS, QUERIES
 from tests.hostile.cases_paging import PAGING
@@ -27,5 +30,6 @@ from tests.hostile.cases_zones import edit_cases, geometry_cases
 from tests.hostile.values import Case
 
 CASES: list[Case] = [*CREATE, *TRANSITION, *NOTICES, *edit_cases(), *geometry_cases(), *UPLOADS, *FORMS,
-                     *QUERIES, *HEADERS, *CLI, *RESIDENTS, *OPEN311, *STAFF_RESIDENTS, *PAGING]
+                     *QUERIES, *HEADERS, *CLI, *RESIDENTS, *OPEN311, *STAFF_RESIDENTS, *PAGING,
+                     *EVALUATION_API, *EVALUATION_PAGES, *EVALUATION_PUBLISH]
 PATHS = ("json", "form", "upload", "geojson", "query", "header", "cli")
