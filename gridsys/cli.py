@@ -5,6 +5,7 @@ Every command commits once at the end, or rolls back and exits non-zero with the
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from . import db
 from .commands import transactional
+from .evaluation.demo_history import load_history
 from .incidents.catalogue import load_catalogue
 from .incidents.cli import escalate_command, webhooks_cli
 from .localdb import var_dir
@@ -152,15 +154,25 @@ def demo_accounts_file() -> Path:
 
 
 @demo_cli.command("load")
+@click.option("--history-months", default=4, show_default=True, type=click.IntRange(0, 12),
+              help="months of past incidents (through the real services) so the evaluation has figures")
 @transactional
-def demo_load():
-    """Load the demo town, its areas and grids, the category catalogue and the demo people.
-    Their passwords go to var/demo-accounts.txt (mode 600)."""
+def demo_load(history_months):
+    """Load the demo town, its areas and grids, the category catalogue, the demo people and a few
+    months of incident history. Their passwords go to var/demo-accounts.txt (mode 600)."""
     session = db.session()
     counts = import_zones(session, load_json((DATA / "demo_town.geojson").read_bytes()),
                           actor="demo", reason="demo data")
     load_catalogue(session, (DATA / "categories.json").read_bytes())
     people = load_demo_people(session, DEMO_TOWN)
+    events_log = logging.getLogger("gridsys.events")
+    events_log.disabled = True   # a line per transition of a few months of history would bury the summary
+    try:
+        history = load_history(session, DEMO_TOWN, history_months)
+    finally:
+        events_log.disabled = False
+    if history:
+        click.echo(f"demo history: {history} incidents over the last {history_months} months and this month")
     click.echo("demo town loaded: " + ", ".join(
         f"{level} {c['created']} new/{c['updated']} updated" for level, c in counts.items()))
     lines = []
