@@ -8,7 +8,7 @@ deadline, from the sweep), ``to_verify`` (resolved: awaits their 核查), ``esca
 """
 from __future__ import annotations
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
 from ..clock import now
@@ -36,16 +36,6 @@ def notify(session: Session, incident: Incident, kind: str, people, data: dict |
     if told:
         webhooks.queue(session, incident, kind, told, data or {})
     return told
-
-
-def notify_many(session: Session, kind: str, notices: list[tuple[int, int, dict]], *, at) -> None:
-    """Set-based form of ``notify`` for the sweep: one INSERT of (user id, incident id, data)
-    notices; the caller de-duplicates and queues the webhooks."""
-    assert kind in KINDS, kind
-    if notices:
-        session.execute(insert(Notification), [
-            {"user_id": user_id, "incident_id": incident_id, "kind": kind, "data": data, "created_at": at}
-            for user_id, incident_id, data in notices])
 
 
 # --- inbox -----------------------------------------------------------------------------

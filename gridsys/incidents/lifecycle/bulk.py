@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ...clock import now
-from .. import deadlines, notify, webhooks
+from .. import deadlines, webhooks
 from ..models import OPEN_STATUSES, Category, Incident
 from .rules import HANDED_OVER
 from .single import log_escalation
@@ -93,40 +93,62 @@ def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int
         .order_by(Incident.id).limit(batch).with_for_update(skip_locked=True, of=Incident)).all()
     if not rows:
         return []
-    moves, told = [], []
+    # Who holds each row at its new level: a few groups (one per area, or the town's administrators),
+    # so the batch ships small int arrays and the groups' names once, not a JSON document per row.
+    groups: dict[tuple[int, ...], int] = {}
+    moves = []
     for row in rows:
         level = row.escalation_level + 1
         people = deadlines.holders_at(session, level, row.area_id, row.town_id)
-        data = {"level": level, "trigger": "overdue" if level == 1 else "stale",
-                "holders": [u.username for u in people]}
+        group = groups.setdefault(tuple(p.id for p in people), len(groups))
         following = deadlines.next_look(row.status, level, None, at, row.escalate_after_hours)
-        moves.append((row, data, following + drill if following is not None else None, people))
-        told += [(person.id, row.id, data) for person in {p.id: p for p in people}.values()]
+        moves.append((row, level, group, following + drill if following is not None else None, people))
+    names = {p.id: p.username for *_, people in moves for p in people}
     session.execute(text("""
         WITH m AS (
-            SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:levels AS int[]), CAST(:triggers AS text[]),
-                                 CAST(:next_at AS timestamptz[]), CAST(:datas AS jsonb[]))
-                   AS m(id, level, trigger, next_at, data)
+            SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:levels AS int[]), CAST(:groups AS int[]),
+                                 CAST(:next_at AS timestamptz[])) AS m(id, level, grp, next_at)
+        ), holders AS (   -- each group's people, in order: (group, user id, username)
+            SELECT * FROM unnest(CAST(:holder_groups AS int[]), CAST(:holder_ids AS int[]),
+                                 CAST(:holder_names AS text[]), CAST(:holder_order AS int[])) AS h(grp, user_id, username, n)
+        ), d AS (
+            SELECT m.id, m.level, m.next_at, m.grp,
+                   CASE WHEN m.level = 1 THEN 'overdue' ELSE 'stale' END AS trigger,
+                   jsonb_build_object('level', m.level, 'trigger', CASE WHEN m.level = 1 THEN 'overdue' ELSE 'stale' END,
+                                      'holders', coalesce((SELECT jsonb_agg(h.username ORDER BY h.n) FROM holders h
+                                                           WHERE h.grp = m.grp), '[]'::jsonb)) AS data
+            FROM m
         ), upd AS (
-            UPDATE incidents i SET escalation_level = m.level, escalated_at = :at, escalation_trigger = m.trigger,
-                   next_escalation_at = m.next_at
-            FROM m WHERE i.id = m.id
-            RETURNING i.id, i.status, m.data, i.grid_id, i.area_id
+            UPDATE incidents i SET escalation_level = d.level, escalated_at = :at, escalation_trigger = d.trigger,
+                   next_escalation_at = d.next_at
+            FROM d WHERE i.id = d.id AND i.id = ANY(CAST(:ids AS int[]))   -- (the primary key, not a scan)
+            RETURNING i.id, i.status, d.data, d.grp, i.grid_id, i.area_id
+        ), told AS (   -- notify.notify's notice, once per holder
+            INSERT INTO notifications (user_id, incident_id, kind, data, created_at)
+            SELECT DISTINCT ON (upd.id, h.user_id) h.user_id, upd.id, 'escalated', upd.data, CAST(:at AS timestamptz)
+            FROM upd JOIN holders h ON h.grp = upd.grp
         )
         INSERT INTO incident_events (incident_id, at, actor_id, action, from_status, to_status, note, data,
                                      grid_id, area_id)
         SELECT id, :at, NULL, 'escalate', status, status, '', data, grid_id, area_id FROM upd
-    """), {"ids": [m[0].id for m in moves], "levels": [m[1]["level"] for m in moves],
-           "triggers": [m[1]["trigger"] for m in moves], "next_at": [m[2] for m in moves],
-           "datas": [json.dumps(m[1]) for m in moves], "at": at})
-    notify.notify_many(session, "escalated", told, at=at)
+    """), {"ids": [m[0].id for m in moves], "levels": [m[1] for m in moves], "groups": [m[2] for m in moves],
+           "next_at": [m[3] for m in moves], "at": at,
+           **_holders_arrays(groups, names)})
     _expire(session, [r.id for r in rows])
-    for row, data, _, people in moves:   # the town's webhooks (a town without any: one cached lookup)
+    for row, level, _, _, people in moves:   # the town's webhooks (a town without any: one cached lookup)
+        data = {"level": level, "trigger": "overdue" if level == 1 else "stale",
+                "holders": [u.username for u in people]}
         if people and webhooks.town_webhooks(session, row.town_id):
             webhooks.queue(session, session.get(Incident, row.id), "escalated", people, data)
         log_escalation(row.id, row.code, data, None)
     session.flush()
     return [r.id for r in rows]
+
+
+def _holders_arrays(groups: dict[tuple[int, ...], int], names: dict[int, str]) -> dict:
+    flat = [(group, user_id, n) for ids, group in groups.items() for n, user_id in enumerate(ids)]
+    return {"holder_groups": [f[0] for f in flat], "holder_ids": [f[1] for f in flat],
+            "holder_names": [names[f[1]] for f in flat], "holder_order": [f[2] for f in flat]}
 
 
 def _expire(session: Session, ids: list[int]) -> None:
