@@ -17,7 +17,8 @@ from ..incidents.models import OPEN_STATUSES
 
 OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 # An incident's first hand-over to a handler: a staff report's dispatch, a resident report's 立案,
-# or the first 改派/接手 of a report routing could not place.
+# or, for a report routing could not place, its first 改派/接手 or the boundary move that gave it a
+# handler (reported -> assigned; a resident's report awaiting 立案 stays reported when moved).
 DISPATCHING = "('dispatch', 'register', 'reassign', 'take')"
 ACCEPTING = "('accept', 'take')"            # 受理: the handler starts work (in_progress)
 RESPONDING = "('register', 'decline', 'merge')"
@@ -36,10 +37,17 @@ _INCIDENTS_IN = {"grid": "i.grid_id = :sid", "area": "i.area_id = :sid", "town":
                  "person": "i.assignee_id = :sid"}
 
 
+def _dispatching(alias: str) -> str:
+    """Event ``alias`` hands the incident to a handler (DISPATCHING, or a move dispatching it)."""
+    return (f"({alias}.action IN {DISPATCHING} OR ({alias}.action = 'rehome' AND {alias}.from_status = 'reported' "
+            f"AND {alias}.to_status = 'assigned'))")
+
+
 def _first(alias: str, actions: str) -> str:
-    """No earlier event of ``actions`` on the same incident: ``alias`` is the first."""
+    """No earlier event of ``actions`` (a list, or "dispatching") on the same incident: ``alias`` is the first."""
+    kind = _dispatching("p") if actions == "dispatching" else f"p.action IN {actions}"
     return (f"NOT EXISTS (SELECT 1 FROM incident_events p WHERE p.incident_id = {alias}.incident_id "
-            f"AND p.action IN {actions} AND (p.at, p.id) < ({alias}.at, {alias}.id))")
+            f"AND {kind} AND (p.at, p.id) < ({alias}.at, {alias}.id))")
 
 
 def _row(name: str, num: str = "true", hours: str = "NULL::float8", level: str = "NULL::text",
@@ -56,8 +64,9 @@ def _on_time(kind: str) -> str:
     """按期结案: the incidents whose judged deadline falls in the period. The judged deadline is the
     first dispatch plus the category's time (urgent: at most URGENT_DEADLINE_HOURS) plus every
     explicit extension (延期); a take, reassignment or reopen that resets the live deadline does not
-    move it. On time: closed by then and not reopened since. Cancelled incidents are left out. The
-    place is where the incident was at its deadline."""
+    move it. On time: closed by then and not reopened since. Cancelled incidents are left out, and so
+    are those whose deadline is still to come (at ``:now``): neither on time nor late yet. The place
+    is where the incident was at its deadline."""
     if kind in ("grid", "area"):
         candidates = ("SELECT DISTINCT e.incident_id FROM incident_events e "
                       f"WHERE {_EVENTS_IN[kind]} AND e.at >= :lookback AND e.at < :end")
@@ -82,14 +91,14 @@ def _on_time(kind: str) -> str:
             JOIN incidents i ON i.id = cand.incident_id
             JOIN categories c ON c.code = i.category_code
             JOIN LATERAL (SELECT p.at FROM incident_events p WHERE p.incident_id = cand.incident_id
-                          AND p.action IN {DISPATCHING} ORDER BY p.at, p.id LIMIT 1) fd ON true
+                          AND {_dispatching('p')} ORDER BY p.at, p.id LIMIT 1) fd ON true
             LEFT JOIN LATERAL (SELECT sum((p.data ->> 'hours')::int) AS hours FROM incident_events p
                                WHERE p.incident_id = cand.incident_id AND p.action = 'extend') x ON true
             WHERE i.status <> 'cancelled'
         ) j
         JOIN LATERAL (SELECT p.grid_id, p.area_id FROM incident_events p WHERE p.incident_id = j.incident_id
                       AND p.at <= j.deadline ORDER BY p.at DESC, p.id DESC LIMIT 1) pl ON true
-        WHERE j.deadline >= :start AND j.deadline < :end {place}"""
+        WHERE j.deadline >= :start AND j.deadline < :end AND j.deadline < :now {place}"""
 
 
 def branches(kind: str) -> dict[str, str]:
@@ -97,7 +106,7 @@ def branches(kind: str) -> dict[str, str]:
     now_rows = (f"SELECT i.id AS incident_id, NULL::timestamptz AS at, i.grid_id, i.area_id, i.due_at FROM incidents i "
                 f"WHERE {_INCIDENTS_IN[kind]} AND i.status IN {OPEN}")
     satisfied = f"(ev.data ->> 'rating') IN {SATISFIED}"
-    dispatched = f"FROM ev WHERE ev.action IN {DISPATCHING} AND {_first('ev', DISPATCHING)}"
+    dispatched = f"FROM ev WHERE {_dispatching('ev')} AND {_first('ev', 'dispatching')}"
     return {
         "reported": f"{_row('reported')} FROM ev WHERE ev.action = 'report'",
         "registered": f"{_row('registered')} FROM ev WHERE ev.action = 'register'",
@@ -124,7 +133,7 @@ def branches(kind: str) -> dict[str, str]:
             FROM ev JOIN incidents i ON i.id = ev.incident_id WHERE ev.action = 'register'""",
         "time_to_accept": f"""{_row('time_to_accept', hours=_hours('ev.at', 'fd.at'))}
             FROM ev JOIN LATERAL (SELECT p.at FROM incident_events p WHERE p.incident_id = ev.incident_id
-                                  AND p.action IN {DISPATCHING} ORDER BY p.at, p.id LIMIT 1) fd ON true
+                                  AND {_dispatching('p')} ORDER BY p.at, p.id LIMIT 1) fd ON true
             WHERE ev.action IN {ACCEPTING} AND {_first('ev', ACCEPTING)}""",
         "time_to_first_action": f"""{_row('time_to_first_action', hours=_hours('ev.at', 'i.created_at'))}
             FROM ev JOIN incidents i ON i.id = ev.incident_id
@@ -158,7 +167,8 @@ def measures_cte(kind: str, names=NAMES) -> str:
     chosen = branches(kind)
     union = "\n        UNION ALL\n        ".join(chosen[name] for name in names)
     return f"""WITH ev AS MATERIALIZED (
-            SELECT e.id, e.incident_id, e.at, e.action, e.to_status, e.data, e.grid_id, e.area_id, e.actor_id
+            SELECT e.id, e.incident_id, e.at, e.action, e.from_status, e.to_status, e.data, e.grid_id, e.area_id,
+                   e.actor_id
             FROM incident_events e
             WHERE {_EVENTS_IN[kind]} AND e.at >= :start AND e.at < :end
         ), m AS (
