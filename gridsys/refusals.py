@@ -258,6 +258,13 @@ REFUSALS: dict[str, Refusal] = {
     "attribute_unknown": Refusal(_l("The only attribute accepted is place_detail.")),
     "attribute_invalid": Refusal(_l("The place detail is too long: at most 100 characters.")),
     "media_url_invalid": Refusal(_l("media_url must be an http:// or https:// address of at most 500 characters.")),
+    # --- tiles (the map's vector tiles) and the map's GeoJSON by bbox
+    "tile_zoom_invalid": Refusal(_l("A map tile's zoom is a whole number from 0 to %(max_zoom)s."),
+                                 _l("This map tile's zoom is not valid.")),
+    "tile_out_of_range": Refusal(_l("There is no such map tile: at zoom %(z)s its x and y are whole numbers from 0 to %(max_xy)s."),
+                                 _l("There is no such map tile.")),
+    "grids_too_many": Refusal(_l("More than %(max)s grids in this view: zoom in."),
+                              _l("Too many grids in this view: zoom in.")),
     # --- evaluation (考核)
     "scope_invalid": Refusal(_l("Choose what to evaluate: a town, an area, a grid or a person.")),
     "code_required": Refusal(_l("Name the town, area or grid by its code, or the person by their username.")),

@@ -6,6 +6,7 @@ from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.orm import Session
 
 from .. import geo
+from ..errors import GridsysError
 from ..incidents.models import OPEN_STATUSES, Incident
 from ..people.access import Scope, where
 from ..people.models import GridAssignment
@@ -13,6 +14,13 @@ from ..vocabulary import ASSIGNABLE_DUTIES
 from ..zones.models import Area, Grid, Town
 
 DEFAULT_CENTRE = (106.33, 29.62)
+# Grids one GeoJSON answer may carry (the map asks for them, by bbox, only where the view holds
+# fewer; past this it draws them from /tiles/grids): a refusal beyond, never a silent cut.
+MAX_GRIDS = 1000
+
+
+def _envelope(bbox):
+    return func.ST_MakeEnvelope(*bbox, geo.STORAGE_SRID)
 
 
 def _collection(features_subquery) -> object:
@@ -21,14 +29,25 @@ def _collection(features_subquery) -> object:
                                                             func.json_build_array()))
 
 
-def grids_feature_collection(session: Session, scope: Scope, locale: str = "zh") -> str:
-    """The grids in scope with their open and overdue counts and missing duties; names in the
-    viewer's language (the English name where one is stored)."""
+def grids_feature_collection(session: Session, scope: Scope, locale: str = "zh", bbox=None) -> str:
+    """The grids in scope (and ``bbox``) with their open and overdue counts and missing duties;
+    names in the viewer's language (the English name where one is stored). More than MAX_GRIDS
+    is refused (grids_too_many)."""
+    chosen = select(Grid.id).where(where(scope, Grid))
+    if bbox is not None:
+        chosen = chosen.where(Grid.geom.op("&&")(_envelope(bbox)))
+    chosen = chosen.cte("chosen")
+    found = session.scalar(select(func.count()).select_from(select(chosen.c.id).limit(MAX_GRIDS + 1).subquery()))
+    if found > MAX_GRIDS:
+        raise GridsysError("grids_too_many", f"more than {MAX_GRIDS} grids: zoom in, or draw them from "
+                                             "/tiles/grids/{z}/{x}/{y}.mvt", status=400, max=MAX_GRIDS)
     counts = (select(Incident.grid_id, func.count().label("open"),
                      func.count().filter(Incident.due_at < func.now()).label("overdue"))
-              .where(Incident.status.in_(OPEN_STATUSES)).group_by(Incident.grid_id).subquery())
+              .where(Incident.status.in_(OPEN_STATUSES), Incident.grid_id.in_(select(chosen.c.id)))
+              .group_by(Incident.grid_id).subquery())
     staffed = (select(GridAssignment.grid_id, func.count(func.distinct(GridAssignment.duty)).label("duties"))
-               .where(GridAssignment.valid_to.is_(None), ~GridAssignment.backup)
+               .where(GridAssignment.valid_to.is_(None), ~GridAssignment.backup,
+                      GridAssignment.grid_id.in_(select(chosen.c.id)))
                .group_by(GridAssignment.grid_id).subquery())
     props = func.json_build_object(
         "code", Grid.code, "name", func.coalesce(func.nullif(Grid.name_en, ""), Grid.name) if locale == "en"
@@ -40,16 +59,19 @@ def grids_feature_collection(session: Session, scope: Scope, locale: str = "zh")
                                      "properties", props).label("f")
     features = (select(feature).select_from(Grid).join(Area, Area.id == Grid.area_id)
                 .outerjoin(counts, counts.c.grid_id == Grid.id).outerjoin(staffed, staffed.c.grid_id == Grid.id)
-                .where(where(scope, Grid)).order_by(Grid.code).subquery())
+                .where(Grid.id.in_(select(chosen.c.id))).order_by(Grid.code).subquery())
     return session.scalar(select(cast(_collection(features), String)))
 
 
-def gaps_feature_collection(session: Session) -> str:
+def gaps_feature_collection(session: Session, bbox=None) -> str:
+    """Ground of a town no area covers, and of an area no grid covers (of the towns and areas
+    meeting ``bbox``, when given)."""
     def gaps(parent, child, fk, level):
         union = select(func.ST_Union(child.geom)).where(fk == parent.id).scalar_subquery()
         diff = func.ST_Difference(parent.geom, func.coalesce(union, func.ST_GeomFromText("POLYGON EMPTY",
                                                                                           func.ST_SRID(parent.geom))))
-        return select(parent.code.label("code"), literal(level).label("level"), diff.label("geom"))
+        query = select(parent.code.label("code"), literal(level).label("level"), diff.label("geom"))
+        return query if bbox is None else query.where(parent.geom.op("&&")(_envelope(bbox)))
     rows = union_all(gaps(Town, Area, Area.town_id, "town"), gaps(Area, Grid, Grid.area_id, "area")).subquery()
     feature = func.json_build_object(
         "type", "Feature", "geometry", cast(func.ST_AsGeoJSON(rows.c.geom, 6), JSON),
@@ -59,6 +81,16 @@ def gaps_feature_collection(session: Session) -> str:
     features = select(feature).where(~func.ST_IsEmpty(rows.c.geom),
                                      geo.area_m2(rows.c.geom) > geo.OVERLAP_TOLERANCE_M2).subquery()
     return session.scalar(select(cast(_collection(features), String)))
+
+
+def scope_bounds(session: Session, scope: Scope) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of what the viewer looks after, for the first view: the towns'
+    extent for someone who sees everything (a few rows, not every grid), else their grids'."""
+    model = Town if scope.everything else Grid
+    extent = session.execute(select(func.ST_XMin(func.ST_Extent(model.geom)), func.ST_YMin(func.ST_Extent(model.geom)),
+                                    func.ST_XMax(func.ST_Extent(model.geom)), func.ST_YMax(func.ST_Extent(model.geom)))
+                             .where(where(scope, model))).one()
+    return None if extent[0] is None else tuple(float(v) for v in extent)
 
 
 def scope_centre(session: Session, scope: Scope) -> tuple[float, float]:
