@@ -18,6 +18,7 @@ from sqlalchemy import select
 from . import db
 from .commands import transactional
 from .evaluation.demo_history import load_history
+from .inputs import whole_number
 from .incidents.catalogue import load_catalogue
 from .incidents.cli import escalate_command, webhooks_cli
 from .localdb import var_dir
@@ -154,12 +155,13 @@ def demo_accounts_file() -> Path:
 
 
 @demo_cli.command("load")
-@click.option("--history-months", default=4, show_default=True, type=click.IntRange(0, 12),
-              help="months of past incidents (through the real services) so the evaluation has figures")
+@click.option("--history-months", default="4", show_default=True,
+              help="months of past incidents (0 to 12, through the real services) so the evaluation has figures")
 @transactional
 def demo_load(history_months):
     """Load the demo town, its areas and grids, the category catalogue, the demo people and a few
     months of incident history. Their passwords go to var/demo-accounts.txt (mode 600)."""
+    history_months = whole_number(history_months, "months_invalid", "--history-months", 0, 12)
     session = db.session()
     counts = import_zones(session, load_json((DATA / "demo_town.geojson").read_bytes()),
                           actor="demo", reason="demo data")

@@ -266,10 +266,12 @@ REFUSALS: dict[str, Refusal] = {
     "grids_too_many": Refusal(_l("More than %(max)s grids in this view: zoom in."),
                               _l("Too many grids in this view: zoom in.")),
     # --- evaluation (考核)
+    "months_invalid": Refusal(_l("The number of months is a whole number from 0 to 12.")),
     "scope_invalid": Refusal(_l("Choose what to evaluate: a town, an area, a grid or a person.")),
     "code_required": Refusal(_l("Name the town, area or grid by its code, or the person by their username.")),
     "day_invalid": Refusal(_l("The date is not valid: use a day such as 2026-11-30."),
                            _l("The date is not valid.")),
+    "month_invalid": Refusal(_l("The month is not valid: use a month such as 2026-11.")),
     "period_invalid": Refusal(_l("Give both the first and the last day of the period (the first not after the last), or neither for last month.")),
     "period_too_long": Refusal(_l("A period is at most %(max_days)s days."), _l("The period is too long.")),
     "by_invalid": Refusal(_l("Rows are by grid, area, duty, category, person or month.")),

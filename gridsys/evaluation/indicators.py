@@ -42,17 +42,18 @@ def _ind(name, measure, kind, label, definition, statistic=""):
 
 
 INDICATORS = [
-    _ind("reported", "reported", "count", N_("Reported"), N_("Reports received in the period, by every channel.")),
+    _ind("reported", "reported", "count", N_("Reports received"), N_("Reports received in the period, by every channel.")),
     _ind("registered", "registered", "count", N_("Registered (立案)"),
          N_("Residents' reports registered (立案) in the period.")),
-    _ind("declined", "declined", "count", N_("Declined"),
+    _ind("declined", "declined", "count", N_("Reports declined"),
          N_("Residents' reports declined (不予受理) in the period, each with a reply.")),
-    _ind("dispatched", "dispatched", "count", N_("Dispatched"),
+    _ind("dispatched", "dispatched", "count", N_("Incidents dispatched"),
          N_("Incidents first handed to a handler in the period: a staff report at once, a resident's at 立案, "
-            "one routing could not place at its first reassignment.")),
-    _ind("resolved", "resolved", "count", N_("Resolved"), N_("Incidents marked resolved in the period.")),
-    _ind("closed", "closed", "count", N_("Closed"), N_("Incidents verified and closed (结案) in the period.")),
-    _ind("cancelled", "cancelled", "count", N_("Cancelled"),
+            "one routing could not place at its first reassignment, take or the boundary move that gives it "
+            "a handler.")),
+    _ind("resolved", "resolved", "count", N_("Incidents resolved"), N_("Incidents marked resolved in the period.")),
+    _ind("closed", "closed", "count", N_("Incidents closed (结案)"), N_("Incidents verified and closed (结案) in the period.")),
+    _ind("cancelled", "cancelled", "count", N_("Incidents cancelled"),
          N_("Incidents cancelled in the period, declined and merged duplicates included.")),
     _ind("open_now", "open_now", "count", N_("Open now"),
          N_("Incidents open now where they are now (not limited to the period).")),
@@ -63,7 +64,8 @@ INDICATORS = [
             "when it is registered, declined or merged within its category's response time; a staff report "
             "is dispatched at once and counts as answered.")),
     _ind("on_time_closure_rate", "on_time_closure_rate", "rate", N_("On-time closure (按期结案率)"),
-         N_("Incidents closed by their deadline ÷ incidents whose deadline fell in the period. The deadline is "
+         N_("Incidents closed by their deadline ÷ incidents whose deadline fell in the period and has passed. "
+            "The deadline is "
             "the first dispatch plus the category's time plus explicit extensions (延期) only: a take, "
             "reassignment or reopen does not move it. Closed and not reopened since; cancelled incidents are "
             "left out; counted where the incident was at its deadline.")),
@@ -90,13 +92,14 @@ INDICATORS = [
          N_("Hours from the report to its first resolution, for first resolutions in the period."), "p50"),
     _ind("time_to_resolve_p90", "time_to_resolve", "hours", N_("Time to resolve, 90th percentile"),
          N_("Hours from the report to its first resolution, for first resolutions in the period."), "p90"),
-    _ind("escalations", "escalations", "events", N_("Escalations"),
+    _ind("escalations", "escalations", "events", N_("Escalations in the period"),
          N_("Escalations in the period, by level (1: the area leader, 2: the town administrators) and by "
             "trigger (overdue, urgent, stale, by hand).")),
 ]
 BY_NAME = {i.name: i for i in INDICATORS}
 NAMES = tuple(BY_NAME)
 BY = tuple(measures.KEYS)
+GAPS_LABEL = N_("Grids lacking a worker for a duty")
 GAPS_DEFINITION = N_("Grids (in service now) that lack a primary worker for one or more duties, by duty.")
 PAGE_SIZE = 50
 
@@ -127,8 +130,10 @@ def _params(session: Session, subject: Subject, period: Period, as_of: datetime 
 
 
 def compute(session: Session, subject: Subject, period: Period, by: str | None = None, *,
-            as_of: datetime | None = None, locale: str = "zh") -> dict:
-    """{"period", "scope", "indicators": {name: {"value", "numerator", "denominator"}}, "rows"}."""
+            as_of: datetime | None = None, locale: str = "zh", complete: bool = False) -> dict:
+    """{"period", "scope", "indicators": {name: {"value", "numerator", "denominator"}}, "rows"}.
+    ``complete``: by grid or area, also a row (of zeros) for each of the subject's zones in service
+    that had nothing in the period, so a ranking or a published table names every one."""
     if by is not None and by not in BY:
         raise GridsysError("by_invalid", f"by is one of {', '.join(BY)}", allowed=list(BY), status=400)
     if by == "person" and subject.kind == "person":
@@ -147,12 +152,27 @@ def compute(session: Session, subject: Subject, period: Period, by: str | None =
             keyed.setdefault(r["key"], {})[r["name"]] = r
     indicators = {i.name: _figure(i, totals, levels, triggers) for i in INDICATORS}
     indicators["duty_gaps"] = duty_gaps(session, subject)
-    labels = _labels(session, by, keyed, locale)
-    rows = [{"key": key, "label": labels.get(key, key),
+    if complete and by in ("grid", "area"):
+        for code in _zones_of(session, subject, by):
+            keyed.setdefault(code, {})
+    names = labels(session, by, keyed, locale)
+    rows = [{"key": key, "label": names.get(key, key),
              "indicators": {i.name: _figure(i, figures, {}, {}) for i in INDICATORS}}
             for key, figures in sorted(keyed.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))]
     return {"period": period.as_json(), "scope": subject.as_json(), "by": by, "indicators": indicators,
             "rows": rows}
+
+
+def _zones_of(session: Session, subject: Subject, by: str) -> list[str]:
+    if subject.kind == "person":
+        return []
+    if by == "area":
+        if subject.kind != "town":
+            return [subject.code] if subject.kind == "area" else []
+        return list(session.scalars(select(Area.code).where(Area.town_id == subject.id)))
+    where = {"grid": Grid.id == subject.id, "area": Grid.area_id == subject.id,
+             "town": Grid.area_id.in_(select(Area.id).where(Area.town_id == subject.id))}[subject.kind]
+    return list(session.scalars(select(Grid.code).where(where, Grid.retired_at.is_(None))))
 
 
 def duty_gaps(session: Session, subject: Subject) -> dict:
@@ -165,7 +185,7 @@ def duty_gaps(session: Session, subject: Subject) -> dict:
     return {"value": count, "numerator": count, "denominator": None, "by_duty": by_duty}
 
 
-def _labels(session: Session, by: str | None, keyed: dict, locale: str) -> dict:
+def labels(session: Session, by: str | None, keyed: dict, locale: str) -> dict:
     keys = [k for k in keyed if k is not None]
     if not by or not keys:
         return {None: "—"} if None in keyed else {}

@@ -22,7 +22,7 @@ from ..inputs import INT4_MAX, check_text, text_or_none
 from ..people import access
 from ..people.models import User
 from ..vocabulary import ROLES
-from ..wording import DUTY_NAMES, N_, text
+from ..wording import DUTY_NAMES, text
 from ..zones.models import Area, Grid, Town
 from . import indicators, subjects
 from .models import Publication
@@ -32,7 +32,6 @@ MAX_NOTE = 500
 LOCALES = ("zh", "en")
 SNAPSHOT_VERSION = 1
 GAPS = "duty_gaps"
-GAPS_LABEL = N_("Grids lacking a worker for a duty")
 LEVELS = ("town", "area", "grid")
 
 
@@ -86,8 +85,8 @@ def _publishable_town(session: Session, actor: User, town_code) -> Town:
 def snapshot(session: Session, town: Town, period: Period, actor: User, at: datetime) -> dict:
     subject = subjects.Subject("town", town.id, town.code, town.name, town.id)
     whole = indicators.compute(session, subject, period, None, as_of=at)
-    by_area = indicators.compute(session, subject, period, "area", as_of=at)["rows"]
-    by_grid = indicators.compute(session, subject, period, "grid", as_of=at)["rows"]
+    by_area = indicators.compute(session, subject, period, "area", as_of=at, complete=True)["rows"]
+    by_grid = indicators.compute(session, subject, period, "grid", as_of=at, complete=True)["rows"]
     areas = _zones(session, Area, [r["key"] for r in by_area])
     grids = _zones(session, Grid, [r["key"] for r in by_grid])
     figures = whole["indicators"]
@@ -113,7 +112,7 @@ def _indicators() -> list[dict]:
     """The indicators in their order, each with its kind, label and definition in both languages."""
     found = [{"name": i.name, "kind": i.kind, "label": _both(i.label), "definition": _both(i.definition)}
              for i in indicators.INDICATORS]
-    found.append({"name": GAPS, "kind": "count", "label": _both(GAPS_LABEL),
+    found.append({"name": GAPS, "kind": "count", "label": _both(indicators.GAPS_LABEL),
                   "definition": _both(indicators.GAPS_DEFINITION)})
     return found
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..apidoc import Query
-from . import indicators, measures, subjects
+from . import indicators, subjects
 
 ScopeKind = Literal[subjects.KINDS]  # type: ignore[valid-type]
 By = Literal[indicators.BY]  # type: ignore[valid-type]

@@ -59,6 +59,15 @@ def _sees_person(session: Session, scope: access.Scope, person: User) -> bool:
     return bool(session.scalar(select(or_(works_there, leads_there))))
 
 
+def _missing(kind: str, code: str):
+    """The same 404 as for a code that does not exist."""
+    if kind == "town":
+        raise NotFound("town_not_found", f"no town with code {code}", zone_code=code)
+    if kind == "area":
+        raise NotFound("area_not_found", f"no area with code {code}", zone_code=code)
+    raise NotFound("grid_not_found", f"no grid with code {code}", zone_code=code)
+
+
 def resolve(session: Session, scope: access.Scope, kind, code) -> Subject:
     """The subject ``kind``/``code`` if the viewer may see its figures, else a 404."""
     kind = (text_or_none(kind, "scope_invalid", "scope") or "").strip()
@@ -78,7 +87,7 @@ def resolve(session: Session, scope: access.Scope, kind, code) -> Subject:
     seen = zone is not None and {"town": lambda z: _sees_town(scope, z.id), "area": lambda z: _sees_area(scope, z),
                                  "grid": lambda z: _sees_grid(scope, z)}[kind](zone)
     if not seen:
-        raise NotFound(f"{kind}_not_found", f"no {kind} with code {code}", zone_code=code)
+        _missing(kind, code)
     town_id = {"town": lambda z: z.id, "area": lambda z: z.town_id, "grid": lambda z: z.area.town_id}[kind](zone)
     return Subject(kind, zone.id, zone.code, zone.name, town_id)
 

@@ -74,7 +74,7 @@ def _month(value: str) -> tuple[date, date]:
     try:
         first = date(int(match[1]), int(match[2]), 1)
     except (TypeError, ValueError):
-        raise GridsysError("day_invalid", f"month is YYYY-MM, not {value[:40]!r}", field="month",
+        raise GridsysError("month_invalid", f"month is YYYY-MM, not {value[:40]!r}", field="month",
                            status=400) from None
     return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
 
@@ -216,7 +216,7 @@ def _board(session, subject: subjects.Subject, period: periods.Period, locale: s
     figures = None
     for by, title, kinds in RANKINGS:
         if subject.kind in kinds:
-            result = indicators.compute(session, subject, period, by, locale=locale)
+            result = indicators.compute(session, subject, period, by, locale=locale, complete=True)
             figures = figures or result["indicators"]
             rows = _worst_first(_rows(result, base, by))
             groups.append({"by": by, "title": _(title), "key_name": _(KEY_NAMES[by]), "rows": rows,
@@ -239,7 +239,7 @@ def _board(session, subject: subjects.Subject, period: periods.Period, locale: s
             "columns": {name: _(indicators.BY_NAME[name].label) for name in ("reported", "closed", RANKED,
                                                                              "satisfaction_rate")},
             "late_label": _(RATE_PARTS[RANKED][1]), "unsatisfied_label": _(RATE_PARTS["satisfaction_rate"][1]),
-            "gaps_definition": _(indicators.GAPS_DEFINITION), "groups": groups,
+            "gaps_definition": _(indicators.GAPS_DEFINITION), "gaps_label": _(indicators.GAPS_LABEL), "groups": groups,
             "charts": {g["by"]: g["chart"] for g in groups}}
 
 
@@ -346,4 +346,4 @@ def _part_label(ind: indicators.Indicator, part: str) -> str | None:
 
 def _key_label(session, by: str, key: str | None, locale: str) -> str:
     """The name of one row's key (a grid's name and code, a person's name, a category's name)."""
-    return indicators._labels(session, by, {key: None}, locale).get(key, key)  # noqa: SLF001 (its one labeller)
+    return indicators.labels(session, by, {key: None}, locale).get(key, key)

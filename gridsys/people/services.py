@@ -390,8 +390,9 @@ def create_token(session: Session, user: User, name: str = "api") -> tuple[ApiTo
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
-                         .where(ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)))
+    row = session.scalars(select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.role_rows))
+                          .where(ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None))
+                          ).unique().first()   # the person and their roles in the same round trip
     if row is None or not row.user.active:
         return None
     if row.last_used_at is None or row.last_used_at < now() - timedelta(minutes=5):

@@ -107,9 +107,10 @@ def test_publish_shows_the_figures_publicly_and_later_edits_do_not_change_them(s
     col = header.index("on_time_closure_rate")
     assert header[col + 1:col + 3] == ["on_time_closure_rate_numerator", "on_time_closure_rate_denominator"]
     assert [(r[0], r[1]) for r in rows] == [("town", town), ("area", world.a1.code), ("area", world.a2.code),
-                                            ("grid", world.g11.code), ("grid", world.g21.code)]
+                                            ("grid", world.g11.code), ("grid", world.g12.code),
+                                            ("grid", world.g21.code), ("grid", world.g22.code)]   # quiet ones too
     assert rows[0][col:col + 3] == ["0.5", "1", "2"]
-    assert rows[4][2] == world.g21.name and rows[4][col:col + 3] == ["0.0", "0", "1"]
+    assert rows[5][2] == world.g21.name and rows[5][col:col + 3] == ["0.0", "0", "1"]
     before_page, before_csv = html, public.get(f"/public/{town}/evaluations/{pub_id}.csv").data
 
     late_closed(session, world, history[1])

@@ -83,6 +83,9 @@ CLI = [
     cli("tokens-create-unknown-user", "tokens", "create", SQL_OR, code="user_not_found"),
     cli("tokens-create-inactive-user", "tokens", "create", "inactive", code="account_inactive"),
     cli("tokens-create-empty-user", "tokens", "create", "", code="user_not_found"),
+    *[cli(f"demo-load-months-{name}", "demo", "load", "--history-months", value, code=("months_invalid", "nul_byte"))
+      for name, value in (("negative", "-1"), ("over-a-year", "13"), ("word", "four"), ("fraction", "1.5"),
+                          ("huge", str(INT4_OVER)), ("nul", NUL))],
     cli("tokens-revoke-unknown", "tokens", "revoke", "999999", code="token_not_found"),
     cli("tokens-revoke-int4", "tokens", "revoke", str(INT4_OVER), code="token_not_found"),
     cli("tokens-revoke-negative", "tokens", "revoke", "--", "-1", code="token_not_found"),

@@ -13,9 +13,9 @@ DASHBOARD = (
     ("subject-sql", f"subject=grid:{SQL_OR}", "grid_not_found", 404),
     ("subject-no-code", "subject=town:", "code_required", 400),
     ("person-sql", f"subject=person:{SQLISH}", "person_not_found", 404),
-    ("month-13", "month=2026-13", "day_invalid", 400),
-    ("month-words", "month=last%20month", "day_invalid", 400),
-    ("month-year-zero", "month=0000-01", "day_invalid", 400),
+    ("month-13", "month=2026-13", "month_invalid", 400),
+    ("month-words", "month=last%20month", "month_invalid", 400),
+    ("month-year-zero", "month=0000-01", "month_invalid", 400),
     ("days-reversed", "from=2026-10-31&to=2026-10-01&days=1", "period_invalid", 400),
     ("days-too-long", f"{TOWN_Q}&from=2020-01-01&to=2026-10-01", "period_too_long", 400),
     ("by-unknown", f"{TOWN_Q}&by=street", "by_invalid", 400),
@@ -29,7 +29,7 @@ DRILL = (
     ("page-zero", f"{TOWN_Q}&indicator=closed&page=0", "page_invalid", 400),
     ("page-huge", f"{TOWN_Q}&indicator=closed&page=99999999999", "page_invalid", 400),
     ("by-sql", f"{TOWN_Q}&indicator=closed&by={SQL_OR}&key=1", "by_invalid", 400),
-    ("month-words", f"{TOWN_Q}&indicator=closed&month=soon", "day_invalid", 400),
+    ("month-words", f"{TOWN_Q}&indicator=closed&month=soon", "month_invalid", 400),
     ("key-nul", f"{TOWN_Q}&indicator=closed&by=grid&key=" + NUL.replace("\x00", "%00"), "nul_byte", 400),
 )
 
