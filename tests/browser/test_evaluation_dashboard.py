@@ -2,7 +2,8 @@
 Content-Security-Policy enforced: with a hand-built history in last month, the town administrator
 opens 考核 from the menu; last month's figures of the town show as cards and every chart is drawn
 (ECharts, SVG); a tap on the worst grid's bar opens the drill page listing exactly its late
-incidents. The history is all closed, so no other test's open incidents change."""
+incidents; back on the dashboard the month is published, and the public page shows its figures.
+The history is all closed, so no other test's open incidents change."""
 from __future__ import annotations
 
 import uuid
@@ -81,4 +82,16 @@ def test_the_administrator_reads_last_month_and_drills_into_the_worst_grid(open_
     listed = page.locator("#drill-incidents td.title a.code").all_inner_texts()
     assert listed == [i.code for i in sorted(last_month["late"], key=lambda i: i.id)]
     page.screenshot(path="/tmp/eval_drill_phone.png", full_page=True)
+
+    # Back on the dashboard, the month's results are published; the public page shows them.
+    page.go_back()
+    page.locator("#publish button[type=submit]").scroll_into_view_if_needed()
+    with page.expect_navigation():
+        page.locator("#publish button[type=submit]").tap()
+    assert "/public/500106110/evaluations/" in page.url
+    on_time = page.locator('.evaluation-town tr[data-indicator="on_time_closure_rate"] td.value')
+    assert on_time.inner_text().startswith("50")
+    assert page.locator(f'.evaluation-grids tr[data-code="{WORST}"]').count() == 1
+    assert no_sideways_scroll(page)
+    page.screenshot(path="/tmp/eval_public_phone.png", full_page=True)
     log.assert_clean()
