@@ -52,7 +52,8 @@ test: db
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: db
-	$(PY) -m bench
+	@if [ "$(SCALE)" = city ]; then $(PY) -m bench city-build; fi
+	GRIDSYS_BENCH_SCALE=$(SCALE) $(PY) -m bench
 
 # Load with faults (issue 13): workers log incidents with resends while leaders poll and sweeps run,
 # then a database restart, a killed worker, slow clients; checks nothing acknowledged was lost or doubled.

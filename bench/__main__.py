@@ -1,4 +1,5 @@
-"""python -m bench [locate] [create] [sweep] …: run the named benchmarks (default: all)."""
+"""python -m bench [locate] [create] [sweep] …: run the named benchmarks (default: all).
+python -m bench city-build [--scale S] [--rebuild]: only build (or restore) the city dataset and summarise it."""
 from __future__ import annotations
 
 import importlib
@@ -8,6 +9,9 @@ ALL = ["locate", "create_http", "sweep", "header", "map_page", "redraw", "slow_c
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["city-build"]:
+        from . import city
+        return city.main(argv[1:])
     names = argv or ALL
     for name in names:
         if name not in ALL:

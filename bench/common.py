@@ -13,6 +13,8 @@ from gridsys import localdb
 from gridsys.cli import upgrade_database
 from gridsys.db import make_engine
 
+from . import city
+
 
 def bench_database(name: str = "gridsys_bench") -> str:
     url = os.environ.get("GRIDSYS_BENCH_DATABASE_URL")
@@ -21,6 +23,23 @@ def bench_database(name: str = "gridsys_bench") -> str:
         url = localdb.ensure_database(name, recreate=True)
     upgrade_database(url)
     return url
+
+
+SCALES = ("demo", "city")
+
+
+def scale() -> str:
+    """The dataset the benchmarks run on: "demo" (the default) or "city" (issue 12's city of 1 000 towns
+    and 2 000 000 incidents, bench/city.py), from GRIDSYS_BENCH_SCALE (``make bench SCALE=city``)."""
+    value = (os.environ.get("GRIDSYS_BENCH_SCALE") or "demo").strip().lower()
+    if value not in SCALES:
+        raise SystemExit(f"GRIDSYS_BENCH_SCALE={value!r}: choose one of {', '.join(SCALES)}")
+    return value
+
+
+def city_database() -> str:
+    """The URL of the city dataset's database: reused, restored from var/bench/, or built (city.ensure)."""
+    return city.ensure()
 
 
 def seed_demo_town(session: Session) -> None:
