@@ -18,7 +18,8 @@ bp = Blueprint("web", __name__)
 
 VENDOR_PACKAGES = {"leaflet", "leaflet.markercluster", "@geoman-io", "leaflet.awesome-markers",
                    "bootstrap", "@fortawesome", "jquery", "leaflet.fullscreen", "idb", "workbox-core",
-                   "workbox-routing", "workbox-strategies", "workbox-precaching", "workbox-expiration", "echarts"}
+                   "workbox-routing", "workbox-strategies", "workbox-precaching", "workbox-expiration", "echarts",
+                   "leaflet.vectorgrid"}
 
 
 @bp.get("/")

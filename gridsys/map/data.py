@@ -83,6 +83,12 @@ def gaps_feature_collection(session: Session, bbox=None) -> str:
     return session.scalar(select(cast(_collection(features), String)))
 
 
+def grids_at_most(session: Session, scope: Scope, n: int) -> bool:
+    """Whether the scope holds at most ``n`` grids (counted no further than n + 1)."""
+    some = select(Grid.id).where(where(scope, Grid)).limit(n + 1).subquery()
+    return session.scalar(select(func.count()).select_from(some)) <= n
+
+
 def scope_bounds(session: Session, scope: Scope) -> tuple[float, float, float, float] | None:
     """(west, south, east, north) of what the viewer looks after, for the first view: the towns'
     extent for someone who sees everything (a few rows, not every grid), else their grids'."""

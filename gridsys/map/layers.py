@@ -10,13 +10,16 @@ from ..assets import static_url, vendor_url
 
 
 class LiveLayers(JSCSSMixin, MacroElement):
-    """Zones and clustered incidents loaded by static/map.js from the app's GeoJSON API.
+    """Zones and incidents drawn by static/map.js from the app's vector tiles (/tiles/…) and, where
+    the view holds few, its GeoJSON API.
 
     ``options`` (JSON) carries the endpoints, the viewer's mode (leader/worker/admin), the
     category names and the UI words; nothing user-written is put into the page by this element.
     """
 
     default_js = [("markercluster", vendor_url("leaflet.markercluster/dist/leaflet.markercluster.js")),
+                  ("vectorgrid", vendor_url("leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js")),
+                  ("gridsys_map_tiles", static_url("map_tiles.js")),
                   ("gridsys_map", static_url("map.js"))]
     # Not MarkerCluster.Default.css: map.css colours clusters after their most urgent member.
     default_css = [("markercluster_css", vendor_url("leaflet.markercluster/dist/MarkerCluster.css")),

@@ -5,7 +5,8 @@ Incidents. From CLUSTER_BELOW_ZOOM on, a tile carries each incident (layer ``inc
 id = incident id, the popup's fields). Below that zoom, and in any tile holding more than
 MAX_POINTS, the tile is summarised: one point per cell of CELL tile units (layer ``clusters``: at
 its members' mean position, with ``count`` and how many of them are overdue, urgent, escalated);
-a cell holding one incident keeps it as itself. Nothing is dropped: the counts of a tile's
+a cell holding one incident keeps it as itself, and so do overdue and escalated incidents (up to
+MAX_HOT in a tile): what is late is never hidden in a number. Nothing is dropped: the counts of a tile's
 features always add up to the incidents it covers. Each incident belongs to exactly one tile
 (half-open tile bounds), so tiles side by side never count one twice.
 
@@ -39,6 +40,7 @@ EXTENT = 4096                # tile units per side
 MAX_ZOOM = 22
 CLUSTER_BELOW_ZOOM = 15
 MAX_POINTS = 200             # single incidents in one tile; past that the tile is summarised
+MAX_HOT = 100                # overdue or escalated ones kept apart in a summarised tile (past it they cluster too)
 CELL = 1024                  # tile units per cluster cell: 64 px of a 256 px tile, 16 cells a tile
 POLYGON_BUFFER = 64          # tile units drawn past the edge, so outlines meet without seams
 TOWNS_ONLY_BELOW = 11
@@ -111,15 +113,19 @@ def incidents_tile(session: Session, scope: Scope, filters: Filters, tile: Tile,
              .select_from(pts).join(env, true())
              .where(px >= func.ST_XMin(e), px < func.ST_XMax(e), py > func.ST_YMin(e), py <= func.ST_YMax(e))
              .cte("owned"))
-    counted = select(owned, func.count().over(partition_by=(owned.c.cx, owned.c.cy)).label("in_cell"),
-                     func.count().over().label("in_tile")).cte("counted")
+    hot = owned.c.overdue | (owned.c.escalation_level > 0)
+    rated = select(owned, hot.label("hot"), func.count().over().label("in_tile"),
+                   func.count().filter(hot).over().label("hot_in_tile")).cte("rated")
+    apart = rated.c.hot & (rated.c.hot_in_tile <= MAX_HOT)   # overdue and escalated stay in sight
+    counted = select(rated, apart.label("apart"),
+                     func.count().over(partition_by=(rated.c.cx, rated.c.cy, apart)).label("in_cell")).cte("counted")
     summarised = literal(tile.summarised_by_zoom) | (counted.c.in_tile > MAX_POINTS)
     geom = func.ST_AsMVTGeom(counted.c.g, e, EXTENT, 0, False)
     singles = (select(counted.c.id, counted.c.code, counted.c.category, counted.c.status, counted.c.priority,
                       counted.c.overdue, counted.c.escalation_level, counted.c.due_at, counted.c.created_at,
                       counted.c.assignee_name, literal(1).label("count"), geom.label("geom"))
                .select_from(counted).join(env, true())
-               .where(~summarised | (counted.c.in_cell == 1)).subquery("singles"))
+               .where(~summarised | counted.c.apart | (counted.c.in_cell == 1)).subquery("singles"))
     centre = func.ST_SetSRID(func.ST_MakePoint(func.avg(func.ST_X(counted.c.g)), func.avg(func.ST_Y(counted.c.g))),
                              WEB_MERCATOR)
     clusters = (select(func.count().label("count"),
@@ -128,7 +134,7 @@ def incidents_tile(session: Session, scope: Scope, filters: Filters, tile: Tile,
                        func.count().filter(counted.c.escalation_level > 0).label("escalated"),
                        func.ST_AsMVTGeom(centre, e, EXTENT, 0, False).label("geom"))
                 .select_from(counted).join(env, true())
-                .where(summarised, counted.c.in_cell > 1)
+                .where(summarised, ~counted.c.apart, counted.c.in_cell > 1)
                 .group_by(counted.c.cx, counted.c.cy, e).subquery("clusters"))
     return bytes(session.scalar(select(_mvt(singles, "incidents", True).op("||")(_mvt(clusters, "clusters", False)))))
 

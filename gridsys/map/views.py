@@ -67,6 +67,8 @@ def page():
         + f"?u={user.id}&lang={locale()}",
         "clusterBelowZoom": tiles.CLUSTER_BELOW_ZOOM, "gridsFromZoom": tiles.GRIDS_FROM,
         "listLimit": LIST_LIMIT, "gridDetailLimit": GRID_DETAIL_LIMIT,
+        # Few grids in scope: all of them as GeoJSON once (tooltips, the editor), as before tiles.
+        "gridsWhole": data.grids_at_most(session, scope, GRID_DETAIL_LIMIT),
         "gridsUrl": url_for("map.grids_geojson", lang=locale()),   # its names are in the page's language
         "gapsUrl": url_for("map.gaps_geojson") if mode == "admin" else None,
         "areasUrl": url_for("zones.api_zones_geojson", level="area"),
@@ -81,7 +83,8 @@ def page():
                   "details": _("Details"), "none": _("Nothing here."), "more": _("and %(n)s more", n="{n}"),
                   "due": _("Due"), "statuses": {s: label(STATUS_NAMES, s) for s in STATUSES},
                   "summarised": _("Summarised by area: %(n)s incidents in view, %(late)s overdue. Zoom in to see "
-                                  "each one and list them.", n="{n}", late="{late}"),
+                                  "each one.", n="{n}", late="{late}"),
+                  "tooMany": _("Too many to list here: zoom in to list them."),
                   "tileFailed": _("Part of the map could not be loaded: it will be tried again."),
                   "minutes": _("min"), "hours": _("h"), "days": _("d")},
     }).add_to(m)

@@ -1,6 +1,10 @@
-// gridsys live map layers: zones and clustered incidents from the app's GeoJSON API,
-// filtered by the viewer's scope (server side), the map's bounds and the filter form.
-// Every user-written string is inserted as text (textContent), never as HTML.
+// gridsys live map layers. Incidents come from vector tiles (static/map_tiles.js): where a tile is
+// summarised the server's clusters are drawn as counts (a tap zooms in) and the page says so;
+// the single incidents of the tiles are clustered here. The list under the map (GeoJSON by bbox)
+// is fetched while the view holds at most opts.listLimit incidents. Zones: the scope's grids as
+// GeoJSON when it has few (opts.gridsWhole), else zone tiles, with the grids of the view as
+// GeoJSON (tooltips, the editor) once it holds few. Everything is filtered by the viewer's scope
+// on the server. Every user-written string is inserted as text (textContent), never as HTML.
 // Overdue and escalated incidents are never hidden in a cluster: they are drawn one by one in a
 // pane above the clusters (up to HOT_UNCLUSTERED of them; past that they cluster too), and a
 // cluster takes the colour of its most urgent member.
@@ -33,6 +37,15 @@ var GridsysMap = (function () {
                       className: "marker-cluster gs-cluster " + TIERS[most]});
   }
 
+  // A cluster of the server (a summarised tile): sized by its count, coloured by its most urgent.
+  function serverClusterIcon(p) {
+    var most = p.overdue > 0 ? 3 : p.escalated > 0 ? 2 : p.urgent > 0 ? 1 : 0;
+    var size = Math.min(72, 44 + Math.round(6 * Math.log10(Math.max(1, p.count))));
+    var outer = el("div"), label = el("span", null, p.count);
+    outer.appendChild(label);
+    return L.divIcon({html: outer, iconSize: L.point(size, size), className: "marker-cluster gs-cluster gs-summary " + TIERS[most]});
+  }
+
   function fmt(template, value) { return template.replace("{t}", value).replace("{n}", value); }
 
   function age(iso, words) {
@@ -56,19 +69,27 @@ var GridsysMap = (function () {
     var words = opts.words;
     var box = map.getContainer().closest(".map-box") || map.getContainer();
     var statusLine = document.getElementById("map-status");
+    var note = document.getElementById("map-note");
     var list = document.getElementById("map-list");
     var form = document.getElementById("map-filters");
     if (form) { form.addEventListener("submit", function (e) { e.preventDefault(); }); }   // filters apply as they change
     var cluster = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 50,
                                         iconCreateFunction: clusterIcon});
     map.createPane("gsHot").style.zIndex = 640;   // above markers and clusters (600), below tooltips (650)
+    map.createPane("gsZones").style.zIndex = 350;  // zone tiles: above the basemap, under the GeoJSON grids
+    var tilePane = map.createPane("gsTiles");      // the incident tiles' (empty) elements
+    tilePane.style.zIndex = 210;
+    tilePane.style.pointerEvents = "none";
     var hot = L.layerGroup().addTo(map);
     var grids = L.geoJSON(null, {style: gridStyle(opts.mode), onEachFeature: bindGrid}).addTo(map);
-    var gaps = null;
+    var gaps = null, zoneTiles = null, stamp = 0;
     var state = {map: map, cluster: cluster, hot: hot, grids: grids, count: 0, fetches: 0, ready: false,
-                 hotLimit: opts.hotLimit === undefined ? HOT_UNCLUSTERED : opts.hotLimit};
-    var pending = null, fitted = false, fitting = false;
+                 hotLimit: opts.hotLimit === undefined ? HOT_UNCLUSTERED : opts.hotLimit, drawnAt: null};
+    var pending = null, tiles = {}, drawQueued = false;
     map.addLayer(cluster);
+    if (opts.bounds) {
+      map.fitBounds([[opts.bounds[1], opts.bounds[0]], [opts.bounds[3], opts.bounds[2]]], {animate: false});
+    }
 
     function bindGrid(feature, layer) {
       var p = feature.properties;
@@ -84,10 +105,14 @@ var GridsysMap = (function () {
 
     function levelBadge(p) { return words.levels[p.escalation_level] || words.escalated; }
 
+    function when(iso) { return iso ? new Date(iso).toLocaleString(document.documentElement.lang || undefined) : "—"; }
+
     function popupFor(f) {
       var p = f.properties, node = el("div", "gs-popup");
       node.appendChild(el("strong", null, p.code));
       node.appendChild(el("div", null, opts.categories[p.category] || p.category));
+      node.appendChild(el("div", null, words.statuses[p.status] || p.status));
+      node.appendChild(el("div", null, words.due + ": " + when(p.due_at)));
       node.appendChild(el("div", "muted", fmt(words.age, age(p.created_at, words))));
       node.appendChild(el("div", null, words.handler + ": " + handlerName(p)));
       if (p.overdue) { node.appendChild(el("div", "badge overdue", words.overdue)); }
@@ -123,6 +148,115 @@ var GridsysMap = (function () {
       if (apart) { hotOnes.forEach(function (f) { hot.addLayer(markerFor(f, true)); }); }
     }
 
+    // --- incident tiles --------------------------------------------------------------------
+    function summaryMarker(item) {
+      var marker = L.marker(item.latlng, {icon: serverClusterIcon(item.props), keyboard: false});
+      marker.on("click", function () {
+        map.setView(item.latlng, Math.min(map.getZoom() + 2, map.getMaxZoom()));
+      });
+      return marker;
+    }
+
+    function onTile(key, items) {
+      dropTile(key);
+      var group = L.layerGroup(items.filter(function (i) { return i.layer === "clusters"; }).map(summaryMarker));
+      tiles[key] = {z: +key.split(":")[2], items: items, group: group.addTo(map)};
+      queueDraw();
+    }
+
+    function dropTile(key) {
+      if (tiles[key]) { map.removeLayer(tiles[key].group); delete tiles[key]; queueDraw(); }
+    }
+
+    function current() {   // the tiles of the zoom on screen
+      var z = incidentTiles._tileZoom;
+      return Object.keys(tiles).map(function (k) { return tiles[k]; }).filter(function (t) { return t.z === z; });
+    }
+
+    function queueDraw() {
+      if (drawQueued) { return; }
+      drawQueued = true;
+      L.Util.requestAnimFrame(function () {
+        drawQueued = false;
+        var singles = [];
+        current().forEach(function (t) {
+          t.items.forEach(function (i) {
+            if (i.layer === "incidents") {
+              singles.push({type: "Feature", id: i.id, properties: i.props,
+                            geometry: {type: "Point", coordinates: [i.latlng.lng, i.latlng.lat]}});
+            }
+          });
+        });
+        drawMarkers(singles);
+        box.dataset.markers = String(singles.length + current().reduce(function (n, t) { return n + t.group.getLayers().length; }, 0));
+      });
+    }
+
+    function viewBounds() { return map.getBounds().pad(0.25); }
+
+    // What the tiles of the view stand for: incidents, overdue ones, and whether any is summarised.
+    function summary(bounds) {
+      var s = {n: 0, late: 0, summarised: false};
+      current().forEach(function (t) {
+        t.items.forEach(function (i) {
+          if (!bounds.contains(i.latlng)) { return; }
+          var cl = i.layer === "clusters";
+          s.n += cl ? i.props.count : 1;
+          s.late += cl ? i.props.overdue : (i.props.overdue ? 1 : 0);
+          s.summarised = s.summarised || cl;
+        });
+      });
+      return s;
+    }
+
+    function afterTiles() {
+      Object.keys(tiles).forEach(function (k) { if (tiles[k].z !== incidentTiles._tileZoom) { dropTile(k); } });
+      if (state.drawnAt === null) { state.drawnAt = performance.now(); box.dataset.drawn = String(Math.round(state.drawnAt)); }
+      var s = summary(viewBounds());
+      if (note) {
+        note.hidden = !s.summarised;
+        note.textContent = s.summarised ? words.summarised.replace("{n}", s.n).replace("{late}", s.late) : "";
+      }
+      if (s.n <= opts.listLimit) { return loadIncidents(); }
+      if (pending) { pending.abort(); pending = null; }
+      if (list) { list.textContent = ""; list.appendChild(el("li", "empty", words.tooMany)); }
+      showCounts(s.n, s.late);
+      return Promise.resolve();
+    }
+
+    function showCounts(n, late) {
+      state.count = n;
+      if (statusLine) { statusLine.textContent = words.open + ": " + n + " · " + words.overdue + ": " + late; }
+      state.ready = true;
+      box.dataset.incidents = String(n);
+      box.dataset.ready = "1";
+    }
+
+    function filterQuery(withBbox) {
+      var params = new URLSearchParams();
+      if (form) {
+        new FormData(form).forEach(function (value, key) { if (value) { params.set(key, value); } });
+      }
+      if (!params.get("status")) { params.set("status", "open"); }
+      if (withBbox) {
+        var b = viewBounds();
+        params.set("bbox", [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90),
+                            Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)].map(function (v) { return v.toFixed(6); }).join(","));
+      }
+      return params.toString();
+    }
+
+    function tileUrl() { return opts.incidentTiles + "&" + filterQuery(false) + "&t=" + stamp; }
+
+    var incidentTiles = GridsysTiles.incidents(tileUrl(), onTile, dropTile).addTo(map);
+    incidentTiles.on("load", afterTiles);
+    incidentTiles.on("tilefailed", function () { if (statusLine) { statusLine.textContent = words.tileFailed; } });
+
+    function reloadTiles() {
+      stamp += 1;
+      incidentTiles.setUrl(tileUrl());
+    }
+
     function urgency(p) { return (p.escalation_level > 0 ? 2 : 0) + (p.overdue ? 1 : 0); }
 
     function renderList(features) {
@@ -148,69 +282,82 @@ var GridsysMap = (function () {
       else if (sorted.length > 50) { list.appendChild(el("li", "empty", fmt(words.more, sorted.length - 50))); }
     }
 
-    function query() {
-      var params = new URLSearchParams();
-      if (form) {
-        new FormData(form).forEach(function (value, key) { if (value) { params.set(key, value); } });
-      }
-      if (!params.get("status")) { params.set("status", "open"); }
-      if (opts.mode === "worker" && !params.has("mine")) { /* scope already limits a worker to their grids */ }
-      var b = map.getBounds().pad(0.25);
-      params.set("bbox", [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90),
-                          Math.min(b.getEast(), 180), Math.min(b.getNorth(), 90)].map(function (v) { return v.toFixed(6); }).join(","));
-      return params.toString();
-    }
-
+    // The list (and exact counts) of the view: GeoJSON by bbox, asked for only when the view is small.
     function loadIncidents() {
       if (pending) { pending.abort(); }
       pending = new AbortController();
       state.fetches += 1;
-      return fetch(opts.incidentsUrl + "?" + query(), {credentials: "same-origin", signal: pending.signal})
+      return fetch(opts.incidentsUrl + "?" + filterQuery(true), {credentials: "same-origin", signal: pending.signal})
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (data) {
-          drawMarkers(data.features);
-          state.count = data.features.length;
           renderList(data.features);
-          var late = data.features.filter(function (f) { return f.properties.overdue; }).length;
-          if (statusLine) { statusLine.textContent = words.open + ": " + state.count + " · " + words.overdue + ": " + late; }
-          state.ready = true;
-          box.dataset.incidents = String(state.count);
-          box.dataset.ready = "1";
+          showCounts(data.features.length, data.features.filter(function (f) { return f.properties.overdue; }).length);
         })
         .catch(function (err) { if (err.name !== "AbortError" && statusLine) { statusLine.textContent = String(err.message); } });
     }
 
-    function loadZones() {
-      var jobs = [fetch(opts.gridsUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); })
-        .then(function (data) {
-          grids.clearLayers();
-          grids.addData(data);
-          if (!fitted && data.features.length) {
-            fitting = true;  // our own fit: the incidents are fetched once, for the fitted view
-            map.fitBounds(grids.getBounds(), {animate: false});
-            fitting = false;
-            fitted = true;
-          }
-        })];
-      if (opts.gapsUrl) {
-        jobs.push(fetch(opts.gapsUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); })
-          .then(function (data) {
-            if (gaps) { map.removeLayer(gaps); }
-            gaps = L.geoJSON(data, {style: {color: "#dc2626", weight: 2, dashArray: "2 4", fillColor: "#dc2626", fillOpacity: 0.25},
-              onEachFeature: function (f, layer) { layer.bindTooltip(el("span", null, words.gap + " · " + f.properties.code)); }
-            }).addTo(map);
-          }));
+    // --- zones -------------------------------------------------------------------------------
+    function getJSON(url) {
+      return fetch(url, {credentials: "same-origin"}).then(function (r) {
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.json();
+      });
+    }
+
+    function showGaps(data) {
+      if (gaps) { map.removeLayer(gaps); gaps = null; }
+      if (!data) { return; }
+      gaps = L.geoJSON(data, {style: {color: "#dc2626", weight: 2, dashArray: "2 4", fillColor: "#dc2626", fillOpacity: 0.25},
+        onEachFeature: function (f, layer) { layer.bindTooltip(el("span", null, words.gap + " · " + f.properties.code)); }
+      }).addTo(map);
+    }
+
+    function bboxParam() { return filterQuery(true).split("bbox=")[1]; }
+
+    // The grids (and gaps) of the view as GeoJSON once it holds few of them; else the tiles alone.
+    function loadZoneDetail() {
+      var bounds = viewBounds();
+      if (map.getZoom() < opts.gridsFromZoom || zoneTiles.gridsInView(bounds) > opts.gridDetailLimit) {
+        grids.clearLayers();
+        showGaps(null);
+        zoneTiles.setOpacity(1);
+        return Promise.resolve();
       }
+      var sep = opts.gridsUrl.indexOf("?") < 0 ? "?" : "&", box_ = decodeURIComponent(bboxParam());
+      var jobs = [getJSON(opts.gridsUrl + sep + "bbox=" + box_).then(function (data) {
+        grids.clearLayers();
+        grids.addData(data);
+        zoneTiles.setOpacity(0.35);
+      })];
+      if (opts.gapsUrl) { jobs.push(getJSON(opts.gapsUrl + "?bbox=" + box_).then(showGaps)); }
+      return Promise.all(jobs);
+    }
+
+    function loadZones() {
+      if (!opts.gridsWhole) {
+        if (!zoneTiles) {
+          zoneTiles = GridsysTiles.zones(opts.gridTiles, opts.mode).addTo(map);
+          zoneTiles.on("load", loadZoneDetail);
+          return Promise.resolve();
+        }
+        stamp += 1;
+        zoneTiles.setUrl(opts.gridTiles + "&t=" + stamp);
+        return loadZoneDetail();
+      }
+      var jobs = [getJSON(opts.gridsUrl).then(function (data) { grids.clearLayers(); grids.addData(data); })];
+      if (opts.gapsUrl) { jobs.push(getJSON(opts.gapsUrl).then(showGaps)); }
       return Promise.all(jobs);
     }
 
     var moveTimer = null;
     map.on("moveend", function () {
-      if (fitting) { return; }
       clearTimeout(moveTimer);
-      moveTimer = setTimeout(loadIncidents, 300);
+      moveTimer = setTimeout(function () {
+        if (!incidentTiles.isLoading()) { afterTiles(); }   // else its "load" does
+        if (zoneTiles && !zoneTiles.isLoading()) { loadZoneDetail(); }
+      }, 300);
     });
-    if (form) { form.addEventListener("change", loadIncidents); }
+    if (form) { form.addEventListener("change", reloadTiles); }
 
     if (opts.mode === "worker") {
       map.on("click", function (e) {
@@ -229,10 +376,13 @@ var GridsysMap = (function () {
     }
 
     state.reloadZones = loadZones;
-    state.reloadIncidents = loadIncidents;
-    state.loaded = loadZones().then(loadIncidents);
+    state.reloadIncidents = function () {
+      return new Promise(function (resolve) { incidentTiles.once("load", function () { resolve(); }); reloadTiles(); });
+    };
+    state.tiles = incidentTiles;
+    state.loaded = loadZones();
     if (opts.refreshSeconds) {
-      setInterval(function () { if (!document.hidden) { loadIncidents(); } }, opts.refreshSeconds * 1000);
+      setInterval(function () { if (!document.hidden) { reloadTiles(); } }, opts.refreshSeconds * 1000);
     }
     return state;
   }
