@@ -338,6 +338,7 @@ var GridsysMap = (function () {
         if (!zoneTiles) {
           zoneTiles = GridsysTiles.zones(opts.gridTiles, opts.mode).addTo(map);
           zoneTiles.on("load", loadZoneDetail);
+          zoneTiles.once("load", function () { box.dataset.zonesDrawn = String(Math.round(performance.now())); });
           return Promise.resolve();
         }
         stamp += 1;
