@@ -44,10 +44,12 @@ def _dispatching(alias: str) -> str:
 
 
 def _first(alias: str, actions: str) -> str:
-    """No earlier event of ``actions`` (a list, or "dispatching") on the same incident: ``alias`` is the first."""
+    """``alias`` is the incident's first event of ``actions`` (a list, or "dispatching"), by (at, id).
+    A correlated subquery: one probe of the incident's few events per row, whatever the planner
+    estimates (as NOT EXISTS it could choose to hash every event of the table)."""
     kind = _dispatching("p") if actions == "dispatching" else f"p.action IN {actions}"
-    return (f"NOT EXISTS (SELECT 1 FROM incident_events p WHERE p.incident_id = {alias}.incident_id "
-            f"AND {kind} AND (p.at, p.id) < ({alias}.at, {alias}.id))")
+    return (f"{alias}.id = (SELECT p.id FROM incident_events p WHERE p.incident_id = {alias}.incident_id "
+            f"AND {kind} ORDER BY p.at, p.id LIMIT 1)")
 
 
 def _row(name: str, num: str = "true", hours: str = "NULL::float8", level: str = "NULL::text",
@@ -84,17 +86,17 @@ def _on_time(kind: str) -> str:
                NULL::float8 AS hours, NULL::text AS level, NULL::text AS trig
         FROM (
             SELECT cand.incident_id,
-                   fd.at + make_interval(hours => CASE WHEN i.priority = 'urgent'
+                   x.at + make_interval(hours => CASE WHEN i.priority = 'urgent'
                                                        THEN least(c.deadline_hours, {URGENT_DEADLINE_HOURS})
                                                        ELSE c.deadline_hours END + coalesce(x.hours, 0)::int) AS deadline
             FROM ({candidates}) cand
             JOIN incidents i ON i.id = cand.incident_id
             JOIN categories c ON c.code = i.category_code
-            JOIN LATERAL (SELECT p.at FROM incident_events p WHERE p.incident_id = cand.incident_id
-                          AND {_dispatching('p')} ORDER BY p.at, p.id LIMIT 1) fd ON true
-            LEFT JOIN LATERAL (SELECT sum((p.data ->> 'hours')::int) AS hours FROM incident_events p
-                               WHERE p.incident_id = cand.incident_id AND p.action = 'extend') x ON true
-            WHERE i.status <> 'cancelled'
+            CROSS JOIN LATERAL (   -- one pass over the incident's own events: first dispatch, extensions
+                SELECT min(p.at) FILTER (WHERE {_dispatching('p')}) AS at,
+                       sum((p.data ->> 'hours')::int) FILTER (WHERE p.action = 'extend') AS hours
+                FROM incident_events p WHERE p.incident_id = cand.incident_id) x
+            WHERE i.status <> 'cancelled' AND x.at IS NOT NULL
         ) j
         JOIN LATERAL (SELECT p.grid_id, p.area_id FROM incident_events p WHERE p.incident_id = j.incident_id
                       AND p.at <= j.deadline ORDER BY p.at DESC, p.id DESC LIMIT 1) pl ON true
@@ -152,12 +154,14 @@ def branches(kind: str) -> dict[str, str]:
 NAMES = tuple(branches("grid"))
 
 # The key a row is grouped by (``by``), as text: zone codes, a username, a category or duty, a local month.
+# Keys of the incident (category, duty, handler) join it by primary key; the others need only the rows.
+_INCIDENT = "JOIN incidents i ON i.id = m.incident_id"
 KEYS = {
     "grid": ("g.code", "LEFT JOIN grids g ON g.id = m.grid_id"),
     "area": ("a.code", "LEFT JOIN areas a ON a.id = m.area_id"),
-    "duty": ("c.duty", "JOIN categories c ON c.code = i.category_code"),
-    "category": ("i.category_code", ""),
-    "person": ("u.username", "LEFT JOIN users u ON u.id = i.assignee_id"),
+    "duty": ("c.duty", f"{_INCIDENT} JOIN categories c ON c.code = i.category_code"),
+    "category": ("i.category_code", _INCIDENT),
+    "person": ("u.username", f"{_INCIDENT} LEFT JOIN users u ON u.id = i.assignee_id"),
     "month": ("to_char(m.at AT TIME ZONE :tz, 'YYYY-MM')", ""),
 }
 
@@ -189,7 +193,7 @@ def figures_sql(kind: str, by: str | None) -> str:
                count(DISTINCT m.incident_id) FILTER (WHERE m.num) AS num,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY m.hours) AS p50,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY m.hours) AS p90
-        FROM m JOIN incidents i ON i.id = m.incident_id {join}
+        FROM m {join}
         GROUP BY GROUPING SETS ({sets})"""
 
 
@@ -203,7 +207,7 @@ def drill_sql(kind: str, name: str, part: str, by: str | None) -> str:
     key_filter = f"AND {key} IS NOT DISTINCT FROM :key" if by else ""
     return f"""{measures_cte(kind, (name,))}
         SELECT m.incident_id, max(m.hours) AS hours
-        FROM m JOIN incidents i ON i.id = m.incident_id {join}
+        FROM m {join}
         WHERE true {key_filter}
         GROUP BY m.incident_id HAVING {PARTS[part]}
         ORDER BY m.incident_id LIMIT :limit OFFSET :offset"""
