@@ -25,7 +25,6 @@ from gridsys.incidents import notify, queues, services
 from gridsys.incidents.models import Incident
 from gridsys.people import access
 from gridsys.people import services as people
-from gridsys.people.models import User
 from gridsys.zones.models import Area
 
 NAME = os.environ.get("GRIDSYS_KEEP_PLANS_DATABASE") or f"gridsys_plans_{os.getpid()}"
