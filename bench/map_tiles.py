@@ -155,7 +155,7 @@ def baseline_pages(session, out: Path) -> dict:
     rows = session.execute(text("SELECT ST_Y(geom), ST_X(geom), code FROM incidents WHERE status IN "
                                 "('reported','assigned','in_progress','reopened') ORDER BY id")).all()
     ys, xs = [r[0] for r in rows], [r[1] for r in rows]
-    m = LocalMap(location=[statistics.fmean(ys), statistics.fmean(xs)], tiles=None)
+    m = LocalMap(location=[statistics.fmean(ys), statistics.fmean(xs)], tiles=None, maxZoom=19)   # markercluster needs it
     m.fit_bounds([[min(ys), min(xs)], [max(ys), max(xs)]])
     LocalCluster([[round(y, 6), round(x, 6), c] for y, x, c in rows], callback="""function (row) {
         var marker = L.marker(new L.LatLng(row[0], row[1]));
