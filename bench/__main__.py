@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["locate", "create_http", "sweep", "header", "map_page", "map_tiles", "redraw", "slow_clients", "report_page", "export"]
+ALL = ["locate", "create_http", "sweep", "header", "map_page", "map_tiles", "redraw", "slow_clients", "report_page", "export",
+       "evaluation"]
 
 
 def main(argv: list[str]) -> int:

@@ -26,10 +26,11 @@ from tests.hostile.cases_pages import FORMS, HEADERS, QUERIES
 from tests.hostile.cases_paging import PAGING
 from tests.hostile.cases_residents import RESIDENTS
 from tests.hostile.cases_staff_residents import STAFF_RESIDENTS
+from tests.hostile.cases_tiles import TILES
 from tests.hostile.cases_zones import edit_cases, geometry_cases
 from tests.hostile.values import Case
 
 CASES: list[Case] = [*CREATE, *TRANSITION, *NOTICES, *edit_cases(), *geometry_cases(), *UPLOADS, *FORMS,
                      *QUERIES, *HEADERS, *CLI, *RESIDENTS, *OPEN311, *STAFF_RESIDENTS, *PAGING,
-                     *EVALUATION_API, *EVALUATION_PAGES, *EVALUATION_PUBLISH]
+                     *EVALUATION_API, *EVALUATION_PAGES, *EVALUATION_PUBLISH, *TILES]
 PATHS = ("json", "form", "upload", "geojson", "query", "header", "cli")
