@@ -31,7 +31,7 @@ LOOKBACK_DAYS = 366   # an incident dispatched longer before the period is not l
 
 # Where events happened, and which incidents are the subject's now.
 _EVENTS_IN = {"grid": "e.grid_id = :sid", "area": "e.area_id = :sid",
-              "town": "e.incident_id IN (SELECT id FROM incidents WHERE town_id = :sid)",
+              "town": "e.incident_id IN (SELECT id FROM incidents WHERE town_id = :sid)",   # (measures_cte: by area)
               "person": "e.incident_id IN (SELECT id FROM incidents WHERE assignee_id = :sid)"}
 _INCIDENTS_IN = {"grid": "i.grid_id = :sid", "area": "i.area_id = :sid", "town": "i.town_id = :sid",
                  "person": "i.assignee_id = :sid"}
@@ -170,11 +170,18 @@ def measures_cte(kind: str, names=NAMES) -> str:
     """``WITH ev …, m …``: the subject's events in the period, and the rows of ``names``."""
     chosen = branches(kind)
     union = "\n        UNION ALL\n        ".join(chosen[name] for name in names)
+    columns = "e.id, e.incident_id, e.at, e.action, e.from_status, e.to_status, e.data, e.grid_id, e.area_id, e.actor_id"
+    if kind == "town":   # by its areas' index (area, time), and the few events outside every area
+        events = f"""SELECT {columns} FROM incident_events e
+            WHERE e.area_id IN (SELECT id FROM areas WHERE town_id = :sid) AND e.at >= :start AND e.at < :end
+            UNION ALL
+            SELECT {columns} FROM incident_events e
+            WHERE e.area_id IS NULL AND e.at >= :start AND e.at < :end
+              AND e.incident_id IN (SELECT id FROM incidents WHERE town_id = :sid)"""
+    else:
+        events = f"SELECT {columns} FROM incident_events e WHERE {_EVENTS_IN[kind]} AND e.at >= :start AND e.at < :end"
     return f"""WITH ev AS MATERIALIZED (
-            SELECT e.id, e.incident_id, e.at, e.action, e.from_status, e.to_status, e.data, e.grid_id, e.area_id,
-                   e.actor_id
-            FROM incident_events e
-            WHERE {_EVENTS_IN[kind]} AND e.at >= :start AND e.at < :end
+            {events}
         ), m AS (
         {union}
         )"""
