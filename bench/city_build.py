@@ -46,7 +46,7 @@ def build(url: str, p: Params, dense_area: str) -> dict:
     categories = _catalogue(url)
     timings["schema and catalogue"] = time.perf_counter() - started
     with connect(url) as conn:
-        _share_niceness(conn)
+        share_niceness(conn)
         for statement in SESSION:
             conn.execute(statement)
         conn.execute(f"DROP SCHEMA IF EXISTS {SCRATCH} CASCADE")
@@ -101,7 +101,7 @@ def set_aside(conn, tables: tuple[str, ...]) -> list[str]:
                for table, name, definition, kind in sorted(constraints, key=lambda c: c[3], reverse=True)])
 
 
-def _share_niceness(conn) -> None:
+def share_niceness(conn) -> None:
     """Run the server process doing the build at this process's niceness (``nice python -m bench
     city-build`` then yields the CPU to others, on a shared machine), where we may."""
     niceness = os.nice(0)
