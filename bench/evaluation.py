@@ -57,11 +57,13 @@ def per_indicator(session, subject, period) -> dict:
 
 
 def _row(label: str, ms: list[float], base: list[float] | None = None) -> str:
-    p50 = statistics.median(ms)
-    p99 = max(ms)
-    line = f"  {label:<34} p50 {p50:8.1f} ms  max {p99:8.1f} ms  {'ok' if p99 <= 200 else 'OVER'} (<= 200 ms)"
+    """The first run apart (pages the query reads for the first time come from disk), then the others."""
+    cold, warm = ms[0], ms[1:]
+    p50, worst = statistics.median(warm), max(warm)
+    line = (f"  {label:<26} first {cold:7.1f} ms, then p50 {p50:7.1f} max {worst:7.1f} ms  "
+            f"{'ok' if worst <= 200 else 'OVER'} (<= 200 ms)")
     if base:
-        line += f"   baseline p50 {statistics.median(base):8.1f} ms"
+        line += f"   baseline (a statement per indicator) p50 {statistics.median(base[1:]):7.1f} ms"
     return line
 
 
@@ -85,14 +87,14 @@ def run() -> dict:
         worst = []
         for name, by in (*QUERIES, ("trend by month", "month")):
             span = trend if by == "month" else period
-            ms = timed(lambda: indicators.compute(session, subject, span, by), 5)
+            ms = timed(lambda: indicators.compute(session, subject, span, by), 6)
             session.rollback()
-            base = timed(lambda: per_indicator(session, subject, span), 3) if by is None else None
+            base = timed(lambda: per_indicator(session, subject, span), 4) if by is None else None
             session.rollback()
             print(_row(name, ms, base))
             worst.append(max(ms))
             results[f"{level} {name}"] = statistics.median(ms)
-        ms = timed(lambda: indicators.drill(session, subject, period, "on_time_closure_rate", "rest"), 5)
+        ms = timed(lambda: indicators.drill(session, subject, period, "on_time_closure_rate", "rest"), 6)
         session.rollback()
         print(_row("drill: late incidents", ms))
         figures = indicators.compute(session, subject, period)["indicators"]
