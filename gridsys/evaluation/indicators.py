@@ -19,7 +19,7 @@ from ..clock import now
 from ..errors import GridsysError
 from ..incidents.models import Category
 from ..people.models import User
-from ..people.services import gaps_by_duty
+from ..people.gaps import gaps_by_duty
 from ..wording import DUTY_NAMES, N_, name
 from ..zones.models import Area, Grid
 from . import measures

@@ -13,7 +13,7 @@ from ..geo import from_db, to_geojson
 from ..inputs import whole_number
 from ..refusals import refusal_text
 from ..zones.models import Area, Grid, Town
-from . import access, auth, services
+from . import access, auth, gaps, services
 from .access import require
 from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
 from .models import AreaLeader, GridAssignment, TownAdmin, User
@@ -188,9 +188,9 @@ def admin_person_action(username, action):
 @bp.get("/admin/gaps")
 @admin_only
 def admin_gaps():
-    gaps = services.duty_gaps_page(db.session(), paging.page_number(request.args),
-                                   visible=access.where(auth.current_scope(), Grid))
-    return render_template("people/admin_gaps.html", gaps=gaps)
+    lacking = gaps.duty_gaps_page(db.session(), paging.page_number(request.args),
+                                  visible=access.where(auth.current_scope(), Grid))
+    return render_template("people/admin_gaps.html", gaps=lacking)
 
 
 # --- API -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from gridsys.people import services
+from gridsys.people import gaps, services
 from gridsys.people.models import GridAssignment, User
 from tests.factories import csrf_token, login, login_as, post_form
 
@@ -96,7 +96,7 @@ def test_admin_ends_an_assignment_keeping_history(admin, session, world):
     assert row.valid_to is not None
     page = admin.get("/admin/people/worker1").get_data(as_text=True)
     assert world.grids[0].code in page and f'name="id" value="{row.id}"' not in page
-    assert world.grids[0] in [g for g, _ in services.duty_gaps(session)]
+    assert world.grids[0] in [g for g, _ in gaps.duty_gaps(session)]
 
 
 def test_admin_makes_an_area_leader_and_a_town_admin(admin, session, world):

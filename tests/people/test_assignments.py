@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gridsys.errors import GridsysError
-from gridsys.people import services
+from gridsys.people import gaps, services
 from gridsys.people.models import AreaLeader, GridAssignment, TownAdmin
 from gridsys.vocabulary import ASSIGNABLE_DUTIES
 from tests.factories import cell, make_area, make_grid, make_town, make_user
@@ -102,7 +102,7 @@ def test_all_six_duties_and_general_are_assignable(session, zones):
                                       "counseling", "general"}
     for duty in ASSIGNABLE_DUTIES:
         services.assign_grid(session, wang, zones[2].code, duty)
-    assert services.duty_gaps(session) == []
+    assert gaps.duty_gaps(session) == []
 
 
 def test_non_worker_cannot_be_assigned_to_a_grid(session, zones):
@@ -220,10 +220,10 @@ def test_duty_gaps_lists_grids_and_duties_without_a_current_primary(session, zon
     ended = services.assign_grid(session, li, g2.code, "general")
     services.end_assignment(session, "grid", ended.id)  # an ended primary does not either
     services.assign_grid(session, li, g2.code, "safety")
-    gaps = [(g.code, missing) for g, missing in services.duty_gaps(session)]
-    assert gaps == [(g1.code, ["legal"]),
+    lacking = [(g.code, missing) for g, missing in gaps.duty_gaps(session)]
+    assert lacking == [(g1.code, ["legal"]),
                     (g2.code, [d for d in ASSIGNABLE_DUTIES if d != "safety"])]
-    assert services.duty_gaps(session, area_ids=[area.id + 1000]) == []
+    assert gaps.duty_gaps(session, area_ids=[area.id + 1000]) == []
 
 
 @pytest.mark.parametrize("lose_cover", [
@@ -235,7 +235,7 @@ def test_duty_gaps_do_not_count_workers_who_cannot_be_routed_to(session, zones, 
     wang = make_user(session, "wang", ["grid_worker"])
     for duty in ASSIGNABLE_DUTIES:
         services.assign_grid(session, wang, grid.code, duty)
-    assert services.duty_gaps(session) == []
+    assert gaps.duty_gaps(session) == []
     lose_cover(session, wang)
-    assert [(g.code, missing) for g, missing in services.duty_gaps(session)] == [
+    assert [(g.code, missing) for g, missing in gaps.duty_gaps(session)] == [
         (grid.code, list(ASSIGNABLE_DUTIES))]

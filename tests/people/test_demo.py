@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridsys.cli import DATA, DEMO_TOWN
-from gridsys.people import services
+from gridsys.people import gaps, services
 from gridsys.people.demo import load_demo_people
 from gridsys.people.models import AreaLeader, GridAssignment, TownAdmin, User
 from gridsys.zones.models import Area, Grid
@@ -51,7 +51,7 @@ def test_demo_people_cover_the_demo_town(demo):
     assert [a for a, _ in leaders] == areas and len({u for _, u in leaders}) == 5
     assert session.scalar(select(func.count()).select_from(TownAdmin)) == 1
 
-    assert services.duty_gaps(session) == []
+    assert gaps.duty_gaps(session) == []
     assert session.scalar(select(func.count()).select_from(GridAssignment)) == \
         session.scalar(select(func.count()).select_from(Grid)) * 7
     assert len(set(u.phone for u in users)) == 102

@@ -8,7 +8,7 @@ from sqlalchemy.dialects import postgresql
 
 from gridsys import paging
 from gridsys.geo import STORAGE_SRID
-from gridsys.people import access, services, views, zone_pages
+from gridsys.people import access, gaps, views, zone_pages
 from gridsys.zones.models import Grid
 from tests.factories import login_as
 
@@ -71,10 +71,10 @@ def test_a_page_that_is_not_a_page_number_is_refused(admin, value):
 
 def test_gaps_are_listed_a_page_at_a_time(admin, crowd, session):
     page = admin.get("/admin/gaps").get_data(as_text=True)
-    assert rows(page) == services.GAPS_PAGE_SIZE and 'rel="next" href="/admin/gaps?page=2"' in page
-    every = services.duty_gaps(session)
+    assert rows(page) == gaps.GAPS_PAGE_SIZE and 'rel="next" href="/admin/gaps?page=2"' in page
+    every = gaps.duty_gaps(session)
     assert len(every) == N + 4        # every grid lacks some duty (worker1 covers only general on g11)
-    pages = [services.duty_gaps_page(session, n) for n in range(1, 9)]
+    pages = [gaps.duty_gaps_page(session, n) for n in range(1, 9)]
     assert [len(p.items) for p in pages] == [50, 50, 50, 50, 50, 50, 4, 0]
     assert [g.code for p in pages for g, _ in p.items] == [g.code for g, _ in every]
     assert [m for p in pages for _, m in p.items] == [m for _, m in every]
@@ -112,10 +112,10 @@ def uses_index(explained: str, table: str) -> bool:
 def test_the_pages_queries_read_indexes(session, crowd):
     people = plan(session, views.people_query().limit(51))
     assert uses_index(people, "users"), people
-    gaps = plan(session, services.gaps_query(visible=access.where(access.scope_for(session, crowd.admin), Grid))
-                .limit(51))
-    assert uses_index(gaps, "grids"), gaps
-    scoped = plan(session, services.gaps_query(visible=access.where(access.scope_for(session, crowd.leader), Grid))
+    lacking = plan(session, gaps.gaps_query(visible=access.where(access.scope_for(session, crowd.admin), Grid))
+                   .limit(51))
+    assert uses_index(lacking, "grids"), lacking
+    scoped = plan(session, gaps.gaps_query(visible=access.where(access.scope_for(session, crowd.leader), Grid))
                   .limit(51))
     assert uses_index(scoped, "grids"), scoped
     # Towns and areas (zone_pages.parents_query) are not checked here: a union of the two sorted
