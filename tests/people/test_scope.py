@@ -1,6 +1,7 @@
 """The one scope helper, directly and through every HTTP surface that uses it."""
 import pytest
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
 
 from gridsys.errors import NotFound
 from gridsys.people import access, services
@@ -108,6 +109,16 @@ def test_require_out_of_scope_is_exactly_like_missing(session, world, who):
     with pytest.raises(NotFound) as area:
         access.require(session, scope, Area, world.areas[1].code)
     assert area.value.code == "area_not_found"
+
+
+@pytest.mark.parametrize("who", ["worker", "leader"])
+def test_a_grid_scope_tests_only_the_zones_it_holds(session, world, who):
+    """No subquery for the towns a leader or worker does not administer: an OR holding one is
+    answered by reading every grid (issue 12: 55 ms for a leader's grids at 100 000 grids)."""
+    scope = access.scope_for(session, getattr(world, who))
+    assert not scope.town_ids
+    sql = str(access.where(scope, Grid).compile(dialect=postgresql.dialect()))
+    assert "SELECT" not in sql and "areas" not in sql, sql
 
 
 # --- through HTTP ------------------------------------------------------------------------------
