@@ -115,3 +115,9 @@ def decimal_number(value) -> float | None:
     if isinstance(value, str) and DECIMAL.fullmatch(value):
         return float(value)
     return None
+
+
+def csv_cell(value) -> str:
+    """A CSV cell that a spreadsheet shows as text: no formula from user input (=, +, -, @)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from .. import db, settings
 from ..errors import GridsysError, NotFound
 from ..i18n import locale as request_locale
-from ..incidents.api import _cell as csv_cell
+from ..inputs import csv_cell
 from ..people import auth
 from ..refusals import refusal_text
 from ..zones.services import require_zone

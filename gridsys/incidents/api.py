@@ -9,7 +9,7 @@ from .. import db, geo, settings
 from ..errors import Forbidden, GridsysError, NotFound
 from ..i18n import locale as request_locale
 from ..people import access, auth, services as people_services
-from ..inputs import text_or_none, whole_number
+from ..inputs import csv_cell, text_or_none, whole_number
 from . import deadlines, lifecycle, notify, permissions, photos, privacy, queues, reporting_aids, scoping, services
 from ..zones.models import Grid
 from .geojson import incidents_feature_collection
@@ -368,12 +368,6 @@ CSV_COLUMNS = ("code", "status", "priority", "category", "category_name", "duty"
                "escalation_level", "reopen_count", "lon", "lat")
 
 
-def _cell(value) -> str:
-    """A CSV cell that a spreadsheet shows as text: no formula from user input (=, +, -, @)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/api/v1/incidents.csv")
 @operation("incidentsCSV", "incidents", schemas.CsvText, query=schemas.IncidentFilters,
            media_type="text/csv", errors=schemas.FILTER_ERRORS)
@@ -395,6 +389,6 @@ def csv_export():
         row.update(category_name=incident.category.name_zh,
                    reporter=incident.reporter.display_name if incident.reporter else None,
                    assignee=incident.assignee.display_name if incident.assignee else None)
-        writer.writerow([_cell(row.get(c)) for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(row.get(c)) for c in CSV_COLUMNS])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=incidents.csv"})
