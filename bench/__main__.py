@@ -6,7 +6,7 @@ import importlib
 import sys
 
 ALL = ["locate", "create_http", "sweep", "header", "map_page", "map_tiles", "redraw", "slow_clients", "report_page", "export",
-       "evaluation"]
+       "evaluation", "lists"]
 
 
 def main(argv: list[str]) -> int:
