@@ -102,9 +102,10 @@ def me():
     (Here, not in people: it reads incidents, and people never imports incidents.)"""
     user, scope = auth.current_user(), auth.current_scope()
     session = db.session()
-    grids = session.scalars(select(Grid.code).where(access.where(scope, Grid)).order_by(Grid.code)).all()
+    grids = "all" if scope.everything else \
+        session.scalars(select(Grid.code).where(access.where(scope, Grid)).order_by(Grid.code)).all()
     response = jsonify(username=user.username, display_name=user.display_name, roles=sorted(user.roles),
-                       grids=grids if not scope.everything else "all",
+                       grids=grids,
                        csrf_token=None if g.get("via_token") else generate_csrf(),
                        duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
                                for d in people_services.current_duties(session, user)],

@@ -53,9 +53,15 @@ def _mine(user: User, scope, *columns):
                    or_(Notification.incident_id.is_(None), scoping.incidents_where(scope))))
 
 
-def unread_count(session: Session, user: User, scope=None) -> int:
-    """``scope``: the person's, when the caller has it already (a request does)."""
-    return session.scalar(_mine(user, scope, func.count()).where(Notification.read_at.is_(None)))
+COUNT_CAP = 100   # counts shown in headers stop here ("99+"): counting 195 000 unread cost 1.3 s
+
+
+def unread_count(session: Session, user: User, scope=None, cap: int = COUNT_CAP) -> int:
+    """How many unread, up to ``cap`` (a count of ``cap`` means that many or more): what the header
+    and the phone show costs the same for 10 unread as for 200 000. ``scope``: the person's,
+    when the caller has it already (a request does)."""
+    unread = _mine(user, scope, Notification.id).where(Notification.read_at.is_(None)).limit(cap).subquery()
+    return session.scalar(select(func.count()).select_from(unread))
 
 
 def inbox(session: Session, user: User, limit: int = 100, *, unread_only: bool = False,

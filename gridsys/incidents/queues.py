@@ -123,14 +123,20 @@ def ordering(name: str, at: datetime | None = None) -> tuple:
     return (Incident.escalation_level.desc(), overdue, urgent, Incident.due_at.asc().nulls_last(), Incident.id)
 
 
-def counts(session: Session, user: User, scope: Scope, at: datetime | None = None) -> dict[str, int]:
-    """The number waiting in each of this person's queues: one query of one count per queue, each
-    answered from the queue's own index, so it costs what the queues hold, not the scope's size."""
+COUNT_CAP = 100   # a queue's count stops here ("99+"), as the unread count does
+
+
+def counts(session: Session, user: User, scope: Scope, at: datetime | None = None,
+           cap: int = COUNT_CAP) -> dict[str, int]:
+    """The number waiting in each of this person's queues, up to ``cap`` each (``cap`` means that
+    many or more): one query of one count per queue, each answered from the queue's own index and
+    stopping at ``cap``, so it costs what the queues hold up to that, not the scope's size."""
     names, rules = of(user), settings.of(session)
     if not names:
         return {}
     at = at or now()
-    columns = [select(func.count()).select_from(Incident).where(condition(n, user, scope, rules, at))
+    columns = [select(func.count()).select_from(
+                   select(Incident.id).where(condition(n, user, scope, rules, at)).limit(cap).subquery())
                .scalar_subquery().label(n) for n in names]
     row = session.execute(select(*columns)).one()
     return {n: int(row._mapping[n]) for n in names}

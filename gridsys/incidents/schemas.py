@@ -216,9 +216,10 @@ class Me(BaseModel):
                                                                      "in the last 90 days, most used first")
     favourite_categories: list[str] = Field(max_length=8, description="what the report form offers first: the "
                                                                       "most used, then the caller's duties' ones")
-    unread: int = Field(ge=0, description="the caller's unread notifications")
-    queues: dict[QueueName, int] = Field(description="how many wait in each queue the caller has (by role): "
-                                                     + QUEUES_TEXT)
+    unread: int = Field(ge=0, le=100, description="the caller's unread notifications, counted up to 100 "
+                                                   "(100: that many or more)")
+    queues: dict[QueueName, int] = Field(description="how many wait in each queue the caller has (by role), "
+                                                     "counted up to 100 each: " + QUEUES_TEXT)
 
 
 class Notice(BaseModel):

@@ -73,7 +73,7 @@
       a.textContent = label + " ";
       var count = document.createElement("span");
       count.className = "count";
-      count.textContent = String(n);
+      count.textContent = n >= 100 ? "99+" : String(n);   // the server counts up to 100
       a.appendChild(count);
       strip.appendChild(a);
     }
