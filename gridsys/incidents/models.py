@@ -136,6 +136,8 @@ class Incident(Base):
         CheckConstraint(f"rating IS NULL OR rating IN {RATINGS}", name="rating_known"),
         CheckConstraint(f"cancel_reason IS NULL OR cancel_reason IN {CANCEL_REASONS}", name="cancel_reason_known"),
         Index("ix_incidents_geom", "geom", postgresql_using="gist"),
+        Index("ix_incidents_geom_open", "geom", postgresql_using="gist",
+              postgresql_where=text(f"status IN {OPEN_STATUSES}")),   # the map's tiles of open ones
         Index("ix_incidents_grid_open", "grid_id", postgresql_where=text(f"status IN {OPEN_STATUSES}")),
         Index("ix_incidents_area_id", "area_id"),
         Index("ix_incidents_assignee_id", "assignee_id"),

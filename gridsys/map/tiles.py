@@ -8,7 +8,8 @@ its members' mean position, with ``count`` and how many of them are overdue, urg
 a cell holding one incident keeps it as itself, and so do overdue and escalated incidents (up to
 MAX_HOT in a tile): what is late is never hidden in a number. Nothing is dropped: the counts of a tile's
 features always add up to the incidents it covers. Each incident belongs to exactly one tile
-(half-open tile bounds), so tiles side by side never count one twice.
+(half-open tile bounds), so tiles side by side never count one twice. Open incidents (the map's
+default) are found through the index of open incidents' positions alone (ix_incidents_geom_open).
 
 Why 15: a tile at zoom 15 spans about 1 km here (29.6°N), a grid or two; below it a 44 px tap
 target covers 400 m or more, so single markers would only pile up into an unreadable carpet.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, literal, select, true
+from sqlalchemy import BigInteger, bindparam, cast, func, literal, select, true, union_all
 from sqlalchemy.orm import Session, aliased
 
 from ..errors import GridsysError
@@ -46,6 +47,10 @@ POLYGON_BUFFER = 64          # tile units drawn past the edge, so outlines meet 
 TOWNS_ONLY_BELOW = 11
 GRIDS_FROM = 13
 WHOLE = re.compile(r"[0-9]{1,8}\Z")
+# "Open" written out as constants, as in the partial index on open incidents' positions: a prepared
+# (generic) plan can only use a partial index whose condition it can read in the query itself.
+OPEN_AS_WRITTEN = Incident.status.in_(bindparam("open_statuses", list(OPEN_STATUSES), expanding=True,
+                                                literal_execute=True))
 
 
 @dataclass(frozen=True)
@@ -90,52 +95,86 @@ def _mvt(rows, layer: str, with_id: bool):
                          func.decode("", "hex"))
 
 
-def incidents_tile(session: Session, scope: Scope, filters: Filters, tile: Tile, user: User | None) -> bytes:
-    """The incidents of ``tile`` that ``scope`` may see, filtered as the map is (one statement)."""
-    env = select(_envelope(tile).label("e")).cte("env")
-    e = env.c.e
-    merc = func.ST_Transform(Incident.geom, WEB_MERCATOR)
-    assignee = aliased(User)
-    base = (scoped_incidents(scope, filters, user).order_by(None)
-            .outerjoin(assignee, assignee.id == Incident.assignee_id)
-            .join(env, true())
-            .where(Incident.geom.op("&&")(_in_storage(e))))
-    pts = base.with_only_columns(
-        Incident.id, Incident.code, Incident.category_code.label("category"), Incident.status,
-        Incident.priority, overdue_expr().label("overdue"), Incident.escalation_level,
-        _iso(Incident.due_at).label("due_at"), _iso(Incident.created_at).label("created_at"),
-        assignee.display_name.label("assignee_name"), merc.label("g")).cte("pts")
+def _bounds(tile: Tile):
+    """The tile's envelope with its edges and cell size, computed once per statement."""
+    e = _envelope(tile)
+    return select(e.label("e"), func.ST_XMin(e).label("x0"), func.ST_XMax(e).label("x1"),
+                  func.ST_YMin(e).label("y0"), func.ST_YMax(e).label("y1"),
+                  ((func.ST_XMax(e) - func.ST_XMin(e)) * CELL / EXTENT).label("cell")).cte("env")
+
+
+def _point(geom, env):
+    return func.ST_AsMVTGeom(geom, env.c.e, EXTENT, 0, False)
+
+
+def _owned(scope: Scope, filters: Filters, user: User | None, env):
+    """The narrow pass: each incident of the tile read once, with its position in Web Mercator, its
+    cell and whether it is overdue, escalated, urgent (``hot``: overdue or escalated)."""
+    where_open = (OPEN_AS_WRITTEN,) if filters.status == "open" else ()
+    located = (scoped_incidents(scope, filters, user).order_by(None).join(env, true())
+               .where(Incident.geom.op("&&")(_in_storage(env.c.e)), *where_open)
+               .with_only_columns(Incident.id, func.ST_Transform(Incident.geom, WEB_MERCATOR).label("g"),
+                                  overdue_expr().label("overdue"), (Incident.escalation_level > 0).label("escalated"),
+                                  (Incident.priority == "urgent").label("urgent"),
+                                  env.c.x0, env.c.x1, env.c.y0, env.c.y1, env.c.cell)
+               .offset(0)   # a fence: each position is transformed once, not once per use
+               .subquery("located"))
+    px, py = func.ST_X(located.c.g), func.ST_Y(located.c.g)
     # Each incident in one tile only: x in [xmin, xmax), y in (ymin, ymax].
-    px, py = func.ST_X(pts.c.g), func.ST_Y(pts.c.g)
-    cell_m = (func.ST_XMax(e) - func.ST_XMin(e)) * CELL / EXTENT
-    owned = (select(pts, func.floor((px - func.ST_XMin(e)) / cell_m).label("cx"),
-                    func.floor((func.ST_YMax(e) - py) / cell_m).label("cy"))
-             .select_from(pts).join(env, true())
-             .where(px >= func.ST_XMin(e), px < func.ST_XMax(e), py > func.ST_YMin(e), py <= func.ST_YMax(e))
-             .cte("owned"))
-    hot = owned.c.overdue | (owned.c.escalation_level > 0)
-    rated = select(owned, hot.label("hot"), func.count().over().label("in_tile"),
-                   func.count().filter(hot).over().label("hot_in_tile")).cte("rated")
-    apart = rated.c.hot & (rated.c.hot_in_tile <= MAX_HOT)   # overdue and escalated stay in sight
-    counted = select(rated, apart.label("apart"),
-                     func.count().over(partition_by=(rated.c.cx, rated.c.cy, apart)).label("in_cell")).cte("counted")
-    summarised = literal(tile.summarised_by_zoom) | (counted.c.in_tile > MAX_POINTS)
-    geom = func.ST_AsMVTGeom(counted.c.g, e, EXTENT, 0, False)
-    singles = (select(counted.c.id, counted.c.code, counted.c.category, counted.c.status, counted.c.priority,
-                      counted.c.overdue, counted.c.escalation_level, counted.c.due_at, counted.c.created_at,
-                      counted.c.assignee_name, literal(1).label("count"), geom.label("geom"))
-               .select_from(counted).join(env, true())
-               .where(~summarised | counted.c.apart | (counted.c.in_cell == 1)).subquery("singles"))
-    centre = func.ST_SetSRID(func.ST_MakePoint(func.avg(func.ST_X(counted.c.g)), func.avg(func.ST_Y(counted.c.g))),
-                             WEB_MERCATOR)
-    clusters = (select(func.count().label("count"),
-                       func.count().filter(counted.c.overdue).label("overdue"),
-                       func.count().filter(counted.c.priority == "urgent").label("urgent"),
-                       func.count().filter(counted.c.escalation_level > 0).label("escalated"),
-                       func.ST_AsMVTGeom(centre, e, EXTENT, 0, False).label("geom"))
-                .select_from(counted).join(env, true())
-                .where(summarised, ~counted.c.apart, counted.c.in_cell > 1)
-                .group_by(counted.c.cx, counted.c.cy, e).subquery("clusters"))
+    return (select(located.c.id, px.label("px"), py.label("py"), located.c.overdue, located.c.escalated,
+                   located.c.urgent, (located.c.overdue | located.c.escalated).label("hot"),
+                   func.floor((px - located.c.x0) / located.c.cell).label("cx"),
+                   func.floor((located.c.y1 - py) / located.c.cell).label("cy"))
+            .where(px >= located.c.x0, px < located.c.x1, py > located.c.y0, py <= located.c.y1)
+            .cte("owned"))
+
+
+def _groups(owned, tile: Tile):
+    """Per cell, what a summary would show (count, position sums, overdue, urgent, escalated, the
+    lowest id), apart for the hot ones when the tile keeps them apart; and the tile's decisions."""
+    cells = (select(owned.c.cx, owned.c.cy, owned.c.hot, func.count().label("n"),
+                    func.sum(owned.c.px).label("sx"), func.sum(owned.c.py).label("sy"),
+                    func.count().filter(owned.c.overdue).label("overdue"),
+                    func.count().filter(owned.c.urgent).label("urgent"),
+                    func.count().filter(owned.c.escalated).label("escalated"), func.min(owned.c.id).label("one"))
+             .group_by(owned.c.cx, owned.c.cy, owned.c.hot).cte("cells"))
+    in_tile = func.coalesce(func.sum(cells.c.n), 0)
+    hot_in_tile = func.coalesce(func.sum(cells.c.n).filter(cells.c.hot), 0)
+    totals = select((literal(tile.summarised_by_zoom) | (in_tile > MAX_POINTS)).label("summarised"),
+                    (hot_in_tile <= MAX_HOT).label("apart_ok")).cte("totals")
+    apart = (cells.c.hot & totals.c.apart_ok).label("apart")   # overdue and escalated stay in sight
+
+    def total(column):
+        return cast(func.sum(column), BigInteger).label(column.name)
+    groups = (select(cells.c.cx, cells.c.cy, apart, totals.c.summarised, total(cells.c.n),
+                     func.sum(cells.c.sx).label("sx"), func.sum(cells.c.sy).label("sy"), total(cells.c.overdue),
+                     total(cells.c.urgent), total(cells.c.escalated), func.min(cells.c.one).label("one"))
+              .join(totals, true()).group_by(cells.c.cx, cells.c.cy, apart, totals.c.summarised).cte("groups"))
+    return totals, groups
+
+
+def incidents_tile(session: Session, scope: Scope, filters: Filters, tile: Tile, user: User | None) -> bytes:
+    """The incidents of ``tile`` that ``scope`` may see, filtered as the map is (one statement).
+    Each is read once, narrowly, and counted per cell; only those shown as themselves are read
+    again in full, for their popups (a summarised tile of 100 000 costs about its reading)."""
+    env = _bounds(tile)
+    owned = _owned(scope, filters, user, env)
+    totals, groups = _groups(owned, tile)
+    shown = union_all(
+        select(owned.c.id).join(totals, true()).where(~totals.c.summarised | (owned.c.hot & totals.c.apart_ok)),
+        select(groups.c.one).where(groups.c.summarised, ~groups.c.apart, groups.c.n == 1)).subquery("shown")
+    assignee = aliased(User)
+    singles = (select(Incident.id, Incident.code, Incident.category_code.label("category"), Incident.status,
+                      Incident.priority, overdue_expr().label("overdue"), Incident.escalation_level,
+                      _iso(Incident.due_at).label("due_at"), _iso(Incident.created_at).label("created_at"),
+                      assignee.display_name.label("assignee_name"), literal(1).label("count"),
+                      _point(func.ST_Transform(Incident.geom, WEB_MERCATOR), env).label("geom"))
+               .join(shown, shown.c.id == Incident.id).outerjoin(assignee, assignee.id == Incident.assignee_id)
+               .join(env, true()).subquery("singles"))
+    centre = func.ST_SetSRID(func.ST_MakePoint(groups.c.sx / groups.c.n, groups.c.sy / groups.c.n), WEB_MERCATOR)
+    clusters = (select(groups.c.n.label("count"), groups.c.overdue, groups.c.urgent, groups.c.escalated,
+                       _point(centre, env).label("geom"))
+                .join(env, true()).where(groups.c.summarised, ~groups.c.apart, groups.c.n > 1).subquery("clusters"))
     return bytes(session.scalar(select(_mvt(singles, "incidents", True).op("||")(_mvt(clusters, "clusters", False)))))
 
 

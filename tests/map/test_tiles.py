@@ -177,3 +177,44 @@ def test_many_tiles_of_one_view_each_answer(client, session, town_incidents, wor
     total = sum(incident_count(fetch(client, url(z, x, y), headers)[1])
                 for x, y in itertools.product(range(x0, x1 + 1), range(y0, y1 + 1)))
     assert total == 12
+
+
+def test_late_incidents_stay_apart_in_a_summary_until_there_are_too_many(client, session, town_incidents, world,
+                                                                        monkeypatch):
+    mine, _ = town_incidents
+    late = {i.id for i in mine[:2]}
+    headers = bearer(session, world.leader1)
+    tile = url(*tile_of(*lonlat((5, 5)), 10))
+    _, layers = fetch(client, tile, headers)
+    singles = {f["id"]: f["properties"] for f in layers.get("incidents", [])}
+    assert late <= set(singles) and all(singles[i]["overdue"] and singles[i]["count"] == 1 for i in late)
+    assert sum(f["properties"]["overdue"] for f in layers["clusters"]) == 0
+    assert incident_count(layers) == len(mine)
+
+    monkeypatch.setattr(tiles, "MAX_HOT", 1)   # more late ones than a tile keeps apart: they are counted
+    _, layers = fetch(client, tile, headers)
+    assert not late & {f["id"] for f in layers.get("incidents", [])}
+    assert sum(f["properties"]["overdue"] for f in layers["clusters"]) == 2
+    assert incident_count(layers) == len(mine)
+
+
+def test_open_tiles_use_the_open_incidents_index_even_in_a_prepared_plan(session, town_incidents, world):
+    """psycopg prepares a statement it runs often, and PostgreSQL may then plan it once for any
+    values (a generic plan): the partial index serves it only if "open" is written in the query."""
+    from sqlalchemy import text
+    from gridsys.people.access import scope_for
+    raw = session.connection().connection.driver_connection
+    threshold, raw.prepare_threshold = raw.prepare_threshold, 0   # prepared on first use
+    session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    session.execute(text("SET LOCAL enable_seqscan = off"))      # a table of 18 rows would be read whole
+    scans = text("SELECT pg_stat_get_xact_numscans('ix_incidents_geom_open'::regclass)")   # in this transaction
+    try:
+        before = session.scalar(scans)
+        tile = tiles.Tile(*tile_of(*lonlat((2.5, 2.5)), 12))
+        for _ in range(2):
+            body = tiles.incidents_tile(session, scope_for(session, world.leader1),
+                                        services.Filters(status="open"), tile, world.leader1)
+            assert incident_count(decode(body)) == 12
+        assert session.scalar(scans) >= before + 2
+    finally:
+        raw.prepare_threshold = threshold
