@@ -8,7 +8,8 @@ rewrite the past). Figures aggregate these rows; the drill-down lists exactly th
 same rows, so a figure and its incidents cannot disagree.
 
 Nothing here loads incidents into Python. Every scope starts from an index: events by (grid, at)
-or (area, at); a town's or a person's incidents by town (town, created_at) or handler.
+or (area, at), a town's through its areas; a person's incidents by handler; a town's judged
+deadlines from its incidents by (town, created_at).
 """
 from __future__ import annotations
 
@@ -30,8 +31,7 @@ SATISFIED = "('satisfied', 'basically')"
 LOOKBACK_DAYS = 366   # an incident dispatched longer before the period is not looked at for its deadline
 
 # Where events happened, and which incidents are the subject's now.
-_EVENTS_IN = {"grid": "e.grid_id = :sid", "area": "e.area_id = :sid",
-              "town": "e.incident_id IN (SELECT id FROM incidents WHERE town_id = :sid)",   # (measures_cte: by area)
+_EVENTS_IN = {"grid": "e.grid_id = :sid", "area": "e.area_id = :sid",   # a town's: measures_cte, by its areas
               "person": "e.incident_id IN (SELECT id FROM incidents WHERE assignee_id = :sid)"}
 _INCIDENTS_IN = {"grid": "i.grid_id = :sid", "area": "i.area_id = :sid", "town": "i.town_id = :sid",
                  "person": "i.assignee_id = :sid"}

@@ -1,23 +1,9 @@
 """GET /api/v1/indicators and its drill-down over HTTP: scoped like every read, refusals with codes."""
-from datetime import datetime, timedelta, timezone
-
 import pytest
 
-from tests.incidents.helpers import act, bearer, error_code, report
+from tests.incidents.helpers import bearer, error_code
 
-T0 = datetime(2026, 10, 5, 1, 0, tzinfo=timezone.utc)   # 09:00 local on 5 October
 OCTOBER = {"from": "2026-10-01", "to": "2026-10-31"}
-
-
-@pytest.fixture
-def history(session, world):
-    """One on-time closure in grid 1-1 and one open incident, late, in grid 2-1."""
-    done = report(session, world.safety1, "g11", "0201", at=T0)
-    act(session, done, world.safety1, "accept", at=T0 + timedelta(hours=2))
-    act(session, done, world.safety1, "resolve", note="修好了", at=T0 + timedelta(hours=5))
-    act(session, done, world.leader1, "close", at=T0 + timedelta(hours=6))
-    late = report(session, world.worker21, "g21", "0201", at=T0)
-    return done, late
 
 
 def test_town_figures_by_grid(client, session, world, history):

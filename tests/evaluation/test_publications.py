@@ -18,22 +18,11 @@ from gridsys.evaluation.models import Publication
 from gridsys.people import access
 from gridsys.settings import DEFAULTS
 from tests.factories import login_as, post_form
-from tests.incidents.helpers import act, report
+from tests.evaluation.conftest import T0
+from tests.incidents.helpers import act
 
-T0 = datetime(2026, 10, 5, 1, 0, tzinfo=timezone.utc)   # 09:00 local on 5 October
 OCTOBER = {"from": "2026-10-01", "to": "2026-10-31"}
 SCRIPT = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def history(session, world):
-    """One on-time closure in grid 1-1; one incident in grid 2-1 still open at the end of October."""
-    done = report(session, world.safety1, "g11", "0201", at=T0)
-    act(session, done, world.safety1, "accept", at=T0 + timedelta(hours=2))
-    act(session, done, world.safety1, "resolve", note="修好了", at=T0 + timedelta(hours=5))
-    act(session, done, world.leader1, "close", at=T0 + timedelta(hours=6))
-    late = report(session, world.worker21, "g21", "0201", at=T0)
-    return done, late
 
 
 @pytest.fixture
