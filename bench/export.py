@@ -3,6 +3,9 @@ the streamed export (the real `flask zones export --out` in a child process), be
 export (every feature built as shapely, then one json.dumps of the whole), in the same run.
 Target (issue 12): constant memory, <= 200 MB for 100 000 grids.
 
+At GRIDSYS_BENCH_SCALE=city both exports read the city of bench/city.py (1 000 towns, 5 000 areas,
+100 000 grids of ~100 vertices) as they are: an export only reads, so the dataset is not copied.
+
 Each export runs in its own child process; its peak RSS is that child's own ru_maxrss (os.wait4).
 GRIDSYS_BENCH_EXPORT_GRIDS sets the number of grids (a multiple of 5 000)."""
 from __future__ import annotations
@@ -23,12 +26,13 @@ from gridsys import geo
 from gridsys.zones import services
 from gridsys.zones.models import LEVELS, MODELS
 
-from .common import bench_database, engine_and_session, header
+from .common import bench_database, city_database, engine_and_session, header, scale
 from .seed import CELL, TOWN, seed_town
 
 REPO = Path(__file__).resolve().parent.parent
 GRIDS_PER_TOWN = 5_000
 SEGMENTS = 25  # per cell edge: 4 x 25 + 1 = 101 positions per grid ring
+TARGET_MB = 200
 
 
 def export_before_streaming(session: Session, level: str | None = None, town_code: str | None = None,
@@ -116,19 +120,24 @@ def seed_towns(session: Session, n: int) -> None:
 
 
 def run() -> dict:
-    n = int(os.environ.get("GRIDSYS_BENCH_EXPORT_GRIDS", "20000"))
-    header(f"zones export: {n:,} grids of ~{4 * SEGMENTS} vertices")
-    url = bench_database("gridsys_bench_export")
-    engine, session = engine_and_session(url)
     start = time.perf_counter()
-    seed_towns(session, n)
-    session.commit()
+    if scale() == "city":
+        header("zones export: the city (100 000 grids)")
+        url = city_database()
+        engine, session = engine_and_session(url)
+    else:
+        n = int(os.environ.get("GRIDSYS_BENCH_EXPORT_GRIDS", "20000"))
+        header(f"zones export: {n:,} grids of ~{4 * SEGMENTS} vertices")
+        url = bench_database("gridsys_bench_export")
+        engine, session = engine_and_session(url)
+        seed_towns(session, n)
+        session.commit()
     grids = session.scalar(select(func.count()).select_from(MODELS["grid"]))
     features = sum(session.scalar(select(func.count()).select_from(MODELS[lvl])) for lvl in LEVELS)
     points = session.scalar(text("SELECT avg(ST_NPoints(geom)) FROM grids"))
     session.close()
     engine.dispose()
-    print(f"seeded {grids:,} grids ({points:.0f} points each) in {time.perf_counter() - start:.1f} s")
+    print(f"{grids:,} grids ({points:.0f} points each), ready in {time.perf_counter() - start:.1f} s")
 
     env = {**os.environ, "DATABASE_URL": url}
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +154,8 @@ def run() -> dict:
     for name, label in (("streamed", "streamed (server-side cursor, ST_AsGeoJSON)"),
                         ("baseline", "baseline: former export (shapely, one dumps)")):
         for r in runs[name]:
-            print(f"{label:<48} {r['s']:7.2f} s  peak RSS {r['rss_mb']:7.1f} MB")
+            verdict = f"  target <= 200 MB: {'met' if r['rss_mb'] <= TARGET_MB else 'MISSED'}" if name == "streamed" else ""
+            print(f"{label:<48} {r['s']:7.2f} s  peak RSS {r['rss_mb']:7.1f} MB{verdict}")
     print(f"{features:,} features, {size_mb:.1f} MB of GeoJSON; files byte-identical: {same}; "
           f"progress lines on stderr: {len(progress)} (last: {progress[-1] if progress else '-'})")
     best = min(runs["streamed"], key=lambda r: r["s"])
