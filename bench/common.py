@@ -7,6 +7,8 @@ import statistics
 import time
 from contextlib import contextmanager
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from gridsys import localdb
@@ -40,6 +42,26 @@ def scale() -> str:
 def city_database() -> str:
     """The URL of the city dataset's database: reused, restored from var/bench/, or built (city.ensure)."""
     return city.ensure()
+
+
+@contextmanager
+def database_copy(source_url: str, name: str):
+    """A copy of ``source_url``'s database (CREATE DATABASE ... TEMPLATE, a file copy: 5 to 30 s for
+    the city), yielded as a URL and dropped afterwards, so a benchmark that writes (logins, tokens,
+    a sweep) never changes the dataset. The source may have no other session meanwhile: benchmarks on
+    the city run one after another."""
+    source = make_url(source_url)
+    admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with stopwatch() as took, admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}" STRATEGY FILE_COPY'))
+        print(f"working on {name}, a copy of {source.database} ({took['s']:.0f} s to copy)")
+        yield source.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def seed_demo_town(session: Session) -> None:

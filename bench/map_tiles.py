@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from gridsys.geo import STORAGE_SRID
@@ -35,7 +35,7 @@ from gridsys.people.access import scope_for
 from gridsys.people.models import User
 
 from . import city
-from .common import (bench_database, city_database, engine_and_session, header, percentile, scale,
+from .common import (bench_database, city_database, database_copy, engine_and_session, header, percentile, scale,
                      seed_demo_town, stopwatch)
 from .create_http import free_port, serve
 from .map_page import CHROMIUM_ARGS, PASSWORD, QuietFiles, get
@@ -304,22 +304,11 @@ def demo_dataset() -> dict:
 @contextmanager
 def city_copy():
     """A copy of the city's database to serve (logins write rows there), dropped afterwards."""
-    source = make_url(city_database())
-    meta = city.meta(source.database)
-    admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with stopwatch() as took, admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{CITY_COPY}" WITH (FORCE)'))
-        # (the template may have no other session: another benchmark on the city must not overlap)
-        conn.execute(text(f'CREATE DATABASE "{CITY_COPY}" TEMPLATE "{source.database}" STRATEGY FILE_COPY'))
-    print(f"served from {CITY_COPY}, a copy of {source.database} ({took['s']:.0f} s to copy)")
-    url = source.set(database=CITY_COPY).render_as_string(hide_password=False)
-    try:   # city_database() brought the source to the latest migration
+    source = city_database()   # (brought to the latest migration)
+    meta = city.meta(make_url(source).database)
+    with database_copy(source, CITY_COPY) as url:
         yield {"url": url, "area": meta["dense_area"], "leader": (meta["dense_leader"], city.PASSWORD),
                "admin": ("admin", city.PASSWORD)}
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{CITY_COPY}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def run() -> dict:
