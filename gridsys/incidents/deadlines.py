@@ -90,10 +90,30 @@ def holders(session: Session, incident: Incident, level: int | None = None) -> l
     return holders_at(session, level, incident.area_id, incident.town_id)
 
 
+def _holders_key(level: int, area_id: int | None, town_id: int) -> tuple:
+    return level, area_id if level == 1 else None, town_id
+
+
+def prefetch_holders(session: Session, wanted) -> None:
+    """Fill the sweep's cache of ``holders_at`` for many (level, area id, town id) at once: one
+    query for the areas' leaders and one for the administrators of the towns that need them, not
+    one per area (a batch spread over a city touches thousands of areas)."""
+    cache = session.info.get("escalation_holders")
+    if cache is None:
+        return
+    keys = {_holders_key(*w) for w in wanted} - cache.keys()
+    leaders = routing.area_leaders(session, {area for level, area, _ in keys if level == 1 and area is not None})
+    towns = {town for level, area, town in keys if not (level == 1 and area in leaders)}
+    admins = routing.towns_admins(session, towns) if towns else {}
+    for level, area, town in keys:
+        leader = leaders.get(area) if level == 1 else None
+        cache[(level, area, town)] = [leader] if leader is not None else admins.get(town, [])
+
+
 def holders_at(session: Session, level: int, area_id: int | None, town_id: int) -> list[User]:
     """The area's active leader at level 1, else (and at level 2) the town's administrators."""
     cache = session.info.get("escalation_holders")  # set for the length of a sweep
-    key = (level, area_id if level == 1 else None, town_id)
+    key = _holders_key(level, area_id, town_id)
     if cache is not None and key in cache:
         return cache[key]
     people = None

@@ -56,6 +56,30 @@ def area_leader(session: Session, area_id: int | None) -> User | None:
                                  has_role(User, "area_leader")))
 
 
+def area_leaders(session: Session, area_ids) -> dict[int, User]:
+    """``area_leader`` for many areas in one query: {area id: its leader}, areas without one left out."""
+    rows = session.execute(select(AreaLeader.area_id, User).join(User, AreaLeader.user_id == User.id)
+                           .where(AreaLeader.area_id.in_(list(area_ids)), AreaLeader.valid_to.is_(None), User.active,
+                                  has_role(User, "area_leader"))
+                           .order_by(AreaLeader.area_id, AreaLeader.valid_from, AreaLeader.id)).all()
+    found: dict[int, User] = {}
+    for area_id, user in rows:
+        found.setdefault(area_id, user)
+    return found
+
+
+def towns_admins(session: Session, town_ids) -> dict[int, list[User]]:
+    """``town_admins`` for many towns in one query: {town id: its administrators, in order}."""
+    rows = session.execute(select(TownAdmin.town_id, User).join(User, TownAdmin.user_id == User.id)
+                           .where(TownAdmin.town_id.in_(list(town_ids)), TownAdmin.valid_to.is_(None), User.active,
+                                  has_role(User, "admin"))
+                           .order_by(TownAdmin.town_id, TownAdmin.valid_from, TownAdmin.id)).all()
+    found: dict[int, list[User]] = {}
+    for town_id, user in rows:
+        found.setdefault(town_id, []).append(user)
+    return found
+
+
 def town_admins(session: Session, town_id: int) -> list[User]:
     return list(session.scalars(select(User).join(TownAdmin, TownAdmin.user_id == User.id)
                                 .where(TownAdmin.town_id == town_id, TownAdmin.valid_to.is_(None), User.active,

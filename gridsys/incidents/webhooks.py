@@ -222,6 +222,21 @@ def town_webhooks(session: Session, town_id: int) -> list[Webhook]:
     return hooks
 
 
+def prefetch_town_webhooks(session: Session, town_ids) -> None:
+    """Fill the sweep's cache of ``town_webhooks`` for many towns in one query."""
+    cache = session.info.get("town_webhooks")
+    if cache is None:
+        return
+    wanted = set(town_ids) - cache.keys()
+    if not wanted:
+        return
+    for town_id in wanted:
+        cache[town_id] = []
+    for hook in session.scalars(select(Webhook).where(Webhook.town_id.in_(sorted(wanted)), Webhook.active)
+                                .order_by(Webhook.id)):
+        cache[hook.town_id].append(hook)
+
+
 def queue(session: Session, incident: Incident, kind: str, people, data: dict) -> None:
     """One message per active town webhook about this notice (``kind``, to ``people``)."""
     for hook in town_webhooks(session, incident.town_id):

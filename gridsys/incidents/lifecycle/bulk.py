@@ -97,6 +97,8 @@ def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int
     # so the batch ships small int arrays and the groups' names once, not a JSON document per row.
     groups: dict[tuple[int, ...], int] = {}
     moves = []
+    deadlines.prefetch_holders(session, {(row.escalation_level + 1, row.area_id, row.town_id) for row in rows})
+    webhooks.prefetch_town_webhooks(session, {row.town_id for row in rows})
     for row in rows:
         level = row.escalation_level + 1
         people = deadlines.holders_at(session, level, row.area_id, row.town_id)
@@ -111,13 +113,14 @@ def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int
         ), holders AS (   -- each group's people, in order: (group, user id, username)
             SELECT * FROM unnest(CAST(:holder_groups AS int[]), CAST(:holder_ids AS int[]),
                                  CAST(:holder_names AS text[]), CAST(:holder_order AS int[])) AS h(grp, user_id, username, n)
+        ), named AS (   -- each group's usernames, once (a batch over a city has thousands of groups)
+            SELECT grp, jsonb_agg(username ORDER BY n) AS usernames FROM holders GROUP BY grp
         ), d AS (
             SELECT m.id, m.level, m.next_at, m.grp,
                    CASE WHEN m.level = 1 THEN 'overdue' ELSE 'stale' END AS trigger,
                    jsonb_build_object('level', m.level, 'trigger', CASE WHEN m.level = 1 THEN 'overdue' ELSE 'stale' END,
-                                      'holders', coalesce((SELECT jsonb_agg(h.username ORDER BY h.n) FROM holders h
-                                                           WHERE h.grp = m.grp), '[]'::jsonb)) AS data
-            FROM m
+                                      'holders', coalesce(named.usernames, '[]'::jsonb)) AS data
+            FROM m LEFT JOIN named ON named.grp = m.grp
         ), upd AS (
             UPDATE incidents i SET escalation_level = d.level, escalated_at = :at, escalation_trigger = d.trigger,
                    next_escalation_at = d.next_at
