@@ -30,7 +30,7 @@ def parents_query(scope):
 @auth.login_required(roles=("admin", "area_leader"))
 def overview():
     """The towns and areas in scope with their coverage, ZONES_PAGE_SIZE a page by code (a town
-    just before its areas); coverage is computed for the page's zones only."""
+    just before its areas); the coverage figures are the stored ones (services.stored_coverage)."""
     session = db.session()
     scope = auth.current_scope()
     page = paging.page_of(session, parents_query(scope),
@@ -40,7 +40,7 @@ def overview():
         ids = [row.id for row in page.items if row.level == level]
         for zone in session.scalars(select(model).where(model.id.in_(ids))) if ids else ():
             names[zone.code] = zone_label(zone)
-    rows = services.coverage(session, codes=names) if names else []
+    rows = services.stored_coverage(session, names) if names else []
     return render_template("zones/overview.html", rows=rows, names=names, page=page)
 
 

@@ -88,6 +88,31 @@ class Grid(ZoneMixin, Base):
 MODELS = {"town": Town, "area": Area, "grid": Grid}
 
 
+class CoverageFigures:
+    """How much of a zone its children cover, kept by the database: triggers (migration 0015)
+    refresh them in the statement that changes the zone's shape or a child's shape, parent or
+    retirement, whatever writes it. The same figures as services.coverage computes."""
+    children: Mapped[int]
+    area_m2: Mapped[float]
+    covered_m2: Mapped[float]
+    overlap_m2: Mapped[float]
+
+
+class TownCoverage(CoverageFigures, Base):
+    """A town's coverage by its areas."""
+    __tablename__ = "town_coverage"
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id", ondelete="CASCADE"), primary_key=True)
+
+
+class AreaCoverage(CoverageFigures, Base):
+    """An area's coverage by its grids in service (retired grids left out)."""
+    __tablename__ = "area_coverage"
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True)
+
+
+COVERAGE = {"town": TownCoverage, "area": AreaCoverage}
+
+
 class BoundaryRevision(Base):
     """One geometry change of one zone: who, when, why, old and new geometry."""
 

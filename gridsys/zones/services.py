@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from .. import geo
 from ..errors import GridsysError, NotFound
 from ..inputs import has_visible
-from .models import CODE_LENGTH, LEVELS, MODELS, Area, BoundaryRevision, Grid, Town
+from .models import CODE_LENGTH, COVERAGE, LEVELS, MODELS, Area, BoundaryRevision, Grid, Town
 
 PARENT_LEVEL = {"town": None, "area": "town", "grid": "area"}
 CHILD_LEVEL = {"town": "area", "area": "grid", "grid": None}
@@ -255,8 +255,9 @@ class CoverageRow:
 
 
 def coverage(session: Session, town_code: str | None = None, codes=None) -> list[CoverageRow]:
-    """Per town (by its areas) and per area (by its grids): coverage %, gaps and overlaps.
-    ``codes``: only these towns and areas (a page of them)."""
+    """Per town (by its areas) and per area (by its grids): coverage %, gaps and overlaps, computed
+    now (a union of every child: ~7 ms a zone of 20 grids of 100 vertices; pages use stored_coverage).
+    ``codes``: only these towns and areas."""
     rows: list[CoverageRow] = []
     for parent_level in ("town", "area"):
         parent = MODELS[parent_level]
@@ -274,5 +275,20 @@ def coverage(session: Session, town_code: str | None = None, codes=None) -> list
             query = query.where(parent.code.in_(list(codes)))
         for code, name, n, area, covered, overlap in session.execute(query):
             rows.append(CoverageRow(parent_level, code, name, n, area, covered, max(overlap, 0.0)))
+    rows.sort(key=lambda r: r.code)
+    return rows
+
+
+def stored_coverage(session: Session, codes) -> list[CoverageRow]:
+    """coverage() of these towns and areas as the database keeps it (models.CoverageFigures,
+    refreshed by triggers whenever a zone or a child changes shape): two reads by code and key."""
+    rows: list[CoverageRow] = []
+    for level in ("town", "area"):
+        parent, figures = MODELS[level], COVERAGE[level]
+        key = figures.town_id if level == "town" else figures.area_id
+        query = (select(parent.code, parent.name, figures.children, figures.area_m2, figures.covered_m2,
+                        figures.overlap_m2)
+                 .join(figures, key == parent.id).where(parent.code.in_(list(codes))))
+        rows += [CoverageRow(level, *row) for row in session.execute(query)]
     rows.sort(key=lambda r: r.code)
     return rows
