@@ -188,8 +188,8 @@ def admin_person_action(username, action):
 @bp.get("/admin/gaps")
 @admin_only
 def admin_gaps():
-    lacking = gaps.duty_gaps_page(db.session(), paging.page_number(request.args),
-                                  visible=access.where(auth.current_scope(), Grid))
+    lacking = gaps.duty_gaps_page(db.session(), visible=access.where(auth.current_scope(), Grid),
+                                  **gaps.page_args(request.args))
     return render_template("people/admin_gaps.html", gaps=lacking)
 
 

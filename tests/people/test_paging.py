@@ -1,5 +1,6 @@
 """Paged lists (people, zones, gaps): page sizes, next/previous links, page_invalid, and query
 plans on a few hundred rows: the page's query reads an index, not the whole table."""
+import html
 import re
 
 import pytest
@@ -69,16 +70,66 @@ def test_a_page_that_is_not_a_page_number_is_refused(admin, value):
         assert "page_invalid" in response.get_data(as_text=True), path
 
 
+def gap_codes(page: str) -> list[str]:
+    return re.findall(r'<span class="code">(\d{15})</span>', page)
+
+
+def link(page: str, rel: str) -> str | None:
+    found = re.search(rf'rel="{rel}" href="([^"]+)"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
 def test_gaps_are_listed_a_page_at_a_time(admin, crowd, session):
-    page = admin.get("/admin/gaps").get_data(as_text=True)
-    assert rows(page) == gaps.GAPS_PAGE_SIZE and 'rel="next" href="/admin/gaps?page=2"' in page
     every = gaps.duty_gaps(session)
     assert len(every) == N + 4        # every grid lacks some duty (worker1 covers only general on g11)
-    pages = [gaps.duty_gaps_page(session, n) for n in range(1, 9)]
-    assert [len(p.items) for p in pages] == [50, 50, 50, 50, 50, 50, 4, 0]
-    assert [g.code for p in pages for g, _ in p.items] == [g.code for g, _ in every]
-    assert [m for p in pages for _, m in p.items] == [m for _, m in every]
     assert "general" not in dict((g.code, m) for g, m in every)[crowd.grids[0].code]
+    # The next links go on from each page's last grid: every gap once, in order, 50 a page.
+    path, pages, next_links = "/admin/gaps", [], []
+    while path:
+        page = admin.get(path).get_data(as_text=True)
+        pages.append(page)
+        path = link(page, "next")
+        next_links.append(path)
+    assert [len(gap_codes(p)) for p in pages] == [50, 50, 50, 50, 50, 50, 4]
+    assert [c for p in pages for c in gap_codes(p)] == [g.code for g, _ in every]
+    assert next_links[0] == f"/admin/gaps?after={every[49][0].code}&page=2" and next_links[-1] is None
+    assert [f"Page {n}" in p for n, p in enumerate(pages, 1)] == [True] * 7
+    # ... and the previous links from each page's first grid lead back through the same pages.
+    assert link(pages[0], "prev") is None
+    back, path = [], link(pages[-1], "prev")
+    while path:
+        page = admin.get(path).get_data(as_text=True)
+        back.append(gap_codes(page))
+        path = link(page, "prev")
+    assert back == [gap_codes(p) for p in pages[-2::-1]]
+    # A bare page number still works (it skips the pages before), and its links go on by code.
+    third = admin.get("/admin/gaps?page=3").get_data(as_text=True)
+    assert gap_codes(third) == gap_codes(pages[2]) and link(third, "next") == next_links[2]
+    assert [[g.code for g, _ in gaps.duty_gaps_page(session, n).items] for n in range(1, 9)] == \
+        [gap_codes(p) for p in pages] + [[]]
+    assert [m for n in range(1, 8) for _, m in gaps.duty_gaps_page(session, n).items] == [m for _, m in every]
+
+
+@pytest.mark.parametrize("query", ["after=abc", "after=1", "before=50010600100200%31x",
+                                   "after=\uff15" + "0" * 14, "after=500106901002001&before=500106901002060"])
+def test_a_gaps_link_that_names_no_grid_is_refused(admin, query):
+    response = admin.get(f"/admin/gaps?{query}")
+    assert response.status_code == 400 and "page_invalid" in response.get_data(as_text=True)
+
+
+def test_gaps_links_at_either_end(admin, crowd, session):
+    every = [g.code for g, _ in gaps.duty_gaps(session)]
+    # Before the 10th gap there are only 9: that is the first page, shown whole and numbered 1.
+    start = admin.get(f"/admin/gaps?before={every[9]}&page=4").get_data(as_text=True)
+    assert gap_codes(start) == every[:50] and link(start, "prev") is None and "Page 1" in start
+    # After the last gap: nothing, a way back, no way on; a link without a number shows none.
+    end = admin.get(f"/admin/gaps?after={every[-1]}").get_data(as_text=True)
+    assert gap_codes(end) == [] and "Nothing here." in end and "Page " not in end
+    assert link(end, "next") is None and link(end, "prev") == f"/admin/gaps?before={every[-1]}"
+    assert gap_codes(admin.get(link(end, "prev")).get_data(as_text=True)) == every[-51:-1]
+    # A page after a code that is no grid's (a grid renumbered since) goes on from where it would be.
+    between = admin.get(f"/admin/gaps?after={every[60][:-1]}0").get_data(as_text=True)
+    assert gap_codes(between)[0] <= every[60]
 
 
 def test_zones_are_listed_a_page_at_a_time(admin, crowd):
@@ -118,8 +169,11 @@ def test_the_pages_queries_read_indexes(session, crowd):
     scoped = plan(session, gaps.gaps_query(visible=access.where(access.scope_for(session, crowd.leader), Grid))
                   .limit(51))
     assert uses_index(scoped, "grids"), scoped
+    later = plan(session, gaps.gaps_query(visible=access.where(access.scope_for(session, crowd.admin), Grid))
+                 .where(Grid.code > crowd.grids[0].code).limit(51))
+    assert uses_index(later, "grids") and "Index Cond: ((code)::text >" in later, later
     # Towns and areas (zone_pages.parents_query) are not checked here: a union of the two sorted
-    # by code (6 000 rows at city scale); its cost is the sort, the coverage is computed per page.
+    # by code (6 000 rows at city scale); its cost is the sort, the coverage is read (stored).
 
 
 def test_page_numbers(session):
