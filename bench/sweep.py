@@ -14,10 +14,11 @@ import statistics
 import time
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from gridsys.clock import now
 from gridsys.incidents import lifecycle
-from gridsys.incidents.escalation import SWEEP_BATCH, sweep
+from gridsys.incidents.escalation import SWEEP_BATCH, sweep, sweep_in_parallel
 from gridsys.incidents.models import OPEN_STATUSES, Incident
 
 from gridsys.people import services as people
@@ -29,6 +30,7 @@ from .seed import seed_catalogue, seed_incidents, seed_town
 N = 1_000_000
 DUE = 10_000
 TARGET_MS = 1000
+WORKERS = 2   # this machine's cores
 OPEN_SQL = "status IN ('reported', 'assigned', 'in_progress', 'reopened')"
 # Which open incidents fall due: the first DUE by id (the lattice town), or DUE spread over the
 # city's areas (a round robin over each area's open incidents in a fixed pseudo-random order).
@@ -96,6 +98,17 @@ def vacuum(engine) -> None:
         conn.execute(text("VACUUM ANALYZE incidents, incident_events, notifications"))
 
 
+def fall_due(engine, session, due_sql: str, ids=None) -> list[int]:
+    """DUE open incidents fall due at level 0 (the handler's deadline passed an hour ago); vacuumed."""
+    chosen = session.scalars(text(f"""UPDATE incidents SET due_at = now() - interval '1 hour', escalation_level = 0,
+                                          escalated_at = NULL, escalation_trigger = NULL,
+                                          next_escalation_at = now() - interval '1 hour'
+                                      WHERE id IN ({due_sql}) RETURNING id"""), {"n": DUE, "ids": ids}).all()
+    session.commit()
+    vacuum(engine)
+    return list(chosen)
+
+
 def measure(engine, session, due_sql: str) -> dict:
     vacuum(engine)
 
@@ -117,13 +130,7 @@ def measure(engine, session, due_sql: str) -> dict:
     print(f"baseline, due_at index:    median {statistics.median(naive_ms):9.2f} ms")
     print("plan: " + " / ".join(line.strip() for line in plan.splitlines()[:3]))
 
-    # DUE open incidents fall due at level 0 (the handler's deadline passed an hour ago).
-    session.execute(text(f"""UPDATE incidents SET due_at = now() - interval '1 hour', escalation_level = 0,
-                                 escalated_at = NULL, escalation_trigger = NULL,
-                                 next_escalation_at = now() - interval '1 hour'
-                             WHERE id IN ({due_sql})"""), {"n": DUE})
-    session.commit()
-    vacuum(engine)
+    due_ids = fall_due(engine, session, due_sql)
     notices_before = session.scalar(text("SELECT count(*) FROM notifications"))
     session.rollback()
     start = time.perf_counter()
@@ -142,10 +149,17 @@ def measure(engine, session, due_sql: str) -> dict:
     assert len(done) == len(baseline_done), (len(done), len(baseline_done))
     assert notices == baseline_notices, (notices, baseline_notices)
     again = timed(sweep_nothing, 3)
+    fall_due(engine, session, "SELECT unnest(CAST(:ids AS int[])) LIMIT :n", due_ids)   # the same rows again
+    start = time.perf_counter()
+    parallel = sweep_in_parallel(lambda: Session(engine, expire_on_commit=False), workers=WORKERS)
+    parallel_ms = (time.perf_counter() - start) * 1000
+    assert sorted(parallel) == sorted(done), (len(parallel), len(done))
     print(f"sweep, {len(done):,} due:          {due_ms:9.2f} ms  ({due_ms / max(len(done), 1):.3f} ms each, "
           f"{notices:,} notices and {len(done):,} events)  target <= {TARGET_MS} ms: "
           f"{'met' if due_ms <= TARGET_MS else 'MISSED'}")
+    print(f"the same on {WORKERS} connections (escalate --workers {WORKERS}): {parallel_ms:9.2f} ms  target <= "
+          f"{TARGET_MS} ms: {'met' if parallel_ms <= TARGET_MS else 'MISSED'}")
     print(f"baseline, one by one (ORM): {baseline_ms:8.2f} ms  ({baseline_ms / max(len(baseline_done), 1):.3f} ms each)")
     print(f"sweep right after (none due): median {statistics.median(again):6.2f} ms (each escalated exactly once)")
     return {"nothing_due_ms": statistics.median(nothing), "naive_ms": statistics.median(naive_ms),
-            "due_ms": due_ms, "baseline_due_ms": baseline_ms, "escalated": len(done), "notices": notices}
+            "due_ms": due_ms, "parallel_ms": parallel_ms, "baseline_due_ms": baseline_ms, "escalated": len(done), "notices": notices}

@@ -114,11 +114,16 @@ def session() -> Session:
     """The session of the current request or CLI command, carrying the app's settings for the
     rules and its outbox courier (if any) for after the commit."""
     if "db_session" not in g:
-        made = current_app.extensions["gridsys.session_factory"]()
-        settings.attach(made, current_app.extensions["gridsys.settings"])
-        outbox.carry(made, current_app.extensions.get("gridsys.courier"))
-        g.db_session = made
+        g.db_session = new_session()
     return g.db_session
+
+
+def new_session() -> Session:
+    """A session of its own with the app's settings and outbox courier, not the request's: for work
+    on other threads (a parallel sweep), each thread its own. The caller closes it."""
+    made = current_app.extensions["gridsys.session_factory"]()
+    settings.attach(made, current_app.extensions["gridsys.settings"])
+    return outbox.carry(made, current_app.extensions.get("gridsys.courier"))
 
 
 def read_session() -> Session:

@@ -121,10 +121,10 @@ def test_failed_logins_count_across_servers(two_servers, town):
 
 
 def test_two_sweeps_at_once_escalate_each_incident_once(database_url, engine, town):
-    """Two machines each running `flask escalate` at the same moment."""
+    """Two machines each running `flask escalate` at the same moment, the second on two connections."""
     command = [sys.executable, "-m", "flask", "--app", "gridsys", "escalate"]
-    sweeps = [subprocess.Popen(command, env=environment(database_url), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    sweeps = [subprocess.Popen(command + extra, env=environment(database_url), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for extra in ([], ["--workers", "2"])]
     outputs = [sweep.communicate(timeout=120) for sweep in sweeps]
     assert all(sweep.returncode == 0 for sweep in sweeps), outputs
     raised = [int(re.search(r"escalated (\d+)", out).group(1)) for out, _ in outputs]

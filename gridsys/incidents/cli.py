@@ -30,11 +30,14 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def sweep_once(as_of: datetime | None) -> tuple[int, dict]:
+def sweep_once(as_of: datetime | None, workers: int = 1) -> tuple[int, dict]:
     session = db.session()
     try:
-        done = escalation.sweep(session, as_of=as_of)
-        session.commit()
+        if workers > 1:   # each worker on its own connection, committing batch by batch
+            done = escalation.sweep_in_parallel(db.new_session, workers=workers, as_of=as_of)
+        else:
+            done = escalation.sweep(session, as_of=as_of)
+            session.commit()
         sent = webhooks.deliver_pending(session)
         session.commit()   # no transaction (and no connection) held while the loop sleeps
     except BaseException:
@@ -65,12 +68,15 @@ def _repeat(interval: int | None, work) -> None:
 @click.option("--loop", "interval", type=click.IntRange(min=1), help="Keep sweeping every SECONDS.")
 @click.option("--now", "as_of", help="Evaluate deadlines as if it were this ISO time (drills, tests); "
                                      "events still carry the real time.")
-def escalate_command(interval, as_of):
+@click.option("--workers", type=click.IntRange(1, escalation.MAX_WORKERS), default=1, show_default=True,
+              help="Connections raising batches at once (one per spare core); above 1, each batch is "
+                   "committed on its own.")
+def escalate_command(interval, as_of, workers):
     """Escalate every incident past its deadline, once; then send pending webhooks."""
     as_of_time = _parse_time(as_of)
 
     def one_pass():
-        count, sent = sweep_once(as_of_time)
+        count, sent = sweep_once(as_of_time, workers)
         click.echo(f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} escalated {count}; webhooks "
                    f"{sent['delivered']} delivered, {sent['retry']} to retry, {sent['failed']} failed")
     _repeat(interval, one_pass)

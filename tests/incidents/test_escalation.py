@@ -403,6 +403,15 @@ def test_escalate_command_refuses_a_bad_time(app, cli, session, world, value):
     assert incident.escalation_level == 0
 
 
+@pytest.mark.parametrize("value", ["0", "9", "two", "-1"])
+def test_escalate_command_refuses_a_bad_number_of_workers(app, cli, session, world, value):
+    incident = overdue(session, world)
+    result = escalate(app, cli, "--workers", value)
+    assert result.exit_code == 2, result.output
+    assert "Usage:" in result.output and "--workers" in result.output
+    assert incident.escalation_level == 0
+
+
 def test_escalate_command_loops_with_the_interval(app, cli, session, world, monkeypatch):
     class Stop(Exception):
         pass

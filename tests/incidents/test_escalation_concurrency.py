@@ -82,3 +82,51 @@ def test_two_sweeps_at_once_escalate_each_incident_exactly_once(engine, overdue_
         assert sorted(per_incident) == [(i, 1) for i in overdue_town.ids]
         notified = check.scalars(select(Notification.incident_id).where(Notification.user_id == overdue_town.leader_id))
         assert sorted(notified) == overdue_town.ids
+
+
+@pytest.mark.parametrize("workers, batch", [(2, escalation.SWEEP_BATCH), (3, 7)])
+def test_a_sweep_on_several_connections_escalates_each_incident_exactly_once(engine, overdue_town, workers, batch):
+    """``flask escalate --workers N``: the workers race for the same due rows, batch by batch."""
+    opened = []
+
+    def open_session():
+        opened.append(Session(engine, expire_on_commit=False))
+        return opened[-1]
+
+    done = escalation.sweep_in_parallel(open_session, workers=workers, batch=batch)
+    assert done == overdue_town.ids
+    assert len(opened) == workers + 1   # the due-soon pass, then one per worker
+    assert escalation.sweep_in_parallel(open_session, workers=workers, batch=batch) == []   # nothing twice
+    with Session(engine) as check:
+        ours = Incident.id.in_(overdue_town.ids)
+        assert check.execute(select(Incident.escalation_level, func.count()).where(ours)
+                             .group_by(Incident.escalation_level)).all() == [(1, N)]
+        per_incident = check.execute(select(IncidentEvent.incident_id, func.count())
+                                     .where(IncidentEvent.incident_id.in_(overdue_town.ids),
+                                            IncidentEvent.action == "escalate")
+                                     .group_by(IncidentEvent.incident_id)).all()
+        assert sorted(per_incident) == [(i, 1) for i in overdue_town.ids]
+        notified = check.scalars(select(Notification.incident_id).where(Notification.user_id == overdue_town.leader_id))
+        assert sorted(notified) == overdue_town.ids
+
+
+def test_a_failing_worker_keeps_what_the_others_committed(engine, overdue_town, monkeypatch):
+    """A worker that fails rolls back its own batch only, and the sweep raises: the next pass does the rest."""
+    real, calls = escalation.lifecycle.escalate_due, []
+
+    def flaky(session, as_of, *, batch, after_id=0):
+        calls.append(after_id)
+        if len(calls) == 2:
+            raise RuntimeError("connection lost")
+        return real(session, as_of, batch=batch, after_id=after_id)
+
+    monkeypatch.setattr(escalation.lifecycle, "escalate_due", flaky)
+    with pytest.raises(RuntimeError):
+        escalation.sweep_in_parallel(lambda: Session(engine, expire_on_commit=False), workers=1, batch=7)
+    monkeypatch.setattr(escalation.lifecycle, "escalate_due", real)
+    with Session(engine) as check:
+        raised = check.scalar(select(func.count()).where(Incident.id.in_(overdue_town.ids),
+                                                         Incident.escalation_level == 1))
+    assert raised == 7   # the first batch stayed committed
+    rest = escalation.sweep_in_parallel(lambda: Session(engine, expire_on_commit=False), workers=2, batch=7)
+    assert len(rest) == N - 7
