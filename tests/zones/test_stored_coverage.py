@@ -103,7 +103,7 @@ def _feature(level, code, name, geom) -> dict:
 
 
 def test_an_import_creating_and_redrawing_zones_keeps_the_figures(session):
-    town, area = "500106902", "500106902001"
+    town, area = "500106911", "500106911001"
     first = {"type": "FeatureCollection", "features": [
         _feature("town", town, "导入镇", cell(30, 0, 40, 10)),
         _feature("area", area, "导入片区", cell(30, 0, 40, 10)),
@@ -113,12 +113,12 @@ def test_an_import_creating_and_redrawing_zones_keeps_the_figures(session):
     assert assert_stored_is_live(session)[area][:2] == (2, pytest.approx(100.0, abs=1e-3))
     second = json.loads(json.dumps(first))
     second["features"][3]["geometry"] = mapping(cell(35, 0, 40, 5))
-    second["features"].append(_feature("area", "500106902002", "空片区", cell(40, 0, 45, 10)))
+    second["features"].append(_feature("area", "500106911002", "空片区", cell(40, 0, 45, 10)))
     second["features"][0]["geometry"] = mapping(cell(30, 0, 45, 10))
     import_zones(session, second, actor="t")
     found = assert_stored_is_live(session)
     assert found[area][2] == pytest.approx(m2(session, cell(35, 5, 40, 10)), rel=1e-4)
-    assert found["500106902002"][:2] == (0, 0.0)                # an area without grids covers nothing
+    assert found["500106911002"][:2] == (0, 0.0)                # an area without grids covers nothing
     assert found[town][:2] == (2, pytest.approx(100.0, abs=1e-3))
 
 
@@ -156,8 +156,8 @@ def test_a_write_that_changes_no_shape_leaves_the_figures_be(session, layout):
 
 
 def test_a_town_or_area_deleted_takes_its_figures_along(session):
-    town = services.save_zone(session, "town", "500106903", "删除镇", cell(50, 0, 60, 10), actor="t")
-    area = services.save_zone(session, "area", "500106903001", "删除片区", cell(50, 0, 60, 10), actor="t")
+    town = services.save_zone(session, "town", "500106912", "删除镇", cell(50, 0, 60, 10), actor="t")
+    area = services.save_zone(session, "area", "500106912001", "删除片区", cell(50, 0, 60, 10), actor="t")
     assert assert_stored_is_live(session)[town.code][0] == 1
     session.delete(area)
     session.flush()
