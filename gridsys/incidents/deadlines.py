@@ -78,8 +78,12 @@ def extend(incident: Incident, hours) -> dict:
 def escalates_at_once(incident: Incident) -> bool:
     """An urgent incident goes to the area leader's attention at once (it stays with its handler),
     unless a leader or an administrator already handles it."""
-    return incident.priority == "urgent" and incident.assignee_id is not None and \
-        incident.assigned_as not in ("area_leader", "town_admin")
+    return escalates_at_once_as(incident.priority, incident.assignee_id, incident.assigned_as)
+
+
+def escalates_at_once_as(priority: str, assignee, assigned_as: str | None) -> bool:
+    """``escalates_at_once`` for an incident not written yet."""
+    return priority == "urgent" and assignee is not None and assigned_as not in ("area_leader", "town_admin")
 
 
 def holders(session: Session, incident: Incident, level: int | None = None) -> list[User]:
