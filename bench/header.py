@@ -10,7 +10,8 @@ GRIDSYS_BENCH_SCALE=city: the same two queries and their baselines for the city'
 typical leader, the dense area's busiest worker and admin; then GET /api/v1/me for each with a
 bearer token (server time p50/p99, bench/lists.py's timed server on a copy of the city). /me
 carries the header's figures and more (the person's grids, duties and categories): what each part
-costs is printed beside it. Target (issue 12): <= 20 ms whatever the unread count and scope."""
+costs is printed beside it; then two whole pages with the header (PAGES) for the dense leader and
+admin. Target (issue 12): <= 20 ms whatever the unread count and scope."""
 from __future__ import annotations
 
 import statistics
@@ -154,4 +155,16 @@ def run_city() -> dict:
             got = served.sample("/api/v1/me", served.bearer(name))
             print(lists.figure(f"{label} {name}", got["server"], TARGET_MS, got["trip"]))
             figures[label]["me"] = got["server"]
+        print("whole pages with the header (browser session; server time; the header is one part of it):")
+        for label in ("dense leader", "admin"):
+            cookie = served.browser(who[label])
+            for path in PAGES:
+                got = served.sample(path, cookie, n=15)
+                print(lists.figure(f"{label} {path}", got["server"], lists.TARGET_MS, got["trip"]))
+                figures[label][path] = got["server"]
     return figures
+
+
+# The landing page (the header, the queue cards, the 5 newest unread, the person's zones) and the
+# phone's report page (the header, the categories, a map): what the header costs inside a page.
+PAGES = ("/", "/report")

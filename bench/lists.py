@@ -1,7 +1,8 @@
 """Every list page and list API at city scale (issue 12: paged, each <= 300 ms, over HTTP with
 authentication): /admin/people, /zones and /admin/gaps as the administrator (browser session), the
 incidents API (bearer token) and the /incidents page (browser session) of the dense area's leader,
-a typical leader and the busiest worker, each on its first page and on page 20.
+a typical leader, the busiest worker and the administrator (all 2 000 000), each on its first page
+and on page 20. A list's total is counted up to services.LIST_COUNT_CAP (10 000), shown "10 000+".
 
 Server time is what the app spends on a request: gunicorn serves ``timed_app``, a WSGI wrapper
 that returns in a ``Server-Timing: app;dur=`` header the time from the request reaching Flask to
@@ -13,7 +14,8 @@ row fetched through the ORM and nothing rendered (a lower bound of an unpaged pa
 /admin/people, /zones (coverage of every zone) and /admin/gaps (every gap) were before they were
 paged, and what the incidents lists would cost without paging; OFFSET, which the pages use, is
 measured as the page-20 rows rather than taken as the baseline. A baseline stops at the gunicorn
-worker timeout (30 s): an unpaged page that long ended in 500.
+worker timeout (30 s): an unpaged page that long ended in 500. (None for the administrator's
+incidents: 2 000 000 rows would only print that limit.)
 
 Data: GRIDSYS_BENCH_SCALE=city, the city of bench/city.py; else the small city (scale 0.02) as in
 the evaluation bench. The dataset is never written to: the server runs on a copy (CREATE DATABASE
@@ -260,9 +262,8 @@ def in_the_database(session, users: dict) -> dict[str, float]:
             "/admin/gaps: page 1": lambda: gaps.duty_gaps_page(session, 1, visible=access.where(everything, Grid))}
     for label in ("dense leader", "typical leader", "worker", "admin"):
         user, scope = users[label], access.scope_for(session, users[label])
-        if label != "admin":
-            query = incidents.scoped_incidents(scope, incidents.parse_filters({}, rules), user)
-            work[f"incidents API, {label}: page 1 and total"] = lambda q=query: incidents.page_of(session, q, 1)
+        work[f"incidents API, {label}: page 1 and capped total"] = \
+            lambda u=user, s=scope: incidents.list_page(session, s, incidents.parse_filters({}, rules), u)
         work[f"page header, {label}: unread count"] = lambda u=user, s=scope: notify.unread_count(session, u, s)
         work[f"page header, {label}: queue counts"] = lambda u=user, s=scope: queues.counts(session, u, s)
     found = {}
@@ -291,7 +292,7 @@ def run() -> dict:
             ("/admin/people", "/admin/people"), (f"/admin/people?page={LATER}", "/admin/people"),
             (f"/admin/people?page={last}", "/admin/people"), ("/zones", "/zones"), (f"/zones?page={LATER}", "/zones"),
             ("/admin/gaps", "/admin/gaps"), (f"/admin/gaps?page={LATER}", "/admin/gaps"))]
-        for label in ("dense leader", "typical leader", "worker"):
+        for label in ("dense leader", "typical leader", "worker", "admin"):
             later = "&".join(f"{k}={v}" for k, v in default_filters(users[label]).items())
             cases += [(label, "bearer", "/api/v1/incidents", f"api {label}"),
                       (label, "bearer", f"/api/v1/incidents?page={LATER}", f"api {label}"),

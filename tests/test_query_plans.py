@@ -138,3 +138,57 @@ def test_the_evaluation_of_a_month_reads_events_by_index(big, kind):
         plan = "\n".join(session.execute(text(f"EXPLAIN {measures.figures_sql(subject.kind, by)}"), params).scalars())
         assert no_seq_scan(plan, "incident_events"), plan
         assert "ix_incident_events_" in plan, plan
+
+
+def test_a_page_of_a_list_walks_the_list_indexes(big):
+    """A page and its capped total read the scope's parts in list order from the list indexes and
+    stop (services.list_page): no Seq Scan, and the area's index for the leader's area."""
+    session, who = big
+    rules = settings.of(session)
+    for name, args, index in (("leader", {}, "ix_incidents_area_listed"),
+                              ("leader", {"status": "open"}, "ix_incidents_area_listed"),
+                              ("leader", {"status": "closed"}, "ix_incidents_area_listed"),
+                              ("admin", {}, "ix_incidents_listed"),
+                              ("admin", {"status": "open", "page": "20"}, "ix_incidents_listed"),
+                              ("worker", {"mine": "1"}, "ix_incidents_assignee_listed")):
+        user = who[name]
+        scope, filters = access.scope_for(session, user), services.parse_filters(args, rules)
+        parts, conditions = services._parts(scope, filters, user), services._filtered(scope, filters, user)  # noqa: SLF001
+        keys = services.LIST_KEYS[1:] if filters.status else services.LIST_KEYS
+        order = services.order_by(keys)
+        offset = (filters.page - 1) * services.PAGE_SIZE
+        page = explain(session, services._ids_in_order(parts, conditions, offset,  # noqa: SLF001
+                                                       services.PAGE_SIZE + 1, keys=keys))
+        assert no_seq_scan(page, "incidents") and index in page, (name, args, page)
+        # the rows come in order from the index: nothing read whole to be sorted
+        assert not re.search(r"Sort Key: .*due_at.*\n(.*\n)?.*(Bitmap Heap|Seq) Scan on incidents", page), page
+        total = explain(session, services.capped_count(parts, conditions, services.LIST_COUNT_CAP, order))
+        assert no_seq_scan(total, "incidents") and "Index" in total, (name, args, total)
+
+
+def test_the_header_counts_statement_reads_indexes_only(big):
+    """queues.counts as it runs: each queue from its own index, without reading the table."""
+    session, who = big
+    for user in (who["leader"], who["worker"], who["admin"]):
+        scope = access.scope_for(session, user)
+        plan = explain(session, queues.counts_statement(user, scope, settings.of(session), now()))
+        assert no_seq_scan(plan, "incidents") and "Bitmap Heap Scan on incidents" not in plan, (user.username, plan)
+
+
+def test_a_page_of_escalations_walks_the_escalation_indexes(big):
+    session, who = big
+    session.execute(text("UPDATE incidents SET escalation_level = 1 + id % 2, escalated_at = created_at "
+                         "WHERE id % 7 = 0 AND status IN ('reported', 'assigned', 'in_progress', 'reopened')"))
+    session.execute(text("ANALYZE incidents"))
+    try:
+        for name in ("leader", "admin"):   # (a leader's few may come from ix_incidents_escalated_open)
+            parts = services.scope_parts(access.scope_for(session, who[name]), reported=False)
+            plan = explain(session, services._ids_in_order(  # noqa: SLF001
+                parts, [Incident.escalation_level > 0, services.LISTED_OPEN], 0, services.PAGE_SIZE + 1,
+                keys=services.ESCALATION_KEYS))
+            assert no_seq_scan(plan, "incidents") and "_escalated_" in plan, (name, plan)
+            assert not re.search(r"Sort Key: .*escalated_at.*\n(.*\n)?.*(Bitmap Heap|Seq) Scan on incidents", plan), plan
+            if name == "admin":
+                assert "ix_incidents_escalated_listed" in plan, plan
+    finally:
+        session.rollback()

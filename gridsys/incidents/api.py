@@ -176,17 +176,17 @@ def create():
 
 @bp.get("/api/v1/incidents")
 @operation("listIncidents", "incidents", schemas.IncidentPage, query=schemas.IncidentListQuery,
-           summary="Incidents in scope, open and overdue first",
+           summary=f"Incidents in scope, open and overdue first; the total stops at {services.LIST_COUNT_CAP} "
+                   "(total_capped)",
            errors=schemas.FILTER_ERRORS)
 @auth.login_required
 def index():
     filters = services.parse_filters(request.args, settings.of(db.session()))
     session = db.session()
-    rows, total = services.page_of(session, services.scoped_incidents(auth.current_scope(), filters,
-                                                                      auth.current_user()), filters.page)
+    page = services.list_page(session, auth.current_scope(), filters, auth.current_user())
     seen_by = viewer()
-    return jsonify(items=[incident_json(i, seen_by=seen_by) for i in rows], total=total, page=filters.page,
-                   page_size=services.PAGE_SIZE)
+    return jsonify(items=[incident_json(i, seen_by=seen_by) for i in page.items], total=page.total,
+                   total_capped=page.total_capped, more=page.more, page=page.number, page_size=page.size)
 
 
 @bp.get("/api/v1/incidents/<int:incident_id>")

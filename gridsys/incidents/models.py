@@ -61,6 +61,12 @@ RATINGS = ("satisfied", "basically", "unsatisfied")   # 满意, 基本满意, �
 CANCEL_REASONS = ("declined", "duplicate", "other")    # 不予受理, 重复 (merged), other
 OPEN_STATUSES = ("reported", "assigned", "in_progress", "reopened")
 OBSERVED_SHOWN_APART = timedelta(minutes=1)
+# The list order as index columns (services.LIST_ORDER says the same in the query): open first,
+# written as PostgreSQL writes "status IN (...)" back, so that the models compare equal to the
+# migrated schema.
+_OPEN_ARRAY = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
+LIST_KEY = (text(f"(status = ANY (ARRAY[{_OPEN_ARRAY}])) DESC"), "due_at", text("id DESC"))
+ESCALATION_KEY = (text("escalation_level DESC"), "escalated_at", "id")
 
 
 class Incident(Base):
@@ -139,9 +145,18 @@ class Incident(Base):
         Index("ix_incidents_geom_open", "geom", postgresql_using="gist",
               postgresql_where=text(f"status IN {OPEN_STATUSES}")),   # the map's tiles of open ones
         Index("ix_incidents_grid_open", "grid_id", postgresql_where=text(f"status IN {OPEN_STATUSES}")),
-        Index("ix_incidents_area_id", "area_id"),
-        Index("ix_incidents_assignee_id", "assignee_id"),
-        Index("ix_incidents_reporter_id", "reporter_id"),
+        # The lists (services.LIST_ORDER): open first, by deadline, newest first; one index per part
+        # of a scope (everything, an area, handled by, reported by; a grid holds few), each read in that order
+        # so that a page stops after its rows. They also answer what the plain ones did (area_id = ...).
+        Index("ix_incidents_listed", *LIST_KEY),
+        Index("ix_incidents_area_listed", "area_id", *LIST_KEY),
+        Index("ix_incidents_assignee_listed", "assignee_id", *LIST_KEY),
+        Index("ix_incidents_reporter_listed", "reporter_id", *LIST_KEY),
+        # The escalation inbox (services.ESCALATION_KEYS), everything and an area's, in its order.
+        Index("ix_incidents_escalated_listed", *ESCALATION_KEY,
+              postgresql_where=text(f"escalation_level > 0 AND status IN {OPEN_STATUSES}")),
+        Index("ix_incidents_area_escalated_listed", "area_id", *ESCALATION_KEY,
+              postgresql_where=text(f"escalation_level > 0 AND status IN {OPEN_STATUSES}")),
         Index("ix_incidents_due_open", "due_at", postgresql_where=text(f"status IN {OPEN_STATUSES}")),
         Index("ix_incidents_next_escalation", "next_escalation_at",
               postgresql_where=text(f"status IN {OPEN_STATUSES} AND next_escalation_at IS NOT NULL")),

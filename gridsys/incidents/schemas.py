@@ -111,7 +111,10 @@ class Incident(BaseModel):
 
 class IncidentPage(BaseModel):
     items: list[Incident]
-    total: int
+    total: int = Field(ge=0, description=f"how many match, exact up to {services.LIST_COUNT_CAP}; when total_capped "
+                                          "is true, at least this many (counting on would read the whole scope)")
+    total_capped: bool = Field(description="the total stopped at its cap: there are that many or more")
+    more: bool = Field(description="a next page exists (page + 1)")
     page: int
     page_size: int
 

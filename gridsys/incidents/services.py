@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import Float, String, Uuid, and_, bindparam, case, exists, false, func, select
+from sqlalchemy import Float, String, Uuid, and_, bindparam, exists, false, func, literal, select, true, union
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -288,48 +288,183 @@ def overdue_expr(at=None):
     return (Incident.status.in_(OPEN_STATUSES)) & (Incident.due_at < (at or func.now()))
 
 
+# Open before the rest: written with the statuses as literals, so that it is the very expression
+# of the list indexes (ix_incidents_*_listed) and the planner walks them in this order.
+LISTED_OPEN = Incident.status.in_(bindparam("listed_open", list(OPEN_STATUSES), expanding=True,
+                                            literal_execute=True))
+# Open first, then by deadline (an overdue one's has passed, so it comes before those still on
+# time: the same order as "overdue first"), the newest first among equal deadlines. It does not
+# depend on the time of the request, so pages read a moment apart do not shift.
+LIST_KEYS = ((LISTED_OPEN, True), (Incident.due_at, False), (Incident.id, True))   # (key, descending)
+# The escalation inbox: level 2 first, then the longest waiting.
+ESCALATION_KEYS = ((Incident.escalation_level, True), (Incident.escalated_at, False), (Incident.id, False))
+
+
+def order_by(keys) -> tuple:
+    """ORDER BY clauses of (key, descending) pairs (PostgreSQL's default nulls: as the indexes)."""
+    return tuple(key.desc() if descending else key.asc() for key, descending in keys)
+
+
+LIST_ORDER = order_by(LIST_KEYS)
+LIST_COUNT_CAP = 10_000   # a list's total stops here ("10 000+"): counting 120 000 in scope cost 0.3 s a page
+MAX_SCOPE_PARTS = 20      # more zones than this are read as one part (sorted), not one walk each
+
+
+def _filtered(scope, filters: Filters, user: User | None) -> list:
+    """The filters' conditions (the scope's own apart)."""
+    conditions = []
+    if filters.queue:
+        conditions.append(queues.condition(filters.queue, user, scope, filters.rules)
+                          if user is not None else false())
+    if filters.status == "open":
+        conditions.append(LISTED_OPEN)
+    elif filters.status:   # also its side of LISTED_OPEN: the list index is then read from that side only
+        conditions += [Incident.status == filters.status,
+                       LISTED_OPEN if filters.status in OPEN_STATUSES else LISTED_OPEN.is_(False)]
+    if filters.category:
+        conditions.append(Incident.category_code == filters.category)
+    if filters.duty:
+        conditions.append(Incident.category_code.in_(select(Category.code).where(Category.duty == filters.duty)))
+    if filters.escalated is not None:
+        conditions.append((Incident.escalation_level > 0) == filters.escalated)
+    if filters.since:
+        conditions.append(Incident.created_at >= datetime.combine(filters.since, datetime.min.time(),
+                                                                  tzinfo=filters.rules.zone))
+    if filters.grid:
+        conditions.append(Incident.grid_id.in_(select(Grid.id).where(Grid.code == filters.grid)))
+    if filters.overdue is True:   # open ones only, as LISTED_OPEN says it (the list index's own column)
+        conditions += [LISTED_OPEN, Incident.due_at < func.now()]
+    elif filters.overdue is False:
+        conditions.append(~overdue_expr())
+    if filters.mine and user is not None:
+        conditions.append(Incident.assignee_id == user.id)
+    return conditions
+
+
 def scoped_incidents(scope, filters: Filters, user: User | None = None):
     """The select() of incidents a scope may see, filtered; open and overdue first (a queue: most
     urgent first, as the queue orders it)."""
-    user_id = user.id if user is not None else None
-    query = select(Incident).where(scoping.incidents_where(scope))
-    if filters.queue:
-        if user is None:
-            return query.where(false())
-        query = query.where(queues.condition(filters.queue, user, scope, filters.rules))
-    if filters.status == "open":
-        query = query.where(Incident.status.in_(OPEN_STATUSES))
-    elif filters.status:
-        query = query.where(Incident.status == filters.status)
-    if filters.category:
-        query = query.where(Incident.category_code == filters.category)
-    if filters.duty:
-        query = query.where(Incident.category_code.in_(select(Category.code).where(Category.duty == filters.duty)))
-    if filters.escalated is not None:
-        query = query.where((Incident.escalation_level > 0) == filters.escalated)
-    if filters.since:
-        query = query.where(Incident.created_at >= datetime.combine(filters.since, datetime.min.time(),
-                                                                    tzinfo=filters.rules.zone))
-    if filters.grid:
-        query = query.where(Incident.grid_id.in_(select(Grid.id).where(Grid.code == filters.grid)))
-    if filters.overdue is True:
-        query = query.where(overdue_expr())
-    elif filters.overdue is False:
-        query = query.where(~overdue_expr())
-    if filters.mine and user_id is not None:
-        query = query.where(Incident.assignee_id == user_id)
-    if filters.queue:
-        return query.order_by(*queues.ordering(filters.queue))
-    is_open = case((Incident.status.in_(OPEN_STATUSES), 0), else_=1)
-    return query.order_by(is_open, case((overdue_expr(), 0), else_=1), Incident.due_at.asc().nulls_last(),
-                          Incident.id.desc())
+    query = select(Incident).where(scoping.incidents_where(scope), *_filtered(scope, filters, user))
+    return query.order_by(*(queues.ordering(filters.queue) if filters.queue else LIST_ORDER))
 
 
 LIST_OPTIONS = (joinedload(Incident.category), joinedload(Incident.assignee), joinedload(Incident.reporter),
                 joinedload(Incident.grid), joinedload(Incident.area), joinedload(Incident.town))
 
 
-def page_of(session: Session, query, page: int) -> tuple[list[Incident], int]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.scalars(query.options(*LIST_OPTIONS).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).unique().all()
-    return list(rows), total
+@dataclass(frozen=True)
+class IncidentPage:
+    items: list[Incident]
+    number: int            # from 1
+    size: int
+    more: bool             # a next page exists
+    total: int             # exact up to LIST_COUNT_CAP; at the cap it means "that many or more"
+    total_capped: bool     # the total stopped at the cap
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.more else None
+
+
+def scope_parts(scope, *, reported: bool = True) -> list:
+    """scoping.incidents_where(scope) as the conditions it ORs together, one per zone (up to
+    MAX_SCOPE_PARTS of a kind), the person's handled and reported ones: each is read in list order
+    from its own list index, where one OR would be read whole and sorted. The same rows as
+    incidents_where (tests/incidents/test_list_pages.py checks that they say the same); without
+    ``reported``, as scoping.responsible_for."""
+    if scope.everything:
+        return [true()]
+    if scope.user_id is None:
+        return []
+    parts = []
+    for column, ids in ((Incident.grid_id, scope.grid_ids), (Incident.area_id, scope.area_ids),
+                        (Incident.town_id, scope.town_ids)):
+        if len(ids) > MAX_SCOPE_PARTS:
+            parts.append(column.in_(sorted(ids)))
+        else:
+            parts += [column == i for i in sorted(ids)]
+    return parts + [Incident.assignee_id == scope.user_id] + ([Incident.reporter_id == scope.user_id] if reported
+                                                              else [])
+
+
+def _parts(scope, filters: Filters, user: User | None) -> list:
+    """The parts to read a filtered list from: only the person's own when they asked for theirs
+    (``mine``; every incident they handle is in their scope); one grid's, within the scope, when
+    they asked for one grid (a grid holds few); else the scope's."""
+    if filters.mine and user is not None:
+        return [Incident.assignee_id == user.id]
+    if filters.grid or filters.queue:
+        return [scoping.incidents_where(scope)]
+    return scope_parts(scope)
+
+
+def _ids_in_order(parts: list, conditions: list, offset: int, limit: int, *, keys=LIST_KEYS):
+    """select(id) of the ``limit`` rows from ``offset`` in the order of ``keys``: each part's first
+    offset + limit rows (a walk of its index that stops there), united, then ordered."""
+    if len(parts) == 1:
+        return select(Incident.id).where(parts[0], *conditions).order_by(*order_by(keys)).offset(offset).limit(limit)
+    firsts = [select(Incident.id, *(key.label(f"k{n}") for n, (key, _) in enumerate(keys)))
+              .where(part, *conditions).order_by(*order_by(keys)).limit(offset + limit).subquery().select()
+              for part in parts]
+    united = union(*firsts).subquery()
+    return (select(united.c.id).order_by(*order_by((united.c[f"k{n}"], d) for n, (_, d) in enumerate(keys)))
+            .offset(offset).limit(limit))
+
+
+def capped_count(parts: list, conditions: list, cap: int, order: tuple = ()):
+    """select() of how many rows match, up to cap + 1: each part's first cap + 1 ids, united, counted
+    (if any part holds more than ``cap``, so does the whole; if none does, the count is exact).
+    ``order``: the page's, so that each part is read from the index the page reads (unordered, the
+    planner may scan the table for what it wrongly thinks a common row)."""
+    if not parts:
+        return select(literal(0))
+    firsts = [select(Incident.id).where(part, *conditions).order_by(*order).limit(cap + 1) for part in parts]
+    united = (firsts[0] if len(firsts) == 1 else union(*(f.subquery().select() for f in firsts))).subquery()
+    return select(func.count()).select_from(united)
+
+
+def list_page(session: Session, scope, filters: Filters, user: User | None = None, *,
+              size: int | None = None, cap: int | None = None) -> IncidentPage:
+    """One page of the incidents the scope may see, filtered, in list order (a queue: in its own),
+    with their total up to ``cap`` (LIST_COUNT_CAP). A page costs its offset plus its size, not the
+    scope's size."""
+    size, cap = size or PAGE_SIZE, cap or LIST_COUNT_CAP
+    offset = (filters.page - 1) * size
+    if filters.queue and user is None:
+        return IncidentPage([], filters.page, size, False, 0, False)
+    parts, conditions = _parts(scope, filters, user), _filtered(scope, filters, user)
+    # Open ones only, or closed ones only: LISTED_OPEN is left out of the order (PostgreSQL skips
+    # that index column then, and only when the order does not name it).
+    keys = LIST_KEYS[1:] if filters.status or filters.overdue else LIST_KEYS
+    if not parts:
+        ids = []
+    elif filters.queue:   # the queue's own order (urgency at this moment), from the queue's own index
+        ids = session.scalars(select(Incident.id).where(parts[0], *conditions)
+                              .order_by(*queues.ordering(filters.queue)).offset(offset).limit(size + 1)).all()
+    else:
+        ids = session.scalars(_ids_in_order(parts, conditions, offset, size + 1, keys=keys)).all()
+    return _page(session, ids, parts, conditions, filters.page, size, cap, () if filters.queue else order_by(keys))
+
+
+def _page(session: Session, ids: list, parts: list, conditions: list, number: int, size: int, cap: int,
+          order: tuple) -> IncidentPage:
+    """The page of ``ids`` (size + 1 read, to know whether another follows) with its capped total."""
+    position = {incident_id: n for n, incident_id in enumerate(ids[:size])}
+    rows = session.scalars(select(Incident).where(Incident.id.in_(position)).options(*LIST_OPTIONS)).unique().all() \
+        if position else []
+    counted = session.scalar(capped_count(parts, conditions, cap, order)) if parts else 0
+    return IncidentPage(sorted(rows, key=lambda i: position[i.id]), number, size, len(ids) > size,
+                        min(counted, cap), counted > cap)
+
+
+def escalations_page(session: Session, scope, number: int, *, size: int | None = None,
+                     cap: int | None = None) -> IncidentPage:
+    """A page of the open escalated incidents the scope is responsible for (not those merely
+    reported), level 2 first, then the longest waiting; read in that order from the escalation
+    indexes (the dense area's leader has 98 000)."""
+    size, cap = size or PAGE_SIZE, cap or LIST_COUNT_CAP
+    parts = scope_parts(scope, reported=False)
+    conditions = [Incident.escalation_level > 0, LISTED_OPEN]
+    ids = session.scalars(_ids_in_order(parts, conditions, (number - 1) * size, size + 1, keys=ESCALATION_KEYS)
+                          ).all() if parts else []
+    return _page(session, ids, parts, conditions, number, size, cap, order_by(ESCALATION_KEYS))

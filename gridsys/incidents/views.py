@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import db, geo, settings
+from .. import db, geo, paging, settings
 from ..errors import GridsysError
 from ..i18n import label, locale
 from ..refusals import refusal_text, refusal_texts
@@ -22,7 +22,7 @@ from ..people import access, auth
 from ..vocabulary import DUTIES
 from ..zones.models import Grid
 from . import deadlines, lifecycle, notify, permissions, photos, privacy, queues, reporting_aids, scoping, services
-from .models import OPEN_STATUSES, RATINGS, STATUSES, Category, Incident
+from .models import RATINGS, STATUSES, Category
 from .routing import reason_text
 from .wording import (ACTION_NAMES, CANCEL_REASON_NAMES, CHANNEL_NAMES, NOTE, NOTE_PROMPTS, NOTICES, QUEUE_HINTS,
                       QUEUE_NAMES, RATING_NAMES, REVIEW_NAMES, STATUS_NAMES, TRIGGER_NAMES)
@@ -127,18 +127,17 @@ def queue():
         args = {"status": "open"} if user.has_role("admin", "area_leader") else {"status": "open", "mine": "1"}
     filters = services.parse_filters(args, settings.of(db.session()))
     scope = auth.current_scope()
-    rows, total = services.page_of(session, services.scoped_incidents(scope, filters, auth.current_user()),
-                                   filters.page)
+    page = services.list_page(session, scope, filters, auth.current_user())
     grids = session.scalars(select(Grid).where(access.where(scope, Grid)).order_by(Grid.code).limit(500)).all()
     # Links carry the list's own filters, as a query string: never request.args into url_for
     # (endpoint=, _external=, _method= there would build another URL, or fail).
     kept = {name: value for name, value in args.items() if name in FILTER_NAMES and value}
-    return render_template("incidents/queue.html", rows=rows, total=total, filters=filters, statuses=STATUSES,
+    return render_template("incidents/queue.html", page=page, rows=page.items, filters=filters, statuses=STATUSES,
                            filter_query="?" + urlencode(kept) if kept else "",
                            next_query="?" + urlencode({**kept, "page": filters.page + 1}),
                            queue_hint=next((q["hint"] for q in work_queues() if q["name"] == filters.queue), None),
                            categories=session.scalars(select(Category).order_by(Category.code)).all(),
-                           grids=grids, now=services.now(), page_size=services.PAGE_SIZE,
+                           grids=grids, now=services.now(),
                            review_time=timedelta(days=settings.of(session).review_days))
 
 
@@ -293,7 +292,9 @@ def inbox_badge():
     user = auth.current_user()
     return {"unread_count": unread_count if user else (lambda: 0),
             "work_queues": work_queues, "queue_label": lambda q: label(QUEUE_NAMES, q),
-            "unread_notices": (lambda n=5: notify.inbox(db.session(), user, n, unread_only=True,
+            # newest first (all are unread): read from the person's (user_id, id) index and stopped
+            # at n, where "unread first" sorted all of them (195 000 unread: 0.3 s on the landing page)
+            "unread_notices": (lambda n=5: notify.inbox(db.session(), user, n, unread_only=True, unread_first=False,
                                                         scope=auth.current_scope())) if user
             else (lambda n=5: [])}
 
@@ -344,10 +345,5 @@ def inbox_read():
 @auth.login_required
 def escalations():
     """The leader's escalation inbox: what came up, why, how late; one tap to the incident."""
-    session = db.session()
-    rows = session.scalars(
-        select(Incident).where(scoping.responsible_for(auth.current_scope()), Incident.escalation_level > 0,
-                               Incident.status.in_(OPEN_STATUSES))
-        .options(*services.LIST_OPTIONS)
-        .order_by(Incident.escalation_level.desc(), Incident.escalated_at, Incident.id)).unique().all()
-    return render_template("incidents/escalations.html", rows=rows, now=services.now())
+    page = services.escalations_page(db.session(), auth.current_scope(), paging.page_number(request.args))
+    return render_template("incidents/escalations.html", page=page, rows=page.items, now=services.now())
