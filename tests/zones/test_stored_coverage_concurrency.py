@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from gridsys.zones import services
+from gridsys.zones.models import Area
 from tests.committed import Racer, backend_pid, clean_up, wait_until_blocked
 from tests.factories import cell, make_area, make_grid, make_town
 
@@ -26,17 +27,17 @@ def test_concurrent_grids_of_one_area_are_both_counted(engine):
             s.commit()
             area_id = area.id
         with Session(engine) as first, Session(engine) as second:
-            make_grid(first, first.get(type(area), area_id), 1, cell(150, 100, 155, 110))   # holds the area's row
+            make_grid(first, first.get(Area, area_id), 1, cell(150, 100, 155, 110))   # holds the area's row
             pid = backend_pid(second)
-            racer = Racer(lambda: (make_grid(second, second.get(type(area), area_id), 2, cell(155, 100, 160, 110)),
+            racer = Racer(lambda: (make_grid(second, second.get(Area, area_id), 2, cell(155, 100, 160, 110)),
                                    second.commit()))
             wait_until_blocked(engine, pid, racer)
             first.commit()
             racer.join()
             assert racer.error is None, racer.error
         with Session(engine) as s:
-            (stored,) = [r for r in services.stored_coverage(s, [AREA])]
-            (live,) = [r for r in services.coverage(s, codes=[AREA])]
+            (stored,) = services.stored_coverage(s, [AREA])
+            (live,) = services.coverage(s, codes=[AREA])
             assert stored.children == live.children == 2
             assert stored.covered_m2 == live.covered_m2 and stored.coverage_pct > 99.99
     finally:
