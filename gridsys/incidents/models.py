@@ -258,7 +258,9 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     incident: Mapped[Incident | None] = relationship()
-    __table_args__ = (Index("ix_notifications_user_unread", "user_id", postgresql_where=text("read_at IS NULL")),
+    # (user_id, id): a person's unread newest first, so that the header's capped count and the five
+    # newest stop after what they show (195 000 unread were read whole to count 100).
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "id", postgresql_where=text("read_at IS NULL")),
                       Index("ix_notifications_user_id", "user_id", "id"))
 
 

@@ -60,7 +60,8 @@ def unread_count(session: Session, user: User, scope=None, cap: int = COUNT_CAP)
     """How many unread, up to ``cap`` (a count of ``cap`` means that many or more): what the header
     and the phone show costs the same for 10 unread as for 200 000. ``scope``: the person's,
     when the caller has it already (a request does)."""
-    unread = _mine(user, scope, Notification.id).where(Notification.read_at.is_(None)).limit(cap).subquery()
+    unread = _mine(user, scope, Notification.id).where(Notification.read_at.is_(None)) \
+        .order_by(Notification.id.desc()).limit(cap).subquery()
     return session.scalar(select(func.count()).select_from(unread))
 
 

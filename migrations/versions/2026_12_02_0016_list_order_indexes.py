@@ -5,7 +5,9 @@ city scale the dense area's leader (120 000 in scope) waited 1.2 s a page, now a
 area, assignee and reporter ones replace the plain indexes of those columns (they answer the same
 lookups); each is about 77 MB at 2 000 000 incidents. The escalation inbox, which loaded every
 open escalated incident in scope (98 000 for that leader), is paged and read in its order from two
-partial indexes of the open escalated ones (level 2 first, the longest waiting first).
+partial indexes of the open escalated ones (level 2 first, the longest waiting first). A person's
+unread notifications are indexed with their id, so that the header's count (up to 100) and the five
+newest walk them newest first and stop (the dense leader's 195 000: 20 ms to count 100, now 5 ms).
 
 Revision ID: 0016_list_order
 Revises: 0015_stored_coverage
@@ -35,9 +37,14 @@ def upgrade() -> None:
         op.execute(f"CREATE INDEX {name} ON incidents ({first}{ESCALATION_KEY}) WHERE {ESCALATED_OPEN}")
     for name in REPLACED:
         op.drop_index(name, table_name="incidents")
+    op.drop_index("ix_notifications_user_unread", table_name="notifications")
+    op.create_index("ix_notifications_user_unread", "notifications", ["user_id", "id"],
+                    postgresql_where="read_at IS NULL")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notifications_user_unread", table_name="notifications")
+    op.create_index("ix_notifications_user_unread", "notifications", ["user_id"], postgresql_where="read_at IS NULL")
     for name, column in REPLACED.items():
         op.create_index(name, "incidents", [column])
     for name in (*ESCALATED, *LISTED):
