@@ -114,8 +114,8 @@ def run_demo() -> dict:
 
 def me_parts(session, user, scope) -> dict:
     """What GET /api/v1/me computes, part by part (incidents/api.py me())."""
-    return {"grids": lambda: session.scalars(select(Grid.code).where(access.where(scope, Grid))
-                                             .order_by(Grid.code)).all(),
+    return {"grids": lambda: "all" if scope.everything else session.scalars(
+                select(Grid.code).where(access.where(scope, Grid)).order_by(Grid.code)).all(),
             "duties": lambda: people.current_duties(session, user),
             "categories": lambda: (reporting_aids.frequent_categories(session, user),
                                    reporting_aids.favourite_categories(session, user)),
