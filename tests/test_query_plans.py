@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, text
@@ -21,7 +21,7 @@ from gridsys.cli import upgrade_database
 from gridsys.clock import now
 from gridsys.db import make_engine
 from gridsys.evaluation import measures, periods, subjects
-from gridsys.incidents import notify, queues, services
+from gridsys.incidents import notify, privacy, queues, services
 from gridsys.incidents.models import Incident
 from gridsys.people import access
 from gridsys.people import services as people
@@ -65,6 +65,7 @@ def big():
             INSERT INTO notifications (user_id, incident_id, kind, data, created_at, read_at)
             SELECT :l, id, 'to_verify', '{}', created_at, CASE WHEN id % 50 = 0 THEN NULL ELSE created_at END
             FROM incidents WHERE area_id = :a;
+            UPDATE incidents SET contact_phone = '13800138000' WHERE id % 5 = 0;
         """
         for statement in filter(str.strip, history.split(";")):
             s.execute(text(statement), {"w": worker.id, "a": area.id, "l": leader.id})
@@ -192,3 +193,11 @@ def test_a_page_of_escalations_walks_the_escalation_indexes(big):
                 assert "ix_incidents_escalated_listed" in plan, plan
     finally:
         session.rollback()
+
+
+def test_the_sweeps_contact_purge_reads_only_what_it_forgets(big):
+    """Every sweep asks which ended incidents hold a contact past its time: an index range on when
+    they ended, not a read of every incident holding a contact (20 000 here)."""
+    session, _ = big
+    plan = explain(session, privacy.purge_statement(datetime(2026, 1, 1, tzinfo=timezone.utc)))
+    assert "ix_incidents_contact_held" in plan and "Index Cond" in plan, plan

@@ -175,8 +175,9 @@ class Incident(Base):
         Index("ix_incidents_tracking_hash", "tracking_hash", unique=True),
         Index("ix_incidents_grid_created", "grid_id", "created_at"),
         Index("ix_incidents_town_created", "town_id", "created_at"),   # a town's indicators start here
-        Index("ix_incidents_contact_held", "closed_at",
-              postgresql_where=text("contact_phone IS NOT NULL OR contact_name IS NOT NULL")),
+        Index("ix_incidents_contact_held", func.coalesce(closed_at, updated_at),   # privacy.purge_contacts
+              postgresql_where=text("(contact_phone IS NOT NULL OR contact_name IS NOT NULL) "
+                                    "AND status IN ('closed', 'cancelled')")),
     )
 
     @property

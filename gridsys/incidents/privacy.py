@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.orm import Session
 
 from ..clock import now
@@ -93,14 +93,17 @@ def mask_numbers(text: str | None) -> str:
 
 def purge_contacts(session: Session, *, days: int, as_of: datetime | None = None) -> int:
     """Forget residents' contacts ``days`` after closure (or cancellation). Returns how many."""
-    cutoff = (as_of or now()) - timedelta(days=days)
-    ended = or_(Incident.closed_at < cutoff,
-                (Incident.status == "cancelled") & (Incident.updated_at < cutoff))
-    result = session.execute(update(Incident).where(
+    return session.execute(purge_statement((as_of or now()) - timedelta(days=days))).rowcount
+
+
+def purge_statement(cutoff: datetime):
+    """The UPDATE forgetting the contacts of incidents that ended before ``cutoff``: closed_at, or
+    for a cancelled one (never closed) its last change; read from ix_incidents_contact_held, which
+    holds just the ended incidents keeping a contact."""
+    return (update(Incident).where(
         or_(Incident.contact_phone.is_not(None), Incident.contact_name.is_not(None)),
-        Incident.status.in_(("closed", "cancelled")), ended)
+        Incident.status.in_(("closed", "cancelled")), func.coalesce(Incident.closed_at, Incident.updated_at) < cutoff)
         .values(contact_phone=None, contact_name=None).execution_options(synchronize_session=False))
-    return result.rowcount
 
 
 def public_text(text: str, contact_name: str | None = None) -> str:
