@@ -77,11 +77,18 @@ def localtime(value) -> str:
     return value.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%Y-%m-%d %H:%M")
 
 
+def capped(count: int, cap: int = 100) -> str:
+    """A header's count as shown: the server counts up to ``cap`` (notify/queues COUNT_CAP), so
+    ``cap`` reads "99+" (static/report.js says the same)."""
+    return str(count) if count < cap else f"{cap - 1}+"
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(role_label=role_label, duty_label=duty_label, timespan=timespan,
                                  zone_label=zone_label)
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["capped"] = capped
 
     @app.after_request
     def vary_by_language(response):

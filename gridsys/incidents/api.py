@@ -30,12 +30,16 @@ def viewer() -> tuple:
     return auth.current_user(), auth.current_scope()
 
 
-def incident_json(incident, *, events: bool = False, locale: str = "en", seen_by: tuple | None = None) -> dict:
-    """``seen_by``: (user, scope) of the reader; a resident's phone is in full only for its handler
-    and the leaders in scope, masked for anyone else (and without ``seen_by``)."""
+def incident_json(incident, *, events: bool = False, locale: str = "en", seen_by=None) -> dict:
+    """``seen_by``: (user, scope) of the reader, or a function giving them (``viewer``: called only
+    for an incident that holds a contact, so a staff report does not cost a scope); a resident's
+    phone is in full only for its handler and the leaders in scope, masked for anyone else (and
+    without ``seen_by``)."""
     point = geo.from_db(incident.geom)
-    if seen_by is not None:
-        contact = privacy.contact_for(*seen_by, incident)
+    if not (incident.contact_phone or incident.contact_name):
+        contact = privacy.Contact(None, None, False)
+    elif seen_by is not None:
+        contact = privacy.contact_for(*(seen_by() if callable(seen_by) else seen_by), incident)
     else:
         contact = privacy.Contact(privacy.mask_phone(incident.contact_phone), None, True)
     body = {
@@ -171,7 +175,7 @@ def create():
                                 observed_at=body.get("observed_at"), coords=body.get("coords"))
     incident, created = services.create_incident(session, auth.current_user(), data)
     session.commit()
-    return jsonify(incident_json(incident, seen_by=viewer())), 201 if created else 200
+    return jsonify(incident_json(incident, seen_by=viewer)), 201 if created else 200
 
 
 @bp.get("/api/v1/incidents")
@@ -195,7 +199,7 @@ def index():
 @auth.login_required
 def show(incident_id):
     incident = scoping.require_incident(db.session(), auth.current_scope(), incident_id)
-    return jsonify(incident_json(incident, events=True, seen_by=viewer()))
+    return jsonify(incident_json(incident, events=True, seen_by=viewer))
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/transitions")
@@ -217,7 +221,7 @@ def transitions(incident_id):
                          duplicate_of=text_or_none(body.get("duplicate_of"), "duplicate_of_invalid",
                                                    "duplicate_of (an incident code)"))
     session.commit()
-    return jsonify(incident_json(incident, events=True, seen_by=viewer()))
+    return jsonify(incident_json(incident, events=True, seen_by=viewer))
 
 
 @bp.post("/api/v1/incidents/<int:incident_id>/rating")

@@ -31,3 +31,16 @@ def test_the_header_shows_99_plus_at_the_cap(client, session, world, monkeypatch
     login(client, "worker12")
     page = client.get("/incidents").get_data(as_text=True)
     assert 'data-unread="100">99+</span>' in page
+
+
+def test_every_count_on_a_page_shows_99_plus_at_the_cap(client, session, world, monkeypatch):
+    """The phone menu's badge, the nav's queues, the cards and the tabs read the same 99+ as the inbox link."""
+    report(session, world.safety1, "g12", "0101")
+    monkeypatch.setattr(notify, "unread_count", lambda *a, **k: 100)
+    real = queues.counts
+    monkeypatch.setattr(queues, "counts", lambda *a, **k: {name: 100 for name in real(*a, **k)})
+    login(client, "worker12")
+    for path in ("/incidents", "/"):
+        page = client.get(path).get_data(as_text=True)
+        assert 'menu-count" aria-label' in page and ">100<" not in page, path
+        assert page.count("99+") >= 3, path
