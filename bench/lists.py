@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from gridsys import paging, settings
@@ -42,10 +42,10 @@ from gridsys.people import services as people
 from gridsys.people.views import people_query
 from gridsys.people.zone_pages import parents_query
 from gridsys.zones.models import Grid
-from gridsys.zones.services import coverage
+from gridsys.zones.services import coverage, stored_coverage
 
 from . import city
-from .common import city_database, engine_and_session, header, percentile, scale, stopwatch, timed
+from .common import city_database, database_copy, engine_and_session, header, percentile, scale, stopwatch, timed
 from .create_http import free_port, serve
 from .map_page import cookies_of
 
@@ -148,29 +148,19 @@ class Served:
 def served_copy(source_url: str, label: str):
     """gunicorn (timed_app) on a copy of ``source_url``'s database, dropped afterwards: the dataset
     itself is never written to."""
-    source = make_url(source_url)
-    name = f"{source.database}_bench_{label}"
-    admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with stopwatch() as took, admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}" STRATEGY FILE_COPY'))
-    print(f"served from {name}, a copy of {source.database} ({took['s']:.0f} s to copy)")
-    url = source.set(database=name).render_as_string(hide_password=False)
-    engine, session = engine_and_session(url)
-    port, server = free_port(), None
-    try:
-        server = serve("bench.lists:timed_app()", port, dict(os.environ, DATABASE_URL=url, GRIDSYS_SECRET_KEY="bench",
-                                                             GRIDSYS_TILES_URL=""))
-        yield Served(port, session)
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        session.close()
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with database_copy(source_url, f"{make_url(source_url).database}_bench_{label}") as url:
+        engine, session = engine_and_session(url)
+        port, server = free_port(), None
+        try:
+            server = serve("bench.lists:timed_app()", port, dict(os.environ, DATABASE_URL=url, GRIDSYS_SECRET_KEY="bench",
+                                                                 GRIDSYS_TILES_URL=""))
+            yield Served(port, session)
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
+            session.close()
+            engine.dispose()
 
 
 def city_people(session) -> dict[str, str]:
@@ -256,7 +246,7 @@ def in_the_database(session, users: dict) -> dict[str, float]:
 
     def zones_page():
         page = paging.page_of(session, parents_query(everything), 1, 50, count=True, rows=True)
-        return coverage(session, codes=[row.code for row in page.items])
+        return stored_coverage(session, codes=[row.code for row in page.items])
     work = {"/admin/people: page 1 and total": lambda: paging.page_of(session, people_query(), 1, 50, count=True),
             "/zones: page 1, total and coverage": zones_page,
             "/admin/gaps: page 1": lambda: gaps.duty_gaps_page(session, 1, visible=access.where(everything, Grid))}
@@ -288,10 +278,14 @@ def run() -> dict:
         print("people: " + ", ".join(f"{label} {name}" for label, name in who.items()))
         users = {label: people.get_user(session, name) for label, name in who.items()}
         last = -(-session.execute(text("SELECT count(*) FROM users")).scalar_one() // 50)
+        # The gaps page's own link to page 20 (it pages by code: ?after=<the last grid of page 19>).
+        everything = access.scope_for(session, users["admin"])
+        after = gaps.duty_gaps_page(session, LATER - 1, visible=access.where(everything, Grid)).after
+        session.rollback()
         cases = [("admin", "browser", path, base) for path, base in (
             ("/admin/people", "/admin/people"), (f"/admin/people?page={LATER}", "/admin/people"),
             (f"/admin/people?page={last}", "/admin/people"), ("/zones", "/zones"), (f"/zones?page={LATER}", "/zones"),
-            ("/admin/gaps", "/admin/gaps"), (f"/admin/gaps?page={LATER}", "/admin/gaps"))]
+            ("/admin/gaps", "/admin/gaps"), (f"/admin/gaps?after={after}&page={LATER}", "/admin/gaps"))]
         for label in ("dense leader", "typical leader", "worker", "admin"):
             later = "&".join(f"{k}={v}" for k, v in default_filters(users[label]).items())
             cases += [(label, "bearer", "/api/v1/incidents", f"api {label}"),
