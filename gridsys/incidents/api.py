@@ -108,13 +108,14 @@ def me():
     session = db.session()
     grids = "all" if scope.everything else \
         session.scalars(select(Grid.code).where(access.where(scope, Grid)).order_by(Grid.code)).all()
+    frequent = reporting_aids.frequent_categories(session, user)   # (read once: the favourites start with them)
     response = jsonify(username=user.username, display_name=user.display_name, roles=sorted(user.roles),
                        grids=grids,
                        csrf_token=None if g.get("via_token") else generate_csrf(),
                        duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
                                for d in people_services.current_duties(session, user)],
-                       frequent_categories=reporting_aids.frequent_categories(session, user),
-                       favourite_categories=reporting_aids.favourite_categories(session, user),
+                       frequent_categories=frequent,
+                       favourite_categories=reporting_aids.favourite_categories(session, user, frequent),
                        unread=notify.unread_count(session, user, scope), queues=queues.counts(session, user, scope))
     response.headers["Cache-Control"] = "no-store"   # a CSRF token and personal data: never kept
     return response
