@@ -48,10 +48,16 @@ def _for_short_statements(dbapi_connection, record) -> None:
     """This app's statements read a few thousand rows by index, many at once from many requests.
     PostgreSQL's JIT (on once a plan's estimated cost is high) cost 25-75 ms more than running them,
     and parallel workers cost more to start than they save and take the cores other requests need
-    (both measured on the city dataset). Off for every connection the app makes."""
+    (both measured on the city dataset). Off for every connection the app makes.
+
+    Statements are planned for their parameters every time: psycopg prepares a statement run five
+    times on a connection, and PostgreSQL may then settle on one generic plan for all parameters,
+    which for a skewed scope is the wrong one (the dense area's leader's unread count went from
+    2 ms to 400 ms on the sixth call). Planning costs a fraction of a millisecond."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("SET jit = off; SET max_parallel_workers_per_gather = 0")
+        cursor.execute("SET jit = off; SET max_parallel_workers_per_gather = 0; "
+                       "SET plan_cache_mode = force_custom_plan")
     finally:
         cursor.close()
     dbapi_connection.commit()
