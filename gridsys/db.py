@@ -8,7 +8,7 @@ import select
 import time
 
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, create_engine, event, exc
+from sqlalchemy import MetaData, create_engine, event, exc, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from . import outbox, settings
@@ -48,19 +48,26 @@ def _for_short_statements(dbapi_connection, record) -> None:
     """This app's statements read a few thousand rows by index, many at once from many requests.
     PostgreSQL's JIT (on once a plan's estimated cost is high) cost 25-75 ms more than running them,
     and parallel workers cost more to start than they save and take the cores other requests need
-    (both measured on the city dataset). Off for every connection the app makes.
-
-    Statements are planned for their parameters every time: psycopg prepares a statement run five
-    times on a connection, and PostgreSQL may then settle on one generic plan for all parameters,
-    which for a skewed scope is the wrong one (the dense area's leader's unread count went from
-    2 ms to 400 ms on the sixth call). Planning costs a fraction of a millisecond."""
+    (both measured on the city dataset). Off for every connection the app makes."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("SET jit = off; SET max_parallel_workers_per_gather = 0; "
-                       "SET plan_cache_mode = force_custom_plan")
+        cursor.execute("SET jit = off; SET max_parallel_workers_per_gather = 0")
     finally:
         cursor.close()
     dbapi_connection.commit()
+
+
+def planned_for_parameters(session: Session) -> None:
+    """For the rest of this transaction, plan each statement for its own parameters. psycopg
+    prepares a statement once a connection has run it five times, and PostgreSQL may then keep one
+    generic plan for every parameter: right for a report's lookup (planning it each time cost
+    about 1.5 ms a report), wrong for a count or a list over a person's scope, whose best plan
+    depends on who asks (the dense area leader's unread count went from 2 ms to 400 ms on a
+    connection's sixth call). Those call this first; once per transaction."""
+    transaction = session.get_transaction()
+    if transaction is None or session.info.get("planned_for_parameters") is not transaction:
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        session.info["planned_for_parameters"] = session.get_transaction()
 
 
 def _mark_idle(dbapi_connection, record) -> None:

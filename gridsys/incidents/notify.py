@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 
+from .. import db
 from ..clock import now
 from ..people import access
 from ..people.models import User
@@ -60,6 +61,7 @@ def unread_count(session: Session, user: User, scope=None, cap: int = COUNT_CAP)
     """How many unread, up to ``cap`` (a count of ``cap`` means that many or more): what the header
     and the phone show costs the same for 10 unread as for 200 000. ``scope``: the person's,
     when the caller has it already (a request does)."""
+    db.planned_for_parameters(session)
     unread = _mine(user, scope, Notification.id).where(Notification.read_at.is_(None)) \
         .order_by(Notification.id.desc()).limit(cap).subquery()
     return session.scalar(select(func.count()).select_from(unread))
@@ -69,6 +71,7 @@ def inbox(session: Session, user: User, limit: int = 100, *, unread_only: bool =
           unread_first: bool = True, scope=None) -> list[Notification]:
     """Newest first, unread ones before read ones unless ``unread_first`` is false (the API lists
     them by time alone); ``unread_only`` keeps only those."""
+    db.planned_for_parameters(session)
     query = _mine(user, scope, Notification)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, exists, false, func, literal, or_, select, tr
 from sqlalchemy.orm import Session
 
 from ..clock import now
-from .. import settings
+from .. import db, settings
 from ..settings import Settings
 from ..errors import GridsysError
 from ..people.access import Scope
@@ -152,6 +152,7 @@ def counts(session: Session, user: User, scope: Scope, at: datetime | None = Non
     names = of(user)
     if not names:
         return {}
+    db.planned_for_parameters(session)
     row = session.execute(counts_statement(user, scope, settings.of(session), at or now(), cap)).one()
     return {n: int(row._mapping[n]) for n in names}
 

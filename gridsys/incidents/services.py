@@ -10,7 +10,7 @@ from sqlalchemy import Float, String, Uuid, and_, bindparam, exists, false, func
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import geo, settings
+from .. import db, geo, settings
 from ..geo import GeometryError
 from ..clock import now
 from ..errors import Conflict, GridsysError
@@ -433,6 +433,7 @@ def list_page(session: Session, scope, filters: Filters, user: User | None = Non
     if filters.queue and user is None:
         return IncidentPage([], filters.page, size, False, 0, False)
     parts, conditions = _parts(scope, filters, user), _filtered(scope, filters, user)
+    db.planned_for_parameters(session)
     # Open ones only, or closed ones only: LISTED_OPEN is left out of the order (PostgreSQL skips
     # that index column then, and only when the order does not name it).
     keys = LIST_KEYS[1:] if filters.status or filters.overdue else LIST_KEYS
