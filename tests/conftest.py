@@ -76,3 +76,16 @@ def client(app):
 @pytest.fixture
 def cli(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def scratch_url(request):
+    """A throwaway database of the private cluster named by the test module's SCRATCH_DB, made
+    empty, dropped afterwards (migration tests upgrade it from nothing, or from a revision)."""
+    if os.environ.get("GRIDSYS_TEST_DATABASE_URL"):
+        pytest.skip("needs the private cluster to create throwaway databases")
+    name = request.module.SCRATCH_DB
+    localdb.start()
+    url = localdb.ensure_database(name, recreate=True)
+    yield url
+    localdb.drop_database(name)

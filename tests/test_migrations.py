@@ -19,7 +19,7 @@ import gridsys.people.models  # noqa: F401
 import gridsys.zones.models  # noqa: F401
 import gridsys.residents.models  # noqa: F401
 import gridsys.evaluation.models  # noqa: F401
-from gridsys import create_app, localdb
+from gridsys import create_app
 from gridsys.cli import REPO, alembic_config, upgrade_database
 from gridsys.db import Base
 
@@ -56,16 +56,6 @@ def test_migrations_are_frozen_records_without_gridsys_imports():
 def revisions_oldest_first() -> list[str]:
     script = ScriptDirectory.from_config(alembic_config("postgresql://unused"))
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
-
-
-@pytest.fixture
-def scratch_url():
-    if os.environ.get("GRIDSYS_TEST_DATABASE_URL"):
-        pytest.skip("needs the private cluster to create throwaway databases")
-    localdb.start()
-    url = localdb.ensure_database(SCRATCH_DB, recreate=True)
-    yield url
-    localdb.drop_database(SCRATCH_DB)
 
 
 @pytest.fixture

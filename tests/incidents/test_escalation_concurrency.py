@@ -34,6 +34,22 @@ def overdue_town(engine, password_hash):
         yield SimpleNamespace(ids=sorted(ids), leader_id=made.leader.id)
 
 
+def assert_escalated_once(engine, overdue_town) -> None:
+    """Committed: every overdue incident at level 1, with one escalate event and the leader's notice."""
+    with Session(engine) as check:
+        ours = Incident.id.in_(overdue_town.ids)
+        levels = check.execute(select(Incident.escalation_level, func.count()).where(ours)
+                               .group_by(Incident.escalation_level)).all()
+        assert levels == [(1, N)]
+        per_incident = check.execute(select(IncidentEvent.incident_id, func.count())
+                                     .where(IncidentEvent.incident_id.in_(overdue_town.ids),
+                                            IncidentEvent.action == "escalate")
+                                     .group_by(IncidentEvent.incident_id)).all()
+        assert sorted(per_incident) == [(i, 1) for i in overdue_town.ids]
+        notified = check.scalars(select(Notification.incident_id).where(Notification.user_id == overdue_town.leader_id))
+        assert sorted(notified) == overdue_town.ids
+
+
 class Sweeper:
     """One sweep on its own connection: start at the barrier, sweep, wait for the other, commit."""
 
@@ -70,18 +86,7 @@ def test_two_sweeps_at_once_escalate_each_incident_exactly_once(engine, overdue_
     first, second = (s.result for s in sweepers)
     assert not set(first) & set(second)
     assert sorted(first + second) == overdue_town.ids
-    with Session(engine) as check:
-        ours = Incident.id.in_(overdue_town.ids)
-        levels = check.execute(select(Incident.escalation_level, func.count()).where(ours)
-                               .group_by(Incident.escalation_level)).all()
-        assert levels == [(1, N)]
-        per_incident = check.execute(select(IncidentEvent.incident_id, func.count())
-                                     .where(IncidentEvent.incident_id.in_(overdue_town.ids),
-                                            IncidentEvent.action == "escalate")
-                                     .group_by(IncidentEvent.incident_id)).all()
-        assert sorted(per_incident) == [(i, 1) for i in overdue_town.ids]
-        notified = check.scalars(select(Notification.incident_id).where(Notification.user_id == overdue_town.leader_id))
-        assert sorted(notified) == overdue_town.ids
+    assert_escalated_once(engine, overdue_town)
 
 
 @pytest.mark.parametrize("workers, batch", [(2, escalation.SWEEP_BATCH), (3, 7)])
@@ -97,17 +102,7 @@ def test_a_sweep_on_several_connections_escalates_each_incident_exactly_once(eng
     assert done == overdue_town.ids
     assert len(opened) == workers + 1   # the due-soon pass, then one per worker
     assert escalation.sweep_in_parallel(open_session, workers=workers, batch=batch) == []   # nothing twice
-    with Session(engine) as check:
-        ours = Incident.id.in_(overdue_town.ids)
-        assert check.execute(select(Incident.escalation_level, func.count()).where(ours)
-                             .group_by(Incident.escalation_level)).all() == [(1, N)]
-        per_incident = check.execute(select(IncidentEvent.incident_id, func.count())
-                                     .where(IncidentEvent.incident_id.in_(overdue_town.ids),
-                                            IncidentEvent.action == "escalate")
-                                     .group_by(IncidentEvent.incident_id)).all()
-        assert sorted(per_incident) == [(i, 1) for i in overdue_town.ids]
-        notified = check.scalars(select(Notification.incident_id).where(Notification.user_id == overdue_town.leader_id))
-        assert sorted(notified) == overdue_town.ids
+    assert_escalated_once(engine, overdue_town)
 
 
 def test_a_failing_worker_keeps_what_the_others_committed(engine, overdue_town, monkeypatch):

@@ -37,6 +37,19 @@ def ids(session, condition) -> set[int]:
     return set(session.scalars(select(Incident.id).where(condition)))
 
 
+def every_page(page_of, total: int) -> list[int]:
+    """The ids of page 1, 2, … of ``page_of(number)`` until one says there is no more; each page
+    tells the exact, uncapped ``total``."""
+    read, number = [], 1
+    while True:
+        page = page_of(number)
+        read += [i.id for i in page.items]
+        assert (page.total, page.total_capped) == (total, False)
+        if not page.more:
+            return read
+        number += 1
+
+
 @pytest.mark.parametrize("most", [services.MAX_SCOPE_PARTS, 0])   # 0: every kind of zone as one IN
 def test_the_scope_parts_read_what_the_scope_reads(session, world, incidents, monkeypatch, most):
     """If scoping.incidents_where changes, scope_parts must follow: this fails until it does."""
@@ -58,16 +71,11 @@ def test_pages_follow_the_list_order(session, world, incidents, name, args):
     user = getattr(world, name)
     scope, filters = access.scope_for(session, user), services.parse_filters(args, settings.of(session))
     whole = list(session.scalars(services.scoped_incidents(scope, filters, user).with_only_columns(Incident.id)))
-    read, number = [], 1
-    while True:
+
+    def page_of(number):
         filters.page = number
-        page = services.list_page(session, scope, filters, user, size=2)
-        read += [i.id for i in page.items]
-        assert (page.total, page.total_capped) == (len(whole), False)
-        if not page.more:
-            break
-        number += 1
-    assert read == whole
+        return services.list_page(session, scope, filters, user, size=2)
+    assert every_page(page_of, len(whole)) == whole
 
 
 def test_the_list_order_is_open_first_then_by_deadline(session, world, incidents):
@@ -129,15 +137,7 @@ def test_the_escalation_inbox_is_paged_in_its_order(session, world, incidents, n
         select(Incident.id).where(scoping.responsible_for(scope), Incident.escalation_level > 0,
                                   Incident.status.in_(("reported", "assigned", "in_progress", "reopened")))
         .order_by(Incident.escalation_level.desc(), Incident.escalated_at, Incident.id)))
-    read, number = [], 1
-    while True:
-        page = services.escalations_page(session, scope, number, size=2)
-        read += [i.id for i in page.items]
-        assert (page.total, page.total_capped) == (len(whole), False)
-        if not page.more:
-            break
-        number += 1
-    assert read == whole
+    assert every_page(lambda number: services.escalations_page(session, scope, number, size=2), len(whole)) == whole
 
 
 def test_the_escalation_page_shows_a_page_and_a_link_to_the_next(client, session, world, incidents, monkeypatch):

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.orm import Session
 
-from gridsys import localdb
 from gridsys.cli import upgrade_database
 from gridsys.geo import STORAGE_SRID
 from gridsys.zones import services
@@ -26,16 +24,6 @@ ZONES = ("""
                ST_MakeEnvelope(106 + (n - 1) * 0.02, 29, 106 + n * 0.02, 29.1, :srid),
                CASE WHEN n = 4 THEN now() END
         FROM generate_series(1, 4) n, areas a WHERE a.code = '500106904001'""")
-
-
-@pytest.fixture
-def scratch_url():
-    if os.environ.get("GRIDSYS_TEST_DATABASE_URL"):
-        pytest.skip("needs the private cluster to create throwaway databases")
-    localdb.start()
-    url = localdb.ensure_database(SCRATCH_DB, recreate=True)
-    yield url
-    localdb.drop_database(SCRATCH_DB)
 
 
 def test_the_migration_fills_in_the_figures_of_existing_zones(scratch_url):
