@@ -466,6 +466,7 @@ def escalations_page(session: Session, scope, number: int, *, size: int | None =
     size, cap = size or PAGE_SIZE, cap or LIST_COUNT_CAP
     parts = scope_parts(scope, reported=False)
     conditions = [Incident.escalation_level > 0, LISTED_OPEN]
+    db.planned_for_parameters(session)
     ids = session.scalars(_ids_in_order(parts, conditions, (number - 1) * size, size + 1, keys=ESCALATION_KEYS)
                           ).all() if parts else []
     return _page(session, ids, parts, conditions, number, size, cap, order_by(ESCALATION_KEYS))
