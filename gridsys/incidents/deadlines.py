@@ -98,20 +98,23 @@ def _holders_key(level: int, area_id: int | None, town_id: int) -> tuple:
     return level, area_id if level == 1 else None, town_id
 
 
-def prefetch_holders(session: Session, wanted) -> None:
-    """Fill the sweep's cache of ``holders_at`` for many (level, area id, town id) at once: one
-    query for the areas' leaders and one for the administrators of the towns that need them, not
-    one per area (a batch spread over a city touches thousands of areas)."""
-    cache = session.info.get("escalation_holders")
-    if cache is None:
-        return
-    keys = {_holders_key(*w) for w in wanted} - cache.keys()
-    leaders = routing.area_leaders(session, {area for level, area, _ in keys if level == 1 and area is not None})
+def _holders_of(session: Session, keys) -> dict[tuple, list[User]]:
+    """``holders_at`` for many (level, area id, town id) keys (_holders_key) at once: one query for
+    the areas' leaders and one for the administrators of the towns that need them, not one per area
+    (a sweep's batch spread over a city touches thousands of areas)."""
+    areas = {area for level, area, _ in keys if level == 1 and area is not None}
+    leaders = routing.area_leaders(session, areas) if areas else {}
     towns = {town for level, area, town in keys if not (level == 1 and area in leaders)}
     admins = routing.towns_admins(session, towns) if towns else {}
-    for level, area, town in keys:
-        leader = leaders.get(area) if level == 1 else None
-        cache[(level, area, town)] = [leader] if leader is not None else admins.get(town, [])
+    return {(level, area, town): [leaders[area]] if level == 1 and area in leaders else admins.get(town, [])
+            for level, area, town in keys}
+
+
+def prefetch_holders(session: Session, wanted) -> None:
+    """Fill the sweep's cache of ``holders_at`` for many (level, area id, town id) at once."""
+    cache = session.info.get("escalation_holders")
+    if cache is not None:
+        cache.update(_holders_of(session, {_holders_key(*w) for w in wanted} - cache.keys()))
 
 
 def holders_at(session: Session, level: int, area_id: int | None, town_id: int) -> list[User]:
@@ -120,11 +123,7 @@ def holders_at(session: Session, level: int, area_id: int | None, town_id: int) 
     key = _holders_key(level, area_id, town_id)
     if cache is not None and key in cache:
         return cache[key]
-    people = None
-    if level == 1:
-        leader = routing.area_leader(session, area_id)
-        people = [leader] if leader is not None else None
-    people = people or routing.town_admins(session, town_id)
+    people = _holders_of(session, {key})[key]
     if cache is not None:
         cache[key] = people
     return people

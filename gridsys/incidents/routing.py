@@ -49,15 +49,12 @@ def chosen_worker(session: Session, grid_id: int, duty: str) -> GridAssignment |
 
 
 def area_leader(session: Session, area_id: int | None) -> User | None:
-    if area_id is None:
-        return None
-    return session.scalar(select(User).join(AreaLeader, AreaLeader.user_id == User.id)
-                          .where(AreaLeader.area_id == area_id, AreaLeader.valid_to.is_(None), User.active,
-                                 has_role(User, "area_leader")))
+    return None if area_id is None else area_leaders(session, [area_id]).get(area_id)
 
 
 def area_leaders(session: Session, area_ids) -> dict[int, User]:
-    """``area_leader`` for many areas in one query: {area id: its leader}, areas without one left out."""
+    """The active leader of each of these areas, in one query: {area id: its leader}, areas without
+    one left out."""
     rows = session.execute(select(AreaLeader.area_id, User).join(User, AreaLeader.user_id == User.id)
                            .where(AreaLeader.area_id.in_(list(area_ids)), AreaLeader.valid_to.is_(None), User.active,
                                   has_role(User, "area_leader"))
@@ -69,7 +66,8 @@ def area_leaders(session: Session, area_ids) -> dict[int, User]:
 
 
 def towns_admins(session: Session, town_ids) -> dict[int, list[User]]:
-    """``town_admins`` for many towns in one query: {town id: its administrators, in order}."""
+    """The active administrators of each of these towns, in one query: {town id: them, in order},
+    towns without any left out."""
     rows = session.execute(select(TownAdmin.town_id, User).join(User, TownAdmin.user_id == User.id)
                            .where(TownAdmin.town_id.in_(list(town_ids)), TownAdmin.valid_to.is_(None), User.active,
                                   has_role(User, "admin"))
@@ -81,10 +79,7 @@ def towns_admins(session: Session, town_ids) -> dict[int, list[User]]:
 
 
 def town_admins(session: Session, town_id: int) -> list[User]:
-    return list(session.scalars(select(User).join(TownAdmin, TownAdmin.user_id == User.id)
-                                .where(TownAdmin.town_id == town_id, TownAdmin.valid_to.is_(None), User.active,
-                                       has_role(User, "admin"))
-                                .order_by(TownAdmin.valid_from, TownAdmin.id)))
+    return towns_admins(session, [town_id]).get(town_id, [])
 
 
 NOT_LOOKED_UP = object()
