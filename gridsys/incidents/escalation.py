@@ -11,6 +11,7 @@ deadline (stale). The sweep finds due incidents through one partial index on
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -32,22 +33,9 @@ def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP
     ``as_of``, default now; events carry the real time), tell each handler whose deadline is
     near (``due_soon``, once per deadline), and forget residents' contacts past their time. Flushes; the caller commits. Returns the ids escalated."""
     as_of = as_of or now()
-    done: list[int] = []
-    last_id = 0
-    session.info["escalation_holders"], session.info["town_webhooks"] = {}, {}
-    try:
-        _warn_due_soon(session, as_of, settings.of(session).due_soon_hours if due_soon_hours is None else due_soon_hours,
-                       batch)
-        privacy.purge_contacts(session, days=settings.of(session).contact_retention_days, as_of=as_of)
-        while True:
-            raised = lifecycle.escalate_due(session, as_of, batch=batch, after_id=last_id)
-            done += raised
-            if len(raised) < batch:
-                return done
-            last_id = raised[-1]
-    finally:
-        session.info.pop("escalation_holders", None)
-        session.info.pop("town_webhooks", None)
+    with _cached_lookups(session):
+        _before_raising(session, as_of, batch, due_soon_hours)
+        return _raise_due(session, as_of, batch)
 
 
 def sweep_in_parallel(open_session: Callable[[], Session], *, workers: int, as_of: datetime | None = None,
@@ -60,26 +48,17 @@ def sweep_in_parallel(open_session: Callable[[], Session], *, workers: int, as_o
     ``open_session`` makes a new session (each worker gets its own, used only in its thread).
     Returns the ids escalated."""
     as_of = as_of or now()
-    with open_session() as first:
-        _warn_due_soon(first, as_of, settings.of(first).due_soon_hours if due_soon_hours is None else due_soon_hours,
-                       batch)
-        privacy.purge_contacts(first, days=settings.of(first).contact_retention_days, as_of=as_of)
+    with open_session() as first, _cached_lookups(first):
+        _before_raising(first, as_of, batch, due_soon_hours)
         first.commit()
     sessions = [open_session() for _ in range(workers)]
     raised: list[list[int]] = [[] for _ in sessions]
     errors: list[BaseException] = []
 
     def work(session: Session, done: list[int]) -> None:
-        session.info["escalation_holders"], session.info["town_webhooks"] = {}, {}
-        last_id = 0
         try:
-            while True:
-                ids = lifecycle.escalate_due(session, as_of, batch=batch, after_id=last_id)
-                session.commit()
-                done += ids
-                if len(ids) < batch:
-                    return
-                last_id = ids[-1]
+            with _cached_lookups(session):
+                done += _raise_due(session, as_of, batch, each_batch=session.commit)
         except BaseException as exc:  # noqa: BLE001 (raised again in the calling thread)
             session.rollback()
             errors.append(exc)
@@ -95,6 +74,40 @@ def sweep_in_parallel(open_session: Callable[[], Session], *, workers: int, as_o
     if errors:
         raise errors[0]
     return sorted(i for done in raised for i in done)
+
+
+def _before_raising(session: Session, as_of: datetime, batch: int, due_soon_hours: int | None) -> None:
+    """A pass's work before the escalations: the due-soon notices and the contact purge."""
+    rules = settings.of(session)
+    _warn_due_soon(session, as_of, rules.due_soon_hours if due_soon_hours is None else due_soon_hours, batch)
+    privacy.purge_contacts(session, days=rules.contact_retention_days, as_of=as_of)
+
+
+def _raise_due(session: Session, as_of: datetime, batch: int, each_batch: Callable[[], None] = lambda: None
+               ) -> list[int]:
+    """Raise batch after batch (``each_batch`` after each: a worker commits) until one is short.
+    Returns the ids raised."""
+    done: list[int] = []
+    last_id = 0
+    while True:
+        raised = lifecycle.escalate_due(session, as_of, batch=batch, after_id=last_id)
+        each_batch()
+        done += raised
+        if len(raised) < batch:
+            return done
+        last_id = raised[-1]
+
+
+@contextmanager
+def _cached_lookups(session: Session):
+    """For the length of a pass, holders and town webhooks are looked up once each (deadlines,
+    webhooks read these caches)."""
+    session.info["escalation_holders"], session.info["town_webhooks"] = {}, {}
+    try:
+        yield
+    finally:
+        session.info.pop("escalation_holders", None)
+        session.info.pop("town_webhooks", None)
 
 
 def _warn_due_soon(session: Session, as_of: datetime, hours: int, batch: int) -> int:
