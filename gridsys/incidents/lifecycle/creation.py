@@ -40,6 +40,7 @@ def create(session: Session, row: dict, *, reporter: User | None, assignee: User
     # round of UPDATE, event and notices).
     urgent = channel == "staff" and deadlines.escalates_at_once_as(row["priority"], assignee, row["assigned_as"])
     holders = deadlines.holders_at(session, 1, row["area_id"], row["town_id"]) if urgent else []
+    told_urgent = list({u.id: u for u in holders}.values())   # each once (notify.notify's rule)
     escalation = {"level": 1, "trigger": "urgent", "holders": [u.username for u in holders]} if urgent else None
     if urgent:
         row = {**row, "next_escalation_at": deadlines.next_look(CREATED[action], 1, row["due_at"], at,
@@ -51,7 +52,7 @@ def create(session: Session, row: dict, *, reporter: User | None, assignee: User
         "contact_name": (contact or {}).get("name"), "tracking_hash": tracking_hash,
         "escalation_level": 1 if urgent else 0, "escalated_at": at if urgent else None,
         "escalation_trigger": "urgent" if urgent else None, "escalation": escalation or {}, "urgent": urgent,
-        "escalated_to": list(dict.fromkeys(u.id for u in holders))}).one_or_none()
+        "escalated_to": [u.id for u in told_urgent]}).one_or_none()
     if incident is None:
         return None
     for name, value in (*related.items(), ("reporter", reporter), ("assignee", assignee)):
@@ -65,8 +66,8 @@ def create(session: Session, row: dict, *, reporter: User | None, assignee: User
         notify.notify(session, incident, "to_register",
                       [p for p in deadlines.holders(session, incident, level=1) if p not in told_here], told)
     elif urgent:
-        if holders and town_hooked is not False:
-            webhooks.queue(session, incident, "escalated", list({u.id: u for u in holders}.values()), escalation)
+        if told_urgent and town_hooked is not False:
+            webhooks.queue(session, incident, "escalated", told_urgent, escalation)
         log_escalation(incident.id, incident.code, escalation, None)
     session.flush()
     return incident
