@@ -111,8 +111,7 @@ def test_the_page_header_reads_indexes(big):
     session, who = big
     for user in (who["leader"], who["worker"], who["admin"]):
         scope = access.scope_for(session, user)
-        unread = explain(session, notify._mine(user, scope, func.count())   # noqa: SLF001 (unread_count's query)
-                         .where(text("notifications.read_at IS NULL")))
+        unread = explain(session, notify.unread_statement(user, scope))
         assert no_seq_scan(unread, "notifications", "incidents"), unread
         names = queues.of(user)
         counts = select(*[select(func.count()).select_from(Incident)
@@ -201,3 +200,27 @@ def test_the_sweeps_contact_purge_reads_only_what_it_forgets(big):
     session, _ = big
     plan = explain(session, privacy.purge_statement(datetime(2026, 1, 1, tzinfo=timezone.utc)))
     assert "ix_incidents_contact_held" in plan and "Index Cond" in plan, plan
+
+
+def test_thousands_unread_are_walked_newest_first_up_to_the_cap(big):
+    """A leader who never reads (every one of their 5 000 notices unread, all in scope): the header's
+    count and the inbox walk the person's unread index newest first and stop at the cap or the
+    page, whatever the planner estimates the scope lets through; not all of them read and sorted
+    (20-40 ms for the city's busy leader). Statistics are taken inside the test's transaction and
+    rolled back with it."""
+    session, who = big
+    leader = who["leader"]
+    scope = access.scope_for(session, leader)
+    unread = session.execute(text("UPDATE notifications SET read_at = NULL WHERE user_id = :l"), {"l": leader.id})
+    assert unread.rowcount >= 4000
+    session.execute(text("ANALYZE notifications"))
+    try:
+        inbox = notify._mine(leader, scope, notify.Notification.id)   # noqa: SLF001 (inbox's query)
+        for plan in (explain(session, notify.unread_statement(leader, scope)),
+                     explain(session, inbox.where(text("notifications.read_at IS NULL"))
+                             .order_by(notify.Notification.id.desc()).limit(100))):
+            assert re.search(r"Index Scan Backward using (ix_notifications_user_unread|pk_notifications)", plan) \
+                and "Sort" not in plan, plan   # (here the leader holds every notice: the key's order serves too)
+        assert notify.unread_count(session, leader, scope) == notify.COUNT_CAP
+    finally:
+        session.rollback()

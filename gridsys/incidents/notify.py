@@ -8,7 +8,7 @@ deadline, from the sweep), ``to_verify`` (resolved: awaits their 核查), ``esca
 """
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import false, func, or_, select, true, update
 from sqlalchemy.orm import Session, object_session
 
 from .. import db
@@ -44,14 +44,17 @@ def notify(session: Session, incident: Incident, kind: str, people, data: dict |
 def _mine(user: User, scope, *columns):
     """select(columns) of a person's notifications about incidents they may still see (a leader
     whose term ended, or whose incident moved to another area, no longer reads about it). The
-    scope is checked on each notification's own incident (a join on its key), so the cost follows
-    the person's notifications, not the number of incidents in their scope."""
+    scope is checked on each notification's own incident, by a subquery on its key, so the cost
+    follows the person's notifications newest first (an index walk that stops at the limit), not
+    the number of incidents in their scope. A join (or EXISTS) let the planner trust its estimate
+    of how many pass the scope: a leader whose 5 744 unread were all in scope had them all read
+    and sorted (20-40 ms), and EXISTS was hashed over the dense leader's 283 000 incidents."""
     if scope is None:
         scope = access.scope_for(object_session(user), user)
+    visible = func.coalesce(select(true()).where(Incident.id == Notification.incident_id,
+                                                 scoping.incidents_where(scope)).scalar_subquery(), false())
     return (select(*columns).select_from(Notification)
-            .outerjoin(Incident, Incident.id == Notification.incident_id)
-            .where(Notification.user_id == user.id,
-                   or_(Notification.incident_id.is_(None), scoping.incidents_where(scope))))
+            .where(Notification.user_id == user.id, or_(Notification.incident_id.is_(None), visible)))
 
 
 COUNT_CAP = 100   # counts shown in headers stop here ("99+"): counting 195 000 unread cost 1.3 s
@@ -62,21 +65,31 @@ def unread_count(session: Session, user: User, scope=None, cap: int = COUNT_CAP)
     and the phone show costs the same for 10 unread as for 200 000. ``scope``: the person's,
     when the caller has it already (a request does)."""
     db.planned_for_parameters(session)
+    return session.scalar(unread_statement(user, scope, cap))
+
+
+def unread_statement(user: User, scope, cap: int = COUNT_CAP):
+    """unread_count's query: the person's unread newest first (their index), stopping at ``cap``."""
     unread = _mine(user, scope, Notification.id).where(Notification.read_at.is_(None)) \
         .order_by(Notification.id.desc()).limit(cap).subquery()
-    return session.scalar(select(func.count()).select_from(unread))
+    return select(func.count()).select_from(unread)
 
 
 def inbox(session: Session, user: User, limit: int = 100, *, unread_only: bool = False,
           unread_first: bool = True, scope=None) -> list[Notification]:
     """Newest first, unread ones before read ones unless ``unread_first`` is false (the API lists
-    them by time alone); ``unread_only`` keeps only those."""
+    them by time alone); ``unread_only`` keeps only those. Unread first is read as two walks of
+    the person's notices newest first (the unread ones, then if they fall short the read ones),
+    each stopping at ``limit``: sorting all of them by read-or-not took 290 ms for a leader with
+    195 000."""
     db.planned_for_parameters(session)
-    query = _mine(user, scope, Notification)
-    if unread_only:
-        query = query.where(Notification.read_at.is_(None))
-    order = (Notification.read_at.is_not(None), Notification.id.desc()) if unread_first else (Notification.id.desc(),)
-    return list(session.scalars(query.order_by(*order).limit(limit)))
+    newest = _mine(user, scope, Notification).order_by(Notification.id.desc())
+    if not (unread_only or unread_first):
+        return list(session.scalars(newest.limit(limit)))
+    unread = list(session.scalars(newest.where(Notification.read_at.is_(None)).limit(limit)))
+    if unread_only or len(unread) == limit:
+        return unread
+    return unread + list(session.scalars(newest.where(Notification.read_at.is_not(None)).limit(limit - len(unread))))
 
 
 def mark_read(session: Session, user: User, ids: list[int] | None = None, *, incident_id: int | None = None) -> int:
