@@ -97,7 +97,7 @@ def run_demo() -> dict:
         repeat = 3 if unread >= 1_000 else 10
         old = timed(lambda: baseline_unread(session, leader), repeat)
         session.rollback()
-        print(summary(f"unread count, {unread:>6,} unread (join per notice)", new))
+        print(summary(f"unread count, {unread:>6,} unread (scope per notice)", new))
         print(summary("  baseline IN (scope subquery)", old))
         figures[unread] = (new, old)
     for who, user in (("leader", leader), ("administrator", admin)):
@@ -142,7 +142,7 @@ def run_city() -> dict:
             assert queues.counts(session, user, scope) == {
                 name: min(n, queues.COUNT_CAP) for name, n in baseline_queue_counts(session, user, scope).items()}
             new = timed(lambda: notify.unread_count(session, user, scope), 10)
-            print(summary("  unread count (join per notice)", new))
+            print(summary("  unread count (scope per notice)", new))
             print(summary("    baseline IN (scope subquery)", timed(lambda: baseline_unread(session, user), 3)))
             counts = timed(lambda: queues.counts(session, user, scope), 10)
             print(summary("  queue counts (a count per queue, own index)", counts))

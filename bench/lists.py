@@ -292,6 +292,9 @@ def run() -> dict:
                       (label, "bearer", f"/api/v1/incidents?page={LATER}", f"api {label}"),
                       (label, "browser", "/incidents", f"page {label}"),
                       (label, "browser", f"/incidents?{later}&page={LATER}", f"page {label}")]
+        # The work queue that sorts the most: escalated, for the dense area's leader and for the
+        # administrator of every town (level 2, and level 1 where an area has no leader).
+        cases += [(label, "browser", "/incidents?queue=escalated", f"page {label}") for label in ("dense leader", "admin")]
         credentials = {}
         for label, kind, path, base in cases:
             if (label, kind) not in credentials:

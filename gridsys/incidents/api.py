@@ -109,13 +109,14 @@ def me():
     grids = "all" if scope.everything else \
         session.scalars(select(Grid.code).where(access.where(scope, Grid)).order_by(Grid.code)).all()
     frequent = reporting_aids.frequent_categories(session, user)   # (read once: the favourites start with them)
+    duties = people_services.current_duties(session, user)           # (and the favourites follow these)
     response = jsonify(username=user.username, display_name=user.display_name, roles=sorted(user.roles),
                        grids=grids,
                        csrf_token=None if g.get("via_token") else generate_csrf(),
                        duties=[{"grid": d.grid, "duty": d.duty, "backup": d.backup}
-                               for d in people_services.current_duties(session, user)],
+                               for d in duties],
                        frequent_categories=frequent,
-                       favourite_categories=reporting_aids.favourite_categories(session, user, frequent),
+                       favourite_categories=reporting_aids.favourite_categories(session, user, frequent, duties),
                        unread=notify.unread_count(session, user, scope), queues=queues.counts(session, user, scope))
     response.headers["Cache-Control"] = "no-store"   # a CSRF token and personal data: never kept
     return response

@@ -59,12 +59,13 @@ def frequent_categories(session: Session, user: User, *, at: datetime | None = N
         .order_by(func.count().desc(), Incident.category_code).limit(FREQUENT_LIMIT)))
 
 
-def favourite_categories(session: Session, user: User, frequent: list[str] | None = None) -> list[str]:
+def favourite_categories(session: Session, user: User, frequent: list[str] | None = None,
+                         assignments=None) -> list[str]:
     """What the report form offers first: the categories ``user`` reports most (``frequent``, when
-    the caller has them already), then the rest of their own duties' categories (catalogue order),
-    at most FREQUENT_LIMIT."""
+    the caller has them already), then the rest of their own duties' categories (catalogue order;
+    ``assignments``: their current_duties, when the caller has them already), at most FREQUENT_LIMIT."""
     chosen = list(frequent_categories(session, user) if frequent is None else frequent)
-    duties = {d.duty for d in current_duties(session, user)} - {"general"}
+    duties = {d.duty for d in (current_duties(session, user) if assignments is None else assignments)} - {"general"}
     if duties and len(chosen) < FREQUENT_LIMIT:
         own = session.scalars(select(Category.code).where(Category.active, Category.duty.in_(duties))
                               .order_by(Category.code))
