@@ -21,7 +21,7 @@ from gridsys.cli import upgrade_database
 from gridsys.clock import now
 from gridsys.db import make_engine
 from gridsys.evaluation import measures, periods, subjects
-from gridsys.incidents import notify, privacy, queues, services
+from gridsys.incidents import notify, privacy, queues, reporting_aids, services
 from gridsys.incidents.models import Incident
 from gridsys.people import access
 from gridsys.people import services as people
@@ -222,5 +222,23 @@ def test_thousands_unread_are_walked_newest_first_up_to_the_cap(big):
             assert re.search(r"Index Scan Backward using (ix_notifications_user_unread|pk_notifications)", plan) \
                 and "Sort" not in plan, plan   # (here the leader holds every notice: the key's order serves too)
         assert notify.unread_count(session, leader, scope) == notify.COUNT_CAP
+    finally:
+        session.rollback()
+
+
+def test_a_persons_frequent_categories_come_from_an_index_alone(big):
+    """/api/v1/me's frequent categories (the caller's reports of the last 90 days by category) for a
+    prolific reporter: read from the (reporter, time) index, never by visiting each report in the
+    table (11-22 ms at city scale through the reporter's list index). Rolled back with its statistics."""
+    session, who = big
+    worker = who["worker"]
+    reported = session.execute(text("UPDATE incidents SET reporter_id = :w WHERE area_id = :a"),
+                               {"w": worker.id, "a": who["area"].id})
+    assert reported.rowcount >= 4000
+    session.execute(text("ANALYZE incidents"))
+    try:
+        plan = explain(session, reporting_aids.frequent_statement(worker, now()))
+        assert "Index Only Scan using ix_incidents_reporter_created" in plan, plan
+        assert reporting_aids.frequent_categories(session, worker)
     finally:
         session.rollback()

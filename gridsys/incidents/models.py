@@ -152,6 +152,9 @@ class Incident(Base):
         Index("ix_incidents_area_listed", "area_id", *LIST_KEY),
         Index("ix_incidents_assignee_listed", "assignee_id", *LIST_KEY),
         Index("ix_incidents_reporter_listed", "reporter_id", *LIST_KEY),
+        # A person's reports by time (reporting_aids.frequent_categories, on every /api/v1/me), from
+        # the index alone.
+        Index("ix_incidents_reporter_created", "reporter_id", "created_at", postgresql_include=["category_code"]),
         # The escalation inbox (services.ESCALATION_KEYS), everything and an area's, in its order.
         Index("ix_incidents_escalated_listed", *ESCALATION_KEY,
               postgresql_where=text(f"escalation_level > 0 AND status IN {OPEN_STATUSES}")),

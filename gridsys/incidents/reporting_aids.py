@@ -51,12 +51,16 @@ def preview_routing(session: Session, lon, lat, category_code=None, *, coords=No
 def frequent_categories(session: Session, user: User, *, at: datetime | None = None) -> list[str]:
     """The codes of the current categories ``user`` reported most in the last 90 days, most used
     first (ties by code), at most 8: the phone offers these first."""
-    since = (at or now()) - FREQUENT_WINDOW
-    return list(session.scalars(
-        select(Incident.category_code).join(Category, Category.code == Incident.category_code)
-        .where(Incident.reporter_id == user.id, Incident.created_at >= since, Category.active)
-        .group_by(Incident.category_code)
-        .order_by(func.count().desc(), Incident.category_code).limit(FREQUENT_LIMIT)))
+    return list(session.scalars(frequent_statement(user, at or now())))
+
+
+def frequent_statement(user: User, at: datetime):
+    """frequent_categories' query: the person's reports since ``at`` less the window, read from
+    their (reporter, time) index alone."""
+    return (select(Incident.category_code).join(Category, Category.code == Incident.category_code)
+            .where(Incident.reporter_id == user.id, Incident.created_at >= at - FREQUENT_WINDOW, Category.active)
+            .group_by(Incident.category_code)
+            .order_by(func.count().desc(), Incident.category_code).limit(FREQUENT_LIMIT))
 
 
 def favourite_categories(session: Session, user: User, frequent: list[str] | None = None,
