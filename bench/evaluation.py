@@ -100,6 +100,7 @@ def run() -> dict:
         figures = indicators.compute(session, subject, period)["indicators"]
         print(f"  reported {figures['reported']['value']}, on time {figures['on_time_closure_rate']['value']}, "
               f"satisfaction {figures['satisfaction_rate']['value']}; slowest query {max(worst):.1f} ms")
+    session.close()   # its connection back to the pool, so the next benchmark can copy the city
     engine.dispose()
     return results
 
