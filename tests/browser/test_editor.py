@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import shapely
 from shapely.affinity import scale
 from shapely.geometry import Point, box
+from shapely.ops import linemerge
 from sqlalchemy import select
 
 from gridsys import create_app, geo
@@ -40,9 +42,13 @@ def _notched(db, first, other, along=0.5):
     """(first grown by the notch, the notch) as shapely polygons."""
     a = geo.from_db(db.scalar(select(Grid.geom).where(Grid.code == first)))
     b = geo.from_db(db.scalar(select(Grid.geom).where(Grid.code == other)))
-    mid = a.boundary.intersection(b.boundary).interpolate(along, normalized=True)
+    edge = linemerge(a.boundary.intersection(b.boundary))   # the shared edge may come in pieces:
+    edge = max(getattr(edge, "geoms", [edge]), key=lambda piece: piece.length)   # along its longest
+    mid = edge.interpolate(along, normalized=True)
     notch = b.intersection(box(mid.x - 0.0005, mid.y - 0.0005, mid.x + 0.0005, mid.y + 0.0005))
-    grown = a.union(notch)
+    # snapped to 1e-9° (0.1 mm): in floating point the notch's side and a's may miss each other by
+    # 1e-15 where the edge bends, and the union would come out in two pieces
+    grown = shapely.union(a, notch, grid_size=1e-9)
     assert grown.geom_type == "Polygon"
     return grown, notch
 
