@@ -15,10 +15,10 @@ setup: os-deps $(VENV)/.installed node_modules/.installed translations var/secre
 os-deps:
 	@bash scripts/install-os-deps.sh
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test]' -c constraints.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
