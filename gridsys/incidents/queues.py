@@ -59,16 +59,13 @@ def _leaderless(led=None):
     select of the areas that have one (led_areas()), when one statement asks it of several queues."""
     if led is not None:
         return or_(Incident.area_id.is_(None), Incident.area_id.not_in(led))
-    led = (select(AreaLeader.id).join(User, User.id == AreaLeader.user_id)
-           .where(AreaLeader.area_id == Incident.area_id, AreaLeader.valid_to.is_(None), User.active,
-                  routing.has_role(User, "area_leader")))
-    return or_(Incident.area_id.is_(None), ~exists(led))
+    return or_(Incident.area_id.is_(None), ~exists(led_areas().where(AreaLeader.area_id == Incident.area_id)))
 
 
 def led_areas():
-    """select() of the areas with an active leader: _leaderless's test, as a set computed once."""
-    return (select(AreaLeader.area_id).join(User, User.id == AreaLeader.user_id)
-            .where(AreaLeader.valid_to.is_(None), User.active, routing.has_role(User, "area_leader")))
+    """select() of the areas with an active leader (routing.current_leaders): _leaderless's test, as
+    a set computed once."""
+    return routing.current_leaders(AreaLeader.area_id)
 
 
 def _theirs(user: User, scope: Scope, leader_part, *admin_parts) -> list:

@@ -52,12 +52,17 @@ def area_leader(session: Session, area_id: int | None) -> User | None:
     return None if area_id is None else area_leaders(session, [area_id]).get(area_id)
 
 
+def current_leaders(*columns):
+    """select(columns) over the areas' current leaders who are active and still hold the role: the
+    one rule for who leads an area (here, and the work queues' areas without a leader)."""
+    return (select(*columns).select_from(AreaLeader).join(User, AreaLeader.user_id == User.id)
+            .where(AreaLeader.valid_to.is_(None), User.active, has_role(User, "area_leader")))
+
+
 def area_leaders(session: Session, area_ids) -> dict[int, User]:
     """The active leader of each of these areas, in one query: {area id: its leader}, areas without
     one left out."""
-    rows = session.execute(select(AreaLeader.area_id, User).join(User, AreaLeader.user_id == User.id)
-                           .where(AreaLeader.area_id.in_(list(area_ids)), AreaLeader.valid_to.is_(None), User.active,
-                                  has_role(User, "area_leader"))
+    rows = session.execute(current_leaders(AreaLeader.area_id, User).where(AreaLeader.area_id.in_(list(area_ids)))
                            .order_by(AreaLeader.area_id, AreaLeader.valid_from, AreaLeader.id)).all()
     found: dict[int, User] = {}
     for area_id, user in rows:
