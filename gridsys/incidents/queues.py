@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, exists, false, func, literal, or_, select, true
+from sqlalchemy import ARRAY, Integer, and_, any_, case, cast, false, func, literal, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..clock import now
@@ -20,6 +20,7 @@ from ..errors import GridsysError
 from ..people.access import Scope
 from ..people.models import AreaLeader, User
 from . import routing
+from ..zones.models import Area
 from .models import OPEN_STATUSES, Incident
 
 QUEUES = ("to_accept", "in_progress", "returned", "to_register", "to_verify", "escalated", "due_soon", "unsatisfied",
@@ -53,19 +54,21 @@ def _managed(scope: Scope):
     return or_(Incident.area_id.in_(scope.area_ids), Incident.town_id.in_(scope.town_ids))
 
 
-def _leaderless(led=None):
-    """Incidents whose area has no active leader (or that lie in no area): what deadlines.holders
-    gives the town's administrators at level 1, so their queues must hold it too. ``led``: a
-    select of the areas that have one (led_areas()), when one statement asks it of several queues."""
-    if led is not None:
-        return or_(Incident.area_id.is_(None), Incident.area_id.not_in(led))
-    return or_(Incident.area_id.is_(None), ~exists(led_areas().where(AreaLeader.area_id == Incident.area_id)))
+def _leaderless(leaderless=None) -> list:
+    """Incidents whose area has no active leader, and those that lie in no area: what
+    deadlines.holders gives the town's administrators at level 1, so their queues must hold it too.
+    Two alternatives, so that a count reads each from an index. ``leaderless``: the array of
+    leaderless_areas(), when one statement asks it of several queues (default: its own)."""
+    ids = leaderless_areas() if leaderless is None else leaderless
+    return [Incident.area_id.is_(None), Incident.area_id == any_(cast(ids, ARRAY(Integer)))]  # ANY((array))
 
 
-def led_areas():
-    """select() of the areas with an active leader (routing.current_leaders): _leaderless's test, as
-    a set computed once."""
-    return routing.current_leaders(AreaLeader.area_id)
+def leaderless_areas():
+    """The ids of the areas without a current leader (routing.current_leaders) as one array, read
+    once per statement: few or none, so each queue finds their incidents by its index on area_id
+    instead of testing every candidate against the thousands of areas that have one."""
+    return (select(func.coalesce(func.array_agg(Area.id), literal_column("'{}'::int[]")))
+            .where(Area.id.not_in(routing.current_leaders(AreaLeader.area_id))).scalar_subquery())
 
 
 def _theirs(user: User, scope: Scope, leader_part, *admin_parts) -> list:
@@ -85,10 +88,10 @@ def condition(name: str, user: User, scope: Scope, rules: Settings, at: datetime
 
 
 def parts(name: str, user: User, scope: Scope, rules: Settings, at: datetime | None = None,
-          led=None) -> tuple[list, list]:
+          leaderless=None) -> tuple[list, list]:
     """Queue ``name``'s condition as (what every incident in it meets, the alternatives it ORs):
     a count reads each alternative from the queue's index on its own and stops early in each, where
-    one OR is read whole. ``led``: as for _leaderless."""
+    one OR is read whole. ``leaderless``: as for _leaderless."""
     at = at or now()
     mine = Incident.assignee_id == user.id
     if name == "to_accept":     # assigned to them, not yet accepted (a reopened one is "returned")
@@ -99,16 +102,17 @@ def parts(name: str, user: User, scope: Scope, rules: Settings, at: datetime | N
         return [Incident.status == "reopened"], [mine]
     if name == "to_register":   # residents' reports awaiting 立案: the routed worker's, and their leader's
         return [Incident.status == "reported", Incident.channel != "staff"], \
-            [mine, *_theirs(user, scope, true(), _leaderless(led))]
+            [mine, *_theirs(user, scope, true(), *_leaderless(leaderless))]
     if name == "unsatisfied":   # closed, rated 不满意, not yet reviewed: reopen it or confirm the closure
         return [Incident.status == "closed", Incident.rating == "unsatisfied", Incident.review.is_(None)], \
-            _theirs(user, scope, true(), _leaderless(led))
+            _theirs(user, scope, true(), *_leaderless(leaderless))
     if name == "to_verify":     # resolved in the areas they lead (administrators: where no one leads)
-        return [Incident.status == "resolved"], _theirs(user, scope, true(), _leaderless(led))
+        return [Incident.status == "resolved"], _theirs(user, scope, true(), *_leaderless(leaderless))
     if name == "escalated":     # up to them: level 1 for leaders of its area, level 2 for administrators
         return [Incident.status.in_(OPEN_STATUSES), Incident.escalation_level > 0], _theirs(
             user, scope, Incident.escalation_level == 1,
-            Incident.escalation_level == 2, and_(Incident.escalation_level == 1, _leaderless(led)))
+            Incident.escalation_level == 2,
+            *[and_(Incident.escalation_level == 1, part) for part in _leaderless(leaderless)])
     if name == "due_soon":      # still on time, due within the next hours
         return [Incident.status.in_(WORKING), Incident.due_at > at,
                 Incident.due_at <= at + timedelta(hours=rules.due_soon_hours)], [_managed(scope)]
@@ -156,8 +160,11 @@ def counts(session: Session, user: User, scope: Scope, at: datetime | None = Non
 
 def counts_statement(user: User, scope: Scope, rules: Settings, at: datetime, cap: int = COUNT_CAP):
     """The select() of counts(): one column per queue of this person."""
-    led = select(led_areas().cte("led_areas")) if "admin" in user.roles else None  # once, for every queue
-    return select(*[func.least(_capped_count(*parts(n, user, scope, rules, at, led), cap, COUNT_ORDER.get(n, ())),
+    leaderless = None
+    if "admin" in user.roles:   # once, for every queue
+        leaderless = select(leaderless_areas().label("ids")).cte("leaderless").select().scalar_subquery()
+    return select(*[func.least(_capped_count(*parts(n, user, scope, rules, at, leaderless), cap,
+                                             COUNT_ORDER.get(n, ())),
                                cap).label(n) for n in of(user)])
 
 

@@ -17,9 +17,17 @@ from ..zones.services import Location
 from .models import Category
 
 
-def has_role(user_model, role: str):
-    """Only people who still hold the role are routed to (an assignment outlives a removed role)."""
-    return select(UserRole.user_id).where(UserRole.user_id == user_model.id, UserRole.role == role).exists()
+def has_role(user_id, role: str):
+    """Only people who still hold the role are routed to (an assignment outlives a removed role).
+    ``user_id``: the column (or value) of the person's id."""
+    return select(UserRole.user_id).where(UserRole.user_id == user_id, UserRole.role == role).exists()
+
+
+def inactive_people():
+    """select() of the deactivated people's ids: few, read from their own partial index. Testing a
+    person against this set, rather than joining ``users`` for ``active``, spares a look-up of
+    each person when a query walks thousands of assignments (every area's leader)."""
+    return select(User.id).where(~User.active)
 
 
 @dataclass
@@ -37,7 +45,7 @@ def grid_worker_choice(grid_id, duty):
     (so a caller can fold the choice into a query of its own)."""
     return (select(GridAssignment.id).join(User, User.id == GridAssignment.user_id)
             .where(GridAssignment.grid_id == grid_id, GridAssignment.duty.in_([duty, "general"]),
-                   GridAssignment.valid_to.is_(None), User.active, has_role(User, "grid_worker"))
+                   GridAssignment.valid_to.is_(None), User.active, has_role(User.id, "grid_worker"))
             .order_by(case((GridAssignment.duty == duty, 0), else_=1), GridAssignment.backup,
                       GridAssignment.valid_from, GridAssignment.id)
             .limit(1))
@@ -54,15 +62,18 @@ def area_leader(session: Session, area_id: int | None) -> User | None:
 
 def current_leaders(*columns):
     """select(columns) over the areas' current leaders who are active and still hold the role: the
-    one rule for who leads an area (here, and the work queues' areas without a leader)."""
-    return (select(*columns).select_from(AreaLeader).join(User, AreaLeader.user_id == User.id)
-            .where(AreaLeader.valid_to.is_(None), User.active, has_role(User, "area_leader")))
+    one rule for who leads an area (here, and the work queues' areas without a leader). Columns of
+    ``AreaLeader``; a caller wanting the person joins ``User`` on ``AreaLeader.user_id``."""
+    return (select(*columns).select_from(AreaLeader)
+            .where(AreaLeader.valid_to.is_(None), AreaLeader.user_id.not_in(inactive_people()),
+                   has_role(AreaLeader.user_id, "area_leader")))
 
 
 def area_leaders(session: Session, area_ids) -> dict[int, User]:
     """The active leader of each of these areas, in one query: {area id: its leader}, areas without
     one left out."""
-    rows = session.execute(current_leaders(AreaLeader.area_id, User).where(AreaLeader.area_id.in_(list(area_ids)))
+    rows = session.execute(current_leaders(AreaLeader.area_id, User).join(User, AreaLeader.user_id == User.id)
+                           .where(AreaLeader.area_id.in_(list(area_ids)))
                            .order_by(AreaLeader.area_id, AreaLeader.valid_from, AreaLeader.id)).all()
     found: dict[int, User] = {}
     for area_id, user in rows:
@@ -75,7 +86,7 @@ def towns_admins(session: Session, town_ids) -> dict[int, list[User]]:
     towns without any left out."""
     rows = session.execute(select(TownAdmin.town_id, User).join(User, TownAdmin.user_id == User.id)
                            .where(TownAdmin.town_id.in_(list(town_ids)), TownAdmin.valid_to.is_(None), User.active,
-                                  has_role(User, "admin"))
+                                  has_role(User.id, "admin"))
                            .order_by(TownAdmin.town_id, TownAdmin.valid_from, TownAdmin.id)).all()
     found: dict[int, list[User]] = {}
     for town_id, user in rows:
