@@ -34,6 +34,9 @@ from .seed import TOWN, seed_catalogue, seed_incidents, seed_town
 N = 500_000
 UNREAD = (10, 100, 1_000, 10_000)
 TARGET_MS = 20
+# Calls of GET /api/v1/me per person: the target is a p99, and of 30 calls the p99 is the slowest
+# one (one hiccup of a two-core machine shared with the client decides it); of 200, the second.
+ME_SAMPLES = 200
 
 
 def baseline_unread(session, user) -> int:
@@ -152,10 +155,11 @@ def run_city() -> dict:
             session.rollback()
             print("  /api/v1/me's parts (median ms): " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
             figures[label] = {"unread": new, "queues": counts, "parts": parts}
-        print(f"GET /api/v1/me with a bearer token (server time of a warm server: each gunicorn worker has "
-              f"answered it twice first; the slowest of those cold answers in brackets; target <= {TARGET_MS} ms):")
+        print(f"GET /api/v1/me with a bearer token, {ME_SAMPLES} calls each (server time of a warm server: each "
+              f"gunicorn worker has answered it twice first; the slowest of those cold answers in brackets; "
+              f"target <= {TARGET_MS} ms):")
         for label, name in who.items():
-            got = served.sample("/api/v1/me", served.bearer(name))
+            got = served.sample("/api/v1/me", served.bearer(name), n=ME_SAMPLES)
             print(lists.figure(f"{label} {name}", got["server"], TARGET_MS, got["trip"])
                   + f" (cold worker: {got['first']:.0f} ms)")
             figures[label]["me"] = got["server"]

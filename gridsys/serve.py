@@ -9,6 +9,7 @@ clients stop everyone. In production nginx buffers in front of gunicorn; see REA
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import socket
@@ -81,6 +82,15 @@ def addresses(host: str, port: int) -> list[str]:
     return [f"http://{address}:{port}/" for address in sorted(found)]
 
 
+def settle() -> None:
+    """Once the app is built, before the first request: move every object allocated so far (the
+    modules, the app, SQLAlchemy's mappers and compiled statements) out of the garbage collector's
+    reach. A full collection otherwise walks them all, and one landing in a request cost it 30 to
+    65 ms (the administrator's landing page p99 209 -> 147 ms, /api/v1/me p99 66 -> 13 ms at city
+    scale). gunicorn calls this from ``gunicorn.conf.py`` in each worker."""
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gridsys.serve", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -92,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_access_log:
         logging.getLogger("gridsys.access").setLevel(logging.WARNING)
     app = create_app()
+    settle()
     server = create_server(access_log(app), host=args.host, port=args.port, **server_options(app, args.threads))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     for url in addresses(args.host, args.port):

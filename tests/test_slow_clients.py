@@ -44,6 +44,21 @@ def test_make_run_serves_through_this_launcher():
     assert "-m gridsys.serve" in recipe and "gunicorn" not in recipe
 
 
+def test_both_servers_take_startup_objects_out_of_the_garbage_collectors_walk():
+    """waitress (gridsys.serve.main) and each gunicorn worker (gunicorn.conf.py) freeze what
+    starting built, so a full collection never walks the app again in a request."""
+    import gc
+    import runpy
+    assert "settle()" in (REPO / "gridsys" / "serve.py").read_text().split("def main", 1)[1]
+    hooks = runpy.run_path(str(REPO / "gunicorn.conf.py"))
+    gc.unfreeze()
+    try:
+        hooks["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()   # (this test process keeps collecting as before)
+
+
 def test_the_server_buffers_slow_clients_within_the_apps_limits(app):
     options = server_options(app)
     assert options["max_request_body_size"] >= app.config["MAX_CONTENT_LENGTH"]
