@@ -26,7 +26,10 @@ def has_role(user_id, role: str):
 def inactive_people():
     """select() of the deactivated people's ids: few, read from their own partial index. Testing a
     person against this set, rather than joining ``users`` for ``active``, spares a look-up of
-    each person when a query walks thousands of assignments (every area's leader)."""
+    each person when a query walks thousands of assignments (every area's leader). ``NOT IN``
+    this set is a hashed subplan while the set fits in work_mem x hash_mem_multiplier (8 MB by
+    default: over 100 000 deactivated accounts); a ``NOT EXISTS`` anti-join, which has no such
+    limit, made the one-area lookup of an urgent report twice as slow (0.65 -> 1.2 ms)."""
     return select(User.id).where(~User.active)
 
 
