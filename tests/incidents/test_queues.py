@@ -177,3 +177,33 @@ def test_where_no_one_leads_the_administrators_queues_hold_what_they_are_told_of
     assert listed(client, headers, "to_verify") == [done.code]
     assert listed(client, headers, "escalated") == [stuck.code]
     assert counts(session, world.leader1)["escalated"] == 1, "area 1's stays with its leader"
+
+
+def test_the_counts_statement_built_once_counts_what_each_queue_lists(session, world, day):
+    """The counts' statement is built once per shape of asker, with who asks, their zones and the
+    time as parameters (queues.counts_template); a queue's list builds its condition with the values.
+    For every shape (a handler; leaders of one area, of both, of none; an administrator of
+    everything; a leader who also administers a town; one who administers only a town) and with
+    an area left without a leader, the two agree."""
+    from gridsys.people.access import Scope
+    session.scalar(select(AreaLeader).where(AreaLeader.user_id == world.leader2.id)).valid_to = escalation.now()
+    session.flush()
+    rules, at = settings.of(session), escalation.now()
+    session.get(Incident, day["accepted"].id).due_at = at + timedelta(hours=1)   # due soon
+    session.flush()
+    town, a1, a2 = world.town.id, world.a1.id, world.a2.id
+    askers = [(world.safety1, scope_for(session, world.safety1)), (world.leader1, scope_for(session, world.leader1)),
+              (world.leader2, scope_for(session, world.leader2)), (world.admin, scope_for(session, world.admin)),
+              (world.leader1, Scope(world.leader1.id, False, frozenset(), frozenset({a1, a2}), frozenset())),
+              (world.admin, Scope(world.admin.id, False, frozenset({town}), frozenset({a1}), frozenset())),
+              (world.admin, Scope(world.admin.id, False, frozenset({town}), frozenset(), frozenset()))]
+    seen_nonzero = 0
+    for user, scope in askers:
+        counted = queues.counts(session, user, scope, at)
+        assert set(counted) == set(queues.of(user))
+        for name, n in counted.items():
+            listed_ids = session.scalars(select(Incident.id).where(queues.condition(name, user, scope, rules, at))).all()
+            assert n == min(len(listed_ids), queues.COUNT_CAP), (user.username, scope, name)
+            seen_nonzero += bool(n)
+    assert seen_nonzero >= 6   # (the day's work is in the queues compared, not only zeros)
+    assert queues.counts(session, world.leader1, scope_for(session, world.leader1), at)["due_soon"] == 1
