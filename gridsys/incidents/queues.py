@@ -106,21 +106,21 @@ def _theirs(asker: _Asker, leader_part, *admin_parts) -> list:
 
 def condition(name: str, user: User, scope: Scope, rules: Settings, at: datetime | None = None):
     """The SQL condition of queue ``name`` for this person (``rules``: how soon is "due soon")."""
-    common, alternatives = parts(name, user, scope, rules, at)
+    at = at or now()
+    common, alternatives = _parts(name, _Asker.of(user, scope), at, _due_soon_until(rules, at))
     return and_(*common, or_(*alternatives))
 
 
-def parts(name: str, user: User, scope: Scope, rules: Settings, at: datetime | None = None,
-          leaderless=None) -> tuple[list, list]:
-    """Queue ``name``'s condition as (what every incident in it meets, the alternatives it ORs):
-    a count reads each alternative from the queue's index on its own and stops early in each, where
-    one OR is read whole. ``leaderless``: as for _leaderless."""
-    at = at or now()
-    return _parts(name, _Asker.of(user, scope), at, at + timedelta(hours=rules.due_soon_hours), leaderless)
+def _due_soon_until(rules: Settings, at: datetime) -> datetime:
+    """The end of the "due soon" window that starts at ``at``."""
+    return at + timedelta(hours=rules.due_soon_hours)
 
 
 def _parts(name: str, asker: _Asker, at, soon, leaderless=None) -> tuple[list, list]:
-    """parts() for ``asker``; ``at``: now, ``soon``: the end of "due soon" (values or parameters)."""
+    """Queue ``name``'s condition for ``asker`` as (what every incident in it meets, the
+    alternatives it ORs): a count reads each alternative from the queue's index on its own and
+    stops early in each, where one OR is read whole. ``at``: now, ``soon``: the end of "due soon"
+    (values, or parameters in counts_template); ``leaderless``: as for _leaderless."""
     mine = Incident.assignee_id == asker.id
     if name == "to_accept":     # assigned to them, not yet accepted (a reopened one is "returned")
         return [Incident.status == "assigned"], [mine]
@@ -197,7 +197,7 @@ def _counts_call(user: User, scope: Scope, rules: Settings, at: datetime, cap: i
     asker = _Asker.of(user, scope)
     statement = counts_template(of(user), asker.admin, asker.everything, asker.area_ids is not None,
                                 asker.town_ids is not None, cap)
-    values = {"user_id": asker.id, "at": at, "soon": at + timedelta(hours=rules.due_soon_hours)}
+    values = {"user_id": asker.id, "at": at, "soon": _due_soon_until(rules, at)}
     values.update({k: v for k, v in (("area_ids", asker.area_ids), ("town_ids", asker.town_ids)) if v is not None})
     return statement, values
 
