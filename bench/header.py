@@ -48,6 +48,11 @@ def baseline_unread(session, user) -> int:
                                                      Notification.read_at.is_(None)))
 
 
+def capped_baseline_counts(session, user, scope) -> dict:
+    """What queues.counts must answer: the baseline's counts, each stopped at the cap ("99+")."""
+    return {name: min(n, queues.COUNT_CAP) for name, n in baseline_queue_counts(session, user, scope).items()}
+
+
 def baseline_queue_counts(session, user, scope) -> dict:
     """The counts as one pass over the incidents a queue may hold, a FILTER per queue (the first
     version: one query too, but it reads every open or resolved incident in scope)."""
@@ -106,8 +111,7 @@ def run_demo() -> dict:
         figures[unread] = (new, old)
     for who, user in (("leader", leader), ("administrator", admin)):
         scope = scope_for(session, user)
-        assert queues.counts(session, user, scope) == {   # (a count stops at its cap: "99+")
-            n: min(v, queues.COUNT_CAP) for n, v in baseline_queue_counts(session, user, scope).items()}
+        assert queues.counts(session, user, scope) == capped_baseline_counts(session, user, scope)
         figures[who] = timed(lambda: queues.counts(session, user, scope), 20)
         print(summary(f"queue counts, {who} (a count per queue, own index)", figures[who]))
         print(summary("  baseline one scan, FILTER per queue", timed(
@@ -144,8 +148,7 @@ def run_city() -> dict:
             print(f"{label} {name}: {unread:,} unread, {in_scope:,} open incidents in scope")
             # The same figures as the exact baselines, up to the caps the header counts to (99+).
             assert min(baseline_unread(session, user), notify.COUNT_CAP) == unread
-            assert queues.counts(session, user, scope) == {
-                name: min(n, queues.COUNT_CAP) for name, n in baseline_queue_counts(session, user, scope).items()}
+            assert queues.counts(session, user, scope) == capped_baseline_counts(session, user, scope)
             new = timed(lambda: notify.unread_count(session, user, scope), 10)
             print(summary("  unread count (scope per notice)", new))
             print(summary("    baseline IN (scope subquery)", timed(lambda: baseline_unread(session, user), 3)))
