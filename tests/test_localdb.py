@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from gridsys import localdb
 
@@ -24,3 +25,17 @@ def test_shared_buffers_follow_the_memory_there_is(monkeypatch, tmp_path, machin
     real_path = localdb.Path
     monkeypatch.setattr(localdb, "Path", lambda p: limits.get(p, real_path(tmp_path / "absent")))
     assert localdb.shared_buffers_mb() == expected
+
+
+@pytest.mark.parametrize("configure, expected", [("'--with-lz4' '--with-zstd'", "lz4"), ("'--with-openssl'", "pglz")])
+def test_the_log_is_compressed_with_lz4_where_the_server_has_it(monkeypatch, configure, expected):
+    monkeypatch.setattr(localdb.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": configure})())
+    assert localdb.wal_compression() == expected
+
+
+def test_the_private_cluster_runs_with_its_write_ahead_log_settings(connection):
+    """The cluster the tests run on was started by ``localdb.start`` (unless DATABASE_URL points elsewhere)."""
+    if connection.engine.url.port != (localdb.read_state() or {}).get("port"):
+        pytest.skip("DATABASE_URL is not the private cluster")
+    assert connection.execute(text("SHOW wal_compression")).scalar() == localdb.wal_compression()
+    assert connection.execute(text("SHOW max_wal_size")).scalar() == localdb.MAX_WAL_SIZE
