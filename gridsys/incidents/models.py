@@ -175,7 +175,8 @@ class Incident(Base):
               postgresql_where=text("status = 'reported' AND channel <> 'staff'")),
         Index("ix_incidents_unsatisfied", "area_id",
               postgresql_where=text("status = 'closed' AND rating = 'unsatisfied' AND review IS NULL")),
-        Index("ix_incidents_tracking_hash", "tracking_hash", unique=True),
+        Index("ix_incidents_tracking_hash", "tracking_hash", unique=True,   # residents' only (migration 0021)
+              postgresql_where=text("tracking_hash IS NOT NULL")),
         Index("ix_incidents_grid_created", "grid_id", "created_at"),
         Index("ix_incidents_town_created", "town_id", "created_at"),   # a town's indicators start here
         Index("ix_incidents_contact_held", func.coalesce(closed_at, updated_at),   # privacy.purge_contacts
@@ -212,8 +213,10 @@ class IncidentEvent(Base):
     public: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # Where the incident was when this happened (a redraw moves it later): evaluation counts an event
     # in the grid and area of its time. Events older than migration 0012 carry where it was then.
-    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
-    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    # Not foreign keys (migration 0020): grids and areas are never deleted, and each check locked
+    # their rows for every event written.
+    grid_id: Mapped[int | None] = mapped_column(Integer)
+    area_id: Mapped[int | None] = mapped_column(Integer)
     incident: Mapped[Incident] = relationship(back_populates="events")
     __table_args__ = (Index("ix_incident_events_area_at", "area_id", "at"),
                       Index("ix_incident_events_grid_at", "grid_id", "at"))
