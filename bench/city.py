@@ -28,7 +28,8 @@ from gridsys.people.services import hash_password
 from . import city_build
 from .city_sql import Params
 
-GENERATOR = 1        # bump whenever the data made changes: dumps and databases of older versions are rebuilt
+GENERATOR = 2        # bump whenever the data made changes: dumps and databases of older versions are rebuilt
+#                      (2: incidents written with fillfactor 85 and incident_escalations, migration 0022)
 SEED = 12
 PASSWORD = "city-bench-password"
 DATABASE = "gridsys_city"

@@ -22,7 +22,7 @@ from gridsys.clock import now
 from gridsys.db import make_engine
 from gridsys.evaluation import measures, periods, subjects
 from gridsys.incidents import notify, privacy, queues, reporting_aids, services
-from gridsys.incidents.models import Incident
+from gridsys.incidents.models import Incident, IncidentEscalation
 from gridsys.people import access
 from gridsys.people import services as people
 from gridsys.zones.models import Area
@@ -191,20 +191,48 @@ def test_an_administrators_queues_find_leaderless_areas_by_index(big):
 
 
 def test_a_page_of_escalations_walks_the_escalation_indexes(big):
+    """The inbox is read in its order from incident_escalations' indexes (kept by the triggers on
+    incidents from the UPDATE below), never sorted from a scan."""
     session, who = big
     session.execute(text("UPDATE incidents SET escalation_level = 1 + id % 2, escalated_at = created_at "
                          "WHERE id % 7 = 0 AND status IN ('reported', 'assigned', 'in_progress', 'reopened')"))
-    session.execute(text("ANALYZE incidents"))
+    session.execute(text("ANALYZE incident_escalations"))
+    e = IncidentEscalation
     try:
-        for name in ("leader", "admin"):   # (a leader's few may come from ix_incidents_escalated_open)
-            parts = services.scope_parts(access.scope_for(session, who[name]), reported=False)
+        for name in ("leader", "admin"):   # (a leader's few may come from ix_incident_escalations_level_area)
+            parts = services.scope_parts(access.scope_for(session, who[name]), reported=False, rows=e)
             plan = explain(session, services._ids_in_order(  # noqa: SLF001
-                parts, [Incident.escalation_level > 0, services.LISTED_OPEN], 0, services.PAGE_SIZE + 1,
-                keys=services.ESCALATION_KEYS))
-            assert no_seq_scan(plan, "incidents") and "_escalated_" in plan, (name, plan)
-            assert not re.search(r"Sort Key: .*escalated_at.*\n(.*\n)?.*(Bitmap Heap|Seq) Scan on incidents", plan), plan
+                parts, [e.level > 0], 0, services.PAGE_SIZE + 1, keys=services.ESCALATION_KEYS,
+                id_column=e.incident_id))
+            assert no_seq_scan(plan, "incident_escalations") and "ix_incident_escalations_" in plan, (name, plan)
+            assert not re.search(r"Sort Key: .*escalated_at.*\n(.*\n)?.*(Bitmap Heap|Seq) Scan on incident_esc", plan), plan
             if name == "admin":
-                assert "ix_incidents_escalated_listed" in plan, plan
+                assert "ix_incident_escalations_listed" in plan, plan
+    finally:
+        session.rollback()
+
+
+def test_the_sweep_finds_what_is_due_by_index_and_updates_in_place(big):
+    """The sweep's due ones come from incident_escalations' index on the next look (not a scan of
+    the open incidents), and its update of incidents changes no indexed column: HOT, given room."""
+    session, _ = big
+    session.execute(text("UPDATE incidents SET next_escalation_at = now() - interval '1 hour' "
+                         "WHERE id % 50 = 0 AND status IN ('reported', 'assigned', 'in_progress', 'reopened')"))
+    session.execute(text("ANALYZE incident_escalations"))
+    try:
+        due = (select(Incident.id).where(Incident.id.in_(
+            select(IncidentEscalation.incident_id).where(IncidentEscalation.next_at <= func.now(),
+                                                         IncidentEscalation.incident_id > 0)),
+            Incident.next_escalation_at <= func.now()).order_by(Incident.id).limit(2000))
+        plan = explain(session, due)
+        assert "ix_incident_escalations_next" in plan and no_seq_scan(plan, "incidents"), plan
+        indexed = set(session.scalars(text(
+            "SELECT a.attname FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid "
+            "AND (a.attnum = ANY(x.indkey) OR pg_get_expr(x.indexprs, x.indrelid) ~ ('\\m' || a.attname || '\\M') "
+            "OR pg_get_expr(x.indpred, x.indrelid) ~ ('\\m' || a.attname || '\\M')) "
+            "WHERE x.indrelid = 'incidents'::regclass")))
+        assert "status" in indexed   # (the query sees expressions and predicates)
+        assert not indexed & {"escalation_level", "escalated_at", "escalation_trigger", "next_escalation_at"}, indexed
     finally:
         session.rollback()
 

@@ -66,7 +66,9 @@ OBSERVED_SHOWN_APART = timedelta(minutes=1)
 # migrated schema.
 _OPEN_ARRAY = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
 LIST_KEY = (text(f"(status = ANY (ARRAY[{_OPEN_ARRAY}])) DESC"), "due_at", text("id DESC"))
-ESCALATION_KEY = (text("escalation_level DESC"), "escalated_at", "id")
+ESCALATION_KEY = (text("level DESC"), "escalated_at", "incident_id")
+ESCALATION_SCOPE_PARTS = ("area", "grid", "town", "assignee")
+INCIDENTS_FILLFACTOR = 85   # per cent of each page filled by inserts: the rest for updated versions
 
 
 class Incident(Base):
@@ -155,20 +157,11 @@ class Incident(Base):
         # A person's reports by time (reporting_aids.frequent_categories, on every /api/v1/me), from
         # the index alone.
         Index("ix_incidents_reporter_created", "reporter_id", "created_at", postgresql_include=["category_code"]),
-        # The escalation inbox (services.ESCALATION_KEYS), everything and an area's, in its order.
-        Index("ix_incidents_escalated_listed", *ESCALATION_KEY,
-              postgresql_where=text(f"escalation_level > 0 AND status IN {OPEN_STATUSES}")),
-        Index("ix_incidents_area_escalated_listed", "area_id", *ESCALATION_KEY,
-              postgresql_where=text(f"escalation_level > 0 AND status IN {OPEN_STATUSES}")),
         Index("ix_incidents_due_open", "due_at", postgresql_where=text(f"status IN {OPEN_STATUSES}")),
-        Index("ix_incidents_next_escalation", "next_escalation_at",
-              postgresql_where=text(f"status IN {OPEN_STATUSES} AND next_escalation_at IS NOT NULL")),
         # The work queues (incidents/queues.py): each counted from an index of its own.
         Index("ix_incidents_handler_work", "assignee_id", "status",
               postgresql_where=text("status IN ('assigned', 'in_progress', 'reopened')")),
         Index("ix_incidents_resolved_area", "area_id", postgresql_where=text("status = 'resolved'")),
-        Index("ix_incidents_escalated_open", "escalation_level", "area_id",
-              postgresql_where=text(f"escalation_level > 0 AND status IN {OPEN_STATUSES}")),
         Index("ix_incidents_unassigned_open", "town_id",
               postgresql_where=text(f"assignee_id IS NULL AND status IN {OPEN_STATUSES}")),
         Index("ix_incidents_to_register", "assignee_id", "area_id",
@@ -182,6 +175,10 @@ class Incident(Base):
         Index("ix_incidents_contact_held", func.coalesce(closed_at, updated_at),   # privacy.purge_contacts
               postgresql_where=text("(contact_phone IS NOT NULL OR contact_name IS NOT NULL) "
                                     "AND status IN ('closed', 'cancelled')")),
+        # No index names an escalation column (IncidentEscalation's do), and pages keep room for a new
+        # version of their rows: the sweep's update of those columns is then HOT (written in place, no
+        # index touched), where it wrote to each of the indexes above (migration 0022).
+        {"postgresql_with": {"fillfactor": INCIDENTS_FILLFACTOR}},
     )
 
     @property
@@ -194,6 +191,34 @@ class Incident(Base):
         if self.observed_at is None or self.created_at is None:
             return None
         return self.observed_at if abs(self.observed_at - self.created_at) > OBSERVED_SHOWN_APART else None
+
+
+class IncidentEscalation(Base):
+    """Where each open incident stands in escalation, and what routes it, for the indexes that find
+    them: the sweep's due ones, the escalation inbox and the escalated queues (migration 0022).
+    A copy of ``incidents``' columns kept by triggers on ``incidents`` (every write, whatever
+    statement made it: a row appears when an incident is reported, follows it while it is open,
+    and goes when it closes), so that no index on ``incidents`` names a column the sweep changes."""
+
+    __tablename__ = "incident_escalations"
+    incident_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    town_id: Mapped[int] = mapped_column(Integer)
+    area_id: Mapped[int | None] = mapped_column(Integer)
+    grid_id: Mapped[int | None] = mapped_column(Integer)
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(SmallInteger)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        # The escalation inbox (services.ESCALATION_KEYS) in its order: everything, and one per part of
+        # a scope (services.scope_parts: grids, areas, towns, handled by).
+        Index("ix_incident_escalations_listed", *ESCALATION_KEY, postgresql_where=text("level > 0")),
+        *[Index(f"ix_incident_escalations_{part}_listed", f"{part}_id", *ESCALATION_KEY, postgresql_where=text("level > 0"))
+          for part in ESCALATION_SCOPE_PARTS],
+        Index("ix_incident_escalations_next", "next_at", postgresql_where=text("next_at IS NOT NULL")),   # the sweep
+        # The escalated queue's counts (queues.COUNT_ORDER).
+        Index("ix_incident_escalations_level_area", "level", "area_id", postgresql_where=text("level > 0")),
+    )
 
 
 class IncidentEvent(Base):

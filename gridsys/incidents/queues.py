@@ -25,7 +25,7 @@ from ..people.access import Scope
 from ..people.models import AreaLeader, User
 from . import routing
 from ..zones.models import Area
-from .models import OPEN_STATUSES, Incident
+from .models import OPEN_STATUSES, Incident, IncidentEscalation
 
 QUEUES = ("to_accept", "in_progress", "returned", "to_register", "to_verify", "escalated", "due_soon", "unsatisfied",
           "unassigned")
@@ -66,22 +66,24 @@ class _Asker:
                    sorted(scope.town_ids) or None)
 
 
-def _managed(asker: _Asker):
-    """Incidents in the zones this person leads or administers (not merely the grids they work)."""
+def _managed(asker: _Asker, rows=Incident):
+    """Incidents in the zones this person leads or administers (not merely the grids they work).
+    ``rows``: Incident, or IncidentEscalation (the escalated queue's)."""
     if asker.everything:
         return true()
-    zones = [column.in_(ids) for column, ids in ((Incident.area_id, asker.area_ids), (Incident.town_id, asker.town_ids))
+    zones = [column.in_(ids) for column, ids in ((rows.area_id, asker.area_ids), (rows.town_id, asker.town_ids))
              if ids is not None]
     return or_(*zones) if zones else false()
 
 
-def _leaderless(leaderless=None) -> list:
+def _leaderless(leaderless=None, rows=Incident) -> list:
     """Incidents whose area has no active leader, and those that lie in no area: what
     deadlines.holders gives the town's administrators at level 1, so their queues must hold it too.
     Two alternatives, so that a count reads each from an index. ``leaderless``: the array of
-    leaderless_areas(), when one statement asks it of several queues (default: its own)."""
+    leaderless_areas(), when one statement asks it of several queues (default: its own); ``rows``:
+    as for _managed."""
     ids = leaderless_areas() if leaderless is None else leaderless
-    return [Incident.area_id.is_(None), Incident.area_id == any_(cast(ids, ARRAY(Integer)))]  # ANY((array))
+    return [rows.area_id.is_(None), rows.area_id == any_(cast(ids, ARRAY(Integer)))]  # ANY((array))
 
 
 def leaderless_areas():
@@ -94,13 +96,14 @@ def leaderless_areas():
             .where(Area.id.not_in(routing.current_leaders(AreaLeader.area_id))).scalar_subquery())
 
 
-def _theirs(asker: _Asker, leader_part, *admin_parts) -> list:
-    """A leader's part in the areas they lead, and an administrator's parts in their towns."""
+def _theirs(asker: _Asker, leader_part, *admin_parts, rows=Incident) -> list:
+    """A leader's part in the areas they lead, and an administrator's parts in their towns
+    (``rows``: as for _managed)."""
     parts = []
     if asker.area_ids is not None:
-        parts.append(and_(Incident.area_id.in_(asker.area_ids), leader_part))
+        parts.append(and_(rows.area_id.in_(asker.area_ids), leader_part))
     if asker.admin:
-        parts += [and_(_managed(asker), part) for part in admin_parts]
+        parts += [and_(_managed(asker, rows), part) for part in admin_parts]
     return parts or [false()]
 
 
@@ -108,6 +111,8 @@ def condition(name: str, user: User, scope: Scope, rules: Settings, at: datetime
     """The SQL condition of queue ``name`` for this person (``rules``: how soon is "due soon")."""
     at = at or now()
     common, alternatives = _parts(name, _Asker.of(user, scope), at, _due_soon_until(rules, at))
+    if name == "escalated":   # over incident_escalations: the incidents it names
+        return Incident.id.in_(select(IncidentEscalation.incident_id).where(*common, or_(*alternatives)))
     return and_(*common, or_(*alternatives))
 
 
@@ -137,10 +142,9 @@ def _parts(name: str, asker: _Asker, at, soon, leaderless=None) -> tuple[list, l
     if name == "to_verify":     # resolved in the areas they lead (administrators: where no one leads)
         return [Incident.status == "resolved"], _theirs(asker, true(), *_leaderless(leaderless))
     if name == "escalated":     # up to them: level 1 for leaders of its area, level 2 for administrators
-        return [Incident.status.in_(OPEN_STATUSES), Incident.escalation_level > 0], _theirs(
-            asker, Incident.escalation_level == 1,
-            Incident.escalation_level == 2,
-            *[and_(Incident.escalation_level == 1, part) for part in _leaderless(leaderless)])
+        e = IncidentEscalation   # (open ones only, by its indexes)
+        return [e.level > 0], _theirs(asker, e.level == 1, e.level == 2,
+                                      *[and_(e.level == 1, part) for part in _leaderless(leaderless, e)], rows=e)
     if name == "due_soon":      # still on time, due within the next hours
         return [Incident.status.in_(WORKING), Incident.due_at > at, Incident.due_at <= soon], [_managed(asker)]
     if name == "unassigned":    # routed to nobody
@@ -223,7 +227,7 @@ def counts_template(names: tuple[str, ...], admin: bool, everything: bool, areas
 # cap. Unordered, the planner (which takes escalation for independent of being open, and so a
 # hundredth as common as it is) read all 113 000 open incidents by deadline to find the 550 at
 # level 1, and the residents' reports of every town from the table (5 000 pages) for an admin.
-COUNT_ORDER = {"escalated": (Incident.escalation_level, Incident.area_id),
+COUNT_ORDER = {"escalated": (IncidentEscalation.level, IncidentEscalation.area_id),
                "to_register": (Incident.assignee_id, Incident.area_id)}
 
 

@@ -21,7 +21,7 @@ from ..zones.services import Location, locate
 from . import lifecycle, queues, routing, scoping
 from .deadlines import due_hours
 from ..vocabulary import DUTIES
-from .models import OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident, Webhook
+from .models import OPEN_STATUSES, PRIORITIES, STATUSES, Category, Incident, IncidentEscalation, Webhook
 
 MAX_DESCRIPTION = 2000
 MAX_ADDRESS = 200
@@ -303,7 +303,8 @@ LISTED_OPEN = Incident.status.in_(bindparam("listed_open", list(OPEN_STATUSES), 
 # depend on the time of the request, so pages read a moment apart do not shift.
 LIST_KEYS = ((LISTED_OPEN, True), (Incident.due_at, False), (Incident.id, True))   # (key, descending)
 # The escalation inbox: level 2 first, then the longest waiting.
-ESCALATION_KEYS = ((Incident.escalation_level, True), (Incident.escalated_at, False), (Incident.id, False))
+ESCALATION_KEYS = ((IncidentEscalation.level, True), (IncidentEscalation.escalated_at, False),
+                   (IncidentEscalation.incident_id, False))
 
 
 def order_by(keys) -> tuple:
@@ -372,25 +373,26 @@ class IncidentPage:
         return self.number + 1 if self.more else None
 
 
-def scope_parts(scope, *, reported: bool = True) -> list:
+def scope_parts(scope, *, reported: bool = True, rows=Incident) -> list:
     """scoping.incidents_where(scope) as the conditions it ORs together, one per zone (up to
     MAX_SCOPE_PARTS of a kind), the person's handled and reported ones: each is read in list order
     from its own list index, where one OR would be read whole and sorted. The same rows as
     incidents_where (tests/incidents/test_list_pages.py checks that they say the same); without
-    ``reported``, as scoping.responsible_for."""
+    ``reported``, as scoping.responsible_for. ``rows``: Incident, or IncidentEscalation (which
+    copies the open ones' zones and handler)."""
     if scope.everything:
         return [true()]
     if scope.user_id is None:
         return []
     parts = []
-    for column, ids in ((Incident.grid_id, scope.grid_ids), (Incident.area_id, scope.area_ids),
-                        (Incident.town_id, scope.town_ids)):
+    for column, ids in ((rows.grid_id, scope.grid_ids), (rows.area_id, scope.area_ids),
+                        (rows.town_id, scope.town_ids)):
         if len(ids) > MAX_SCOPE_PARTS:
             parts.append(column.in_(sorted(ids)))
         else:
             parts += [column == i for i in sorted(ids)]
-    return parts + [Incident.assignee_id == scope.user_id] + ([Incident.reporter_id == scope.user_id] if reported
-                                                              else [])
+    return parts + [rows.assignee_id == scope.user_id] + ([Incident.reporter_id == scope.user_id] if reported
+                                                          else [])
 
 
 def _parts(scope, filters: Filters, user: User | None) -> list:
@@ -404,12 +406,13 @@ def _parts(scope, filters: Filters, user: User | None) -> list:
     return scope_parts(scope)
 
 
-def _ids_in_order(parts: list, conditions: list, offset: int, limit: int, *, keys=LIST_KEYS):
+def _ids_in_order(parts: list, conditions: list, offset: int, limit: int, *, keys=LIST_KEYS, id_column=Incident.id):
     """select(id) of the ``limit`` rows from ``offset`` in the order of ``keys``: each part's first
-    offset + limit rows (a walk of its index that stops there), united, then ordered."""
+    offset + limit rows (a walk of its index that stops there), united, then ordered. ``id_column``:
+    the incident's id in the table the parts test (Incident.id, IncidentEscalation.incident_id)."""
     if len(parts) == 1:
-        return select(Incident.id).where(parts[0], *conditions).order_by(*order_by(keys)).offset(offset).limit(limit)
-    firsts = [select(Incident.id, *(key.label(f"k{n}") for n, (key, _) in enumerate(keys)))
+        return select(id_column).where(parts[0], *conditions).order_by(*order_by(keys)).offset(offset).limit(limit)
+    firsts = [select(id_column.label("id"), *(key.label(f"k{n}") for n, (key, _) in enumerate(keys)))
               .where(part, *conditions).order_by(*order_by(keys)).limit(offset + limit).subquery().select()
               for part in parts]
     united = union(*firsts).subquery()
@@ -417,14 +420,15 @@ def _ids_in_order(parts: list, conditions: list, offset: int, limit: int, *, key
             .offset(offset).limit(limit))
 
 
-def capped_count(parts: list, conditions: list, cap: int, order: tuple = ()):
+def capped_count(parts: list, conditions: list, cap: int, order: tuple = (), id_column=Incident.id):
     """select() of how many rows match, up to cap + 1: each part's first cap + 1 ids, united, counted
     (if any part holds more than ``cap``, so does the whole; if none does, the count is exact).
     ``order``: the page's, so that each part is read from the index the page reads (unordered, the
-    planner may scan the table for what it wrongly thinks a common row)."""
+    planner may scan the table for what it wrongly thinks a common row). ``id_column``: as for
+    _ids_in_order."""
     if not parts:
         return select(literal(0))
-    firsts = [select(Incident.id).where(part, *conditions).order_by(*order).limit(cap + 1) for part in parts]
+    firsts = [select(id_column).where(part, *conditions).order_by(*order).limit(cap + 1) for part in parts]
     united = (firsts[0] if len(firsts) == 1 else union(*(f.subquery().select() for f in firsts))).subquery()
     return select(func.count()).select_from(united)
 
@@ -454,12 +458,12 @@ def list_page(session: Session, scope, filters: Filters, user: User | None = Non
 
 
 def _page(session: Session, ids: list, parts: list, conditions: list, number: int, size: int, cap: int,
-          order: tuple) -> IncidentPage:
+          order: tuple, id_column=Incident.id) -> IncidentPage:
     """The page of ``ids`` (size + 1 read, to know whether another follows) with its capped total."""
     position = {incident_id: n for n, incident_id in enumerate(ids[:size])}
     rows = session.scalars(select(Incident).where(Incident.id.in_(position)).options(*LIST_OPTIONS)).unique().all() \
         if position else []
-    counted = session.scalar(capped_count(parts, conditions, cap, order)) if parts else 0
+    counted = session.scalar(capped_count(parts, conditions, cap, order, id_column)) if parts else 0
     return IncidentPage(sorted(rows, key=lambda i: position[i.id]), number, size, len(ids) > size,
                         min(counted, cap), counted > cap)
 
@@ -468,11 +472,12 @@ def escalations_page(session: Session, scope, number: int, *, size: int | None =
                      cap: int | None = None) -> IncidentPage:
     """A page of the open escalated incidents the scope is responsible for (not those merely
     reported), level 2 first, then the longest waiting; read in that order from the escalation
-    indexes (the dense area's leader has 98 000)."""
+    indexes of incident_escalations (the dense area's leader has 98 000)."""
     size, cap = size or PAGE_SIZE, cap or LIST_COUNT_CAP
-    parts = scope_parts(scope, reported=False)
-    conditions = [Incident.escalation_level > 0, LISTED_OPEN]
+    e = IncidentEscalation   # open incidents only
+    parts = scope_parts(scope, reported=False, rows=e)
+    conditions = [e.level > 0]
     db.planned_for_parameters(session)
-    ids = session.scalars(_ids_in_order(parts, conditions, (number - 1) * size, size + 1, keys=ESCALATION_KEYS)
-                          ).all() if parts else []
-    return _page(session, ids, parts, conditions, number, size, cap, order_by(ESCALATION_KEYS))
+    ids = session.scalars(_ids_in_order(parts, conditions, (number - 1) * size, size + 1, keys=ESCALATION_KEYS,
+                                        id_column=e.incident_id)).all() if parts else []
+    return _page(session, ids, parts, conditions, number, size, cap, order_by(ESCALATION_KEYS), e.incident_id)

@@ -21,11 +21,25 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from gridsys import create_app
 from gridsys.people import services as people
 from tests.factories import cell, make_area, make_grid, make_town
-from tests.incidents.helpers import PASSWORD
+from tests.incidents.helpers import ESCALATIONS_ASTRAY, PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def escalations_follow_incidents(connection):
+    """After every test here (reports, every transition, sweeps, redraws, the API and the pages),
+    incident_escalations holds exactly the open incidents as they are."""
+    yield
+    try:
+        astray = connection.execute(text(ESCALATIONS_ASTRAY)).all()
+    except DBAPIError:   # the test left its transaction failed (what it tested): nothing to compare
+        return
+    assert astray == [], astray
 
 
 @pytest.fixture

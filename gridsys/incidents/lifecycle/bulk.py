@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ...clock import now
 from .. import deadlines, webhooks
-from ..models import OPEN_STATUSES, Category, Incident
+from ..models import OPEN_STATUSES, Category, Incident, IncidentEscalation
 from .rules import HANDED_OVER
 from .single import log_escalation
 
@@ -79,7 +79,8 @@ def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int
     """Raise by one level each open incident whose ``next_escalation_at`` has passed at ``as_of``
     (up to ``batch`` of them, ids above ``after_id``, each taken ``FOR UPDATE SKIP LOCKED`` so
     concurrent sweeps never escalate one twice): one UPDATE, one INSERT of events and one of
-    notices for the whole batch, the same data ``escalate`` writes one by one. A drill (``as_of``
+    notices for the whole batch, the same data ``escalate`` writes one by one. Due ones are found in
+    ``incident_escalations``; the update of ``incidents`` changes no indexed column, so it is HOT. A drill (``as_of``
     ahead of now) counts the next deadline from ``as_of`` too, so the same drill run again raises
     nothing more (events keep the real time). Returns the ids raised, in order."""
     at = now()
@@ -88,8 +89,10 @@ def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int
         select(Incident.id, Incident.code, Incident.status, Incident.escalation_level, Incident.area_id,
                Incident.town_id, Category.escalate_after_hours)
         .join(Category, Category.code == Incident.category_code)
-        .where(Incident.status.in_(OPEN_STATUSES), Incident.next_escalation_at <= as_of,
-               Incident.next_escalation_at.is_not(None), Incident.id > after_id)
+        .where(Incident.id.in_(select(IncidentEscalation.incident_id)   # found by its index
+                               .where(IncidentEscalation.next_at <= as_of, IncidentEscalation.incident_id > after_id)),
+               Incident.status.in_(OPEN_STATUSES), Incident.next_escalation_at <= as_of,   # as the row says now
+               Incident.id > after_id)
         .order_by(Incident.id).limit(batch).with_for_update(skip_locked=True, of=Incident)).all()
     if not rows:
         return []

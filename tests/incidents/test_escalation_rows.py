@@ -1,0 +1,61 @@
+"""incident_escalations follows incidents whatever writes them (triggers, migration 0022): the
+app's paths are checked after every test in this package (conftest.escalations_follow_incidents);
+here, what only SQL does, and the update the sweep makes in place."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from gridsys.incidents import escalation
+from tests.incidents.helpers import ESCALATIONS_ASTRAY, act, report
+
+
+def kept(session, incident_id):
+    return session.execute(text("SELECT level, next_at, assignee_id FROM incident_escalations "
+                                "WHERE incident_id = :i"), {"i": incident_id}).one_or_none()
+
+
+def test_a_row_appears_with_the_report_follows_it_and_goes_when_it_closes(session, world):
+    incident = report(session, world.general1, "g11", "0201")
+    assert kept(session, incident.id) == (0, incident.next_escalation_at, incident.assignee_id)
+    act(session, incident, incident.assignee, "accept")
+    act(session, incident, incident.assignee, "resolve", note="done")
+    assert kept(session, incident.id) is None   # resolved: no longer open
+    session.execute(text("UPDATE incidents SET status = 'reopened' WHERE id = :i"), {"i": incident.id})
+    assert kept(session, incident.id) is not None
+    assert session.execute(text(ESCALATIONS_ASTRAY)).all() == []
+
+
+def test_sql_written_by_hand_is_followed_too(session, world):
+    """psql, a data fix, a bulk load: the same triggers."""
+    a, b = (report(session, world.general1, "g11", "0201") for _ in range(2))
+    session.execute(text("UPDATE incidents SET escalation_level = 2, escalated_at = now(), next_escalation_at = NULL "
+                         "WHERE id = :i"), {"i": a.id})
+    assert kept(session, a.id) == (2, None, a.assignee_id)
+    session.execute(text("UPDATE incidents SET description = 'edited' WHERE id = :i"), {"i": b.id})   # nothing of ours
+    assert session.execute(text(ESCALATIONS_ASTRAY)).all() == []
+    # Incidents are never deleted (their events are append-only); a deletion still takes the row away.
+    session.execute(text("ALTER TABLE incident_events DISABLE TRIGGER incident_events_append_only"))
+    for table in ("incident_events", "notifications", "incidents"):
+        session.execute(text(f"DELETE FROM {table} WHERE {'id' if table == 'incidents' else 'incident_id'} = :i"),
+                        {"i": b.id})
+    assert kept(session, b.id) is None and kept(session, a.id) is not None
+    session.execute(text("TRUNCATE incidents CASCADE"))
+    assert session.execute(text("SELECT count(*) FROM incident_escalations")).scalar() == 0
+
+
+def test_the_sweeps_update_of_incidents_is_in_place(session, world):
+    """HOT: no index of incidents names what the sweep changes, and new pages keep room (for one
+    new version here: in one transaction the old ones are not yet reclaimed, so not for many)."""
+    incidents = [report(session, world.general1, "g11", "0201", at=escalation.now() - timedelta(days=2))]
+    session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    before = session.execute(text("SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_xact_user_tables "
+                                  "WHERE relname = 'incidents'")).one()
+    assert sorted(escalation.sweep(session, as_of=escalation.now())) == sorted(i.id for i in incidents)
+    after = session.execute(text("SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_xact_user_tables "
+                                 "WHERE relname = 'incidents'")).one()
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1), (before, after)   # (HOT, all)
+    assert {kept(session, i.id)[0] for i in incidents} == {1}
+    assert session.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'incidents'")).scalar() \
+        == ["fillfactor=85"]
