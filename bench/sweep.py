@@ -73,6 +73,7 @@ def run() -> dict:
                 # the city's own due, and the next hour's, first: "nothing due" is nothing, and nothing
                 # else falls due while the run lasts
                 caught_up = len(sweep(session, as_of=now() + timedelta(hours=1)))
+                sweep(session)   # (and the due-soon notices from now on, which that pass counted from later)
                 session.commit()
                 print(f"caught up with the {caught_up:,} the city had due")
                 return measure(engine, session, DUE_SPREAD)
@@ -100,7 +101,7 @@ def run() -> dict:
 
 def vacuum(engine) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE incidents, incident_events, notifications"))
+        conn.execute(text("VACUUM ANALYZE incidents, incident_escalations, incident_events, notifications"))
 
 
 def incident_updates(engine) -> tuple[int, int]:

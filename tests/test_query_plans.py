@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -220,12 +220,16 @@ def test_the_sweep_finds_what_is_due_by_index_and_updates_in_place(big):
                          "WHERE id % 50 = 0 AND status IN ('reported', 'assigned', 'in_progress', 'reopened')"))
     session.execute(text("ANALYZE incident_escalations"))
     try:
-        due = (select(Incident.id).where(Incident.id.in_(
-            select(IncidentEscalation.incident_id).where(IncidentEscalation.next_at <= func.now(),
-                                                         IncidentEscalation.incident_id > 0)),
-            Incident.next_escalation_at <= func.now()).order_by(Incident.id).limit(2000))
-        plan = explain(session, due)
-        assert "ix_incident_escalations_next" in plan and no_seq_scan(plan, "incidents"), plan
+        e = IncidentEscalation
+        due = session.scalars(select(e.incident_id).where(e.next_at <= func.now(), e.incident_id > 0)
+                              .order_by(e.incident_id).limit(2000)).all()
+        plan = explain(session, select(e.incident_id).where(e.next_at <= func.now(), e.incident_id > 0)
+                       .order_by(e.incident_id).limit(2000))
+        assert "ix_incident_escalations_next" in plan, plan
+        locked = explain(session, select(Incident.id).where(
+            Incident.id == any_(bindparam("due", due, type_=ARRAY(Integer))), Incident.next_escalation_at <= func.now())
+            .order_by(Incident.id).with_for_update(skip_locked=True))
+        assert "pk_incidents" in locked and no_seq_scan(locked, "incidents"), locked
         indexed = set(session.scalars(text(
             "SELECT a.attname FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid "
             "AND (a.attnum = ANY(x.indkey) OR pg_get_expr(x.indexprs, x.indrelid) ~ ('\\m' || a.attname || '\\M') "

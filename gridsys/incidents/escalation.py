@@ -10,6 +10,7 @@ deadline (stale). The sweep finds due incidents through one partial index on
 """
 from __future__ import annotations
 
+import gc
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -33,7 +34,7 @@ def sweep(session: Session, *, as_of: datetime | None = None, batch: int = SWEEP
     ``as_of``, default now; events carry the real time), tell each handler whose deadline is
     near (``due_soon``, once per deadline), and forget residents' contacts past their time. Flushes; the caller commits. Returns the ids escalated."""
     as_of = as_of or now()
-    with _cached_lookups(session):
+    with _collector_paused(), _cached_lookups(session):
         _before_raising(session, as_of, batch, due_soon_hours)
         return _raise_due(session, as_of, batch)
 
@@ -67,10 +68,11 @@ def sweep_in_parallel(open_session: Callable[[], Session], *, workers: int, as_o
 
     threads = [threading.Thread(target=work, args=(s, d), name=f"sweep-{n}")
                for n, (s, d) in enumerate(zip(sessions, raised))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with _collector_paused():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     if errors:
         raise errors[0]
     return sorted(i for done in raised for i in done)
@@ -85,17 +87,31 @@ def _before_raising(session: Session, as_of: datetime, batch: int, due_soon_hour
 
 def _raise_due(session: Session, as_of: datetime, batch: int, each_batch: Callable[[], None] = lambda: None
                ) -> list[int]:
-    """Raise batch after batch (``each_batch`` after each: a worker commits) until one is short.
-    Returns the ids raised."""
+    """Raise batch after batch (``each_batch`` after each: a worker commits) until none is left
+    due. Returns the ids raised."""
     done: list[int] = []
-    last_id = 0
-    while True:
-        raised = lifecycle.escalate_due(session, as_of, batch=batch, after_id=last_id)
+    last_id: int | None = 0
+    while last_id is not None:
+        raised, last_id = lifecycle.escalate_due(session, as_of, batch=batch, after_id=last_id)
         each_batch()
         done += raised
-        if len(raised) < batch:
-            return done
-        last_id = raised[-1]
+    return done
+
+
+@contextmanager
+def _collector_paused():
+    """No cyclic garbage collection during a pass. A pass makes and drops tens of thousands of
+    short-lived objects (rows, ORM states, parameters), which set off full collections that walk
+    everything the process holds: about 80 ms of a city sweep of 10 000 (1.3 s). What a pass
+    leaves is collected after it."""
+    if not gc.isenabled():   # (paused by an enclosing pass)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @contextmanager
