@@ -212,6 +212,26 @@ def test_a_page_of_escalations_walks_the_escalation_indexes(big):
         session.rollback()
 
 
+def test_the_escalated_queue_looks_its_incidents_up_by_primary_key(big):
+    """The escalated queue's incidents come from incident_escalations as one array, then by primary
+    key: as a semi-join the planner read every incident to match the administrator's (0.96 s a page
+    at city scale)."""
+    session, who = big
+    session.execute(text("UPDATE incidents SET escalation_level = 2, escalated_at = created_at "
+                         "WHERE id % 5 = 0 AND status IN ('reported', 'assigned', 'in_progress', 'reopened')"))
+    session.execute(text("ANALYZE incident_escalations"))
+    try:
+        for name in ("admin", "leader"):
+            condition = queues.condition("escalated", who[name], access.scope_for(session, who[name]),
+                                         settings.of(session))
+            plan = explain(session, select(Incident.id).where(condition).order_by(*queues.ordering("escalated"))
+                           .limit(services.PAGE_SIZE + 1))
+            assert no_seq_scan(plan, "incidents", "incident_escalations") and "pk_incidents" in plan, (name, plan)
+            assert "InitPlan" in plan and "Semi Join" not in plan, (name, plan)   # the array, once
+    finally:
+        session.rollback()
+
+
 def test_the_sweep_finds_what_is_due_by_index_and_updates_in_place(big):
     """The sweep's due ones come from incident_escalations' index on the next look (not a scan of
     the open incidents), and its update of incidents changes no indexed column: HOT, given room."""

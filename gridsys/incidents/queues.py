@@ -111,8 +111,11 @@ def condition(name: str, user: User, scope: Scope, rules: Settings, at: datetime
     """The SQL condition of queue ``name`` for this person (``rules``: how soon is "due soon")."""
     at = at or now()
     common, alternatives = _parts(name, _Asker.of(user, scope), at, _due_soon_until(rules, at))
-    if name == "escalated":   # over incident_escalations: the incidents it names
-        return Incident.id.in_(select(IncidentEscalation.incident_id).where(*common, or_(*alternatives)))
+    if name == "escalated":   # the incidents incident_escalations names, as one array computed first:
+        # as a semi-join, the planner read all of incidents to match the administrator's 105 000
+        # (0.96 s a page); an array is looked up by primary key.
+        return Incident.id == any_(cast(select(func.array_agg(IncidentEscalation.incident_id))
+                                        .where(*common, or_(*alternatives)).scalar_subquery(), ARRAY(Integer)))
     return and_(*common, or_(*alternatives))
 
 
