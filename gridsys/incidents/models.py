@@ -209,6 +209,9 @@ class IncidentEscalation(Base):
     level: Mapped[int] = mapped_column(SmallInteger)
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The escalated queue's order (queues.ordering) read here alone (migration 0023).
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     __table_args__ = (
         # The escalation inbox (services.ESCALATION_KEYS) in its order: everything, and one per part of
         # a scope (services.scope_parts: grids, areas, towns, handled by).

@@ -109,14 +109,25 @@ def _theirs(asker: _Asker, leader_part, *admin_parts, rows=Incident) -> list:
 
 def condition(name: str, user: User, scope: Scope, rules: Settings, at: datetime | None = None):
     """The SQL condition of queue ``name`` for this person (``rules``: how soon is "due soon")."""
-    at = at or now()
-    common, alternatives = _parts(name, _Asker.of(user, scope), at, _due_soon_until(rules, at))
+    own = own_condition(name, user, scope, rules, at)
     if name == "escalated":   # the incidents incident_escalations names, as one array computed first:
         # as a semi-join, the planner read all of incidents to match the administrator's 105 000
         # (0.96 s a page); an array is looked up by primary key.
-        return Incident.id == any_(cast(select(func.array_agg(IncidentEscalation.incident_id))
-                                        .where(*common, or_(*alternatives)).scalar_subquery(), ARRAY(Integer)))
+        return Incident.id == any_(cast(select(func.array_agg(IncidentEscalation.incident_id)).where(own)
+                                        .scalar_subquery(), ARRAY(Integer)))
+    return own
+
+
+def own_condition(name: str, user: User, scope: Scope, rules: Settings, at: datetime | None = None):
+    """condition() over the queue's own rows: IncidentEscalation's for ``escalated`` (ROWS), else
+    Incident's."""
+    at = at or now()
+    common, alternatives = _parts(name, _Asker.of(user, scope), at, _due_soon_until(rules, at))
     return and_(*common, or_(*alternatives))
+
+
+# The table each queue's own conditions test (own_condition, ordering).
+ROWS = {"escalated": IncidentEscalation}
 
 
 def _due_soon_until(rules: Settings, at: datetime) -> datetime:
@@ -165,13 +176,17 @@ def check(name) -> str:
     return name
 
 
-def ordering(name: str, at: datetime | None = None) -> tuple:
+def ordering(name: str, at: datetime | None = None, rows=Incident) -> tuple:
     """Most urgent first: escalated higher, then overdue, urgent, the nearest deadline; a
-    verification queue by how long it has waited."""
+    verification queue by how long it has waited. ``rows``: Incident, or IncidentEscalation (the
+    escalated queue's own, which copies these columns)."""
     at = at or now()
     if name == "to_verify":
         return (Incident.resolved_at.asc().nulls_last(), Incident.id)
-    overdue = case((Incident.due_at < at, 0), else_=1)
+    overdue = case((rows.due_at < at, 0), else_=1)
+    if rows is IncidentEscalation:
+        return (rows.level.desc(), overdue, case((rows.urgent, 0), else_=1), rows.due_at.asc().nulls_last(),
+                rows.incident_id)
     urgent = case((Incident.priority == "urgent", 0), else_=1)
     return (Incident.escalation_level.desc(), overdue, urgent, Incident.due_at.asc().nulls_last(), Incident.id)
 

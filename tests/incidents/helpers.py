@@ -96,8 +96,9 @@ def login(client, username, password=PASSWORD):
 
 # What incident_escalations (kept by triggers, migration 0022) and the open incidents disagree on:
 # rows one has and the other lacks or holds otherwise. Empty when the triggers did their work.
-_OPEN_COPY = ("SELECT id, town_id, area_id, grid_id, assignee_id, escalation_level, escalated_at, next_escalation_at "
-              "FROM incidents WHERE status IN ('reported', 'assigned', 'in_progress', 'reopened')")
-_KEPT = ("SELECT incident_id, town_id, area_id, grid_id, assignee_id, level, escalated_at, next_at "
+_OPEN_COPY = ("SELECT id, town_id, area_id, grid_id, assignee_id, escalation_level, escalated_at, next_escalation_at, "
+              "due_at, priority = 'urgent' FROM incidents "
+              "WHERE status IN ('reported', 'assigned', 'in_progress', 'reopened')")
+_KEPT = ("SELECT incident_id, town_id, area_id, grid_id, assignee_id, level, escalated_at, next_at, due_at, urgent "
          "FROM incident_escalations")
 ESCALATIONS_ASTRAY = f"({_OPEN_COPY} EXCEPT {_KEPT}) UNION ALL ({_KEPT} EXCEPT {_OPEN_COPY})"

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from gridsys.incidents import escalation
+from gridsys import settings
+from gridsys.incidents import escalation, queues, services
+from gridsys.incidents.models import Incident
+from gridsys.people import access
 from tests.incidents.helpers import ESCALATIONS_ASTRAY, act, report
 
 
@@ -80,3 +83,26 @@ def test_a_batch_under_a_generic_plan_raises_each_to_its_own_holders(session, wo
     holders = session.execute(text("SELECT data -> 'holders' FROM incident_events WHERE action = 'escalate' "
                                    "AND incident_id = :i"), {"i": mine[1].id}).scalar()
     assert holders == ["leader2"]
+
+
+def test_the_escalated_queue_read_from_its_own_rows_keeps_the_queues_order(session, world):
+    """The queue alone is paged from incident_escalations (its copy of deadline and urgency); the
+    same queue with another filter reads incidents. Both give the queue's order: level, overdue,
+    urgent, deadline, id; and the leader's page holds only their area's."""
+    now = escalation.now()
+    made = [report(session, world.general1, "g11", "0201", at=now - ago, priority=priority)   # urgent: level 1 at once
+            for ago, priority in ((timedelta(days=2), "normal"), (timedelta(hours=3), "urgent"),
+                                  (timedelta(hours=2), "urgent"), (timedelta(days=4), "normal"))]
+    made.append(report(session, world.general1, "g21", "0201", at=now - timedelta(days=3)))   # area 2: not leader1's
+    escalation.sweep(session, as_of=escalation.now())
+    session.execute(text("UPDATE incidents SET due_at = now() + interval '5 hours' WHERE id = :i"), {"i": made[0].id})
+    session.commit()
+    scope, rules = access.scope_for(session, world.leader1), settings.of(session)
+    expected = session.scalars(select(Incident.id).where(queues.condition("escalated", world.leader1, scope, rules))
+                               .order_by(*queues.ordering("escalated"))).all()
+    assert sorted(expected) == sorted(i.id for i in made[:4])
+    own = services.list_page(session, scope, services.Filters(queue="escalated", rules=rules), world.leader1)
+    assert [i.id for i in own.items] == expected and own.total == 4
+    filtered = services.list_page(session, scope, services.Filters(queue="escalated", category="0201", rules=rules),
+                                  world.leader1)
+    assert [i.id for i in filtered.items] == expected and filtered.total == 4
