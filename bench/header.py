@@ -21,7 +21,7 @@ from sqlalchemy import func, or_, select, text
 
 from gridsys import settings
 from gridsys.incidents import notify, queues, reporting_aids, scoping
-from gridsys.incidents.models import OPEN_STATUSES, Incident, Notification
+from gridsys.incidents.models import OPEN_STATUSES, Incident, IncidentEscalation, Notification
 from gridsys.people import access
 from gridsys.people import services as people
 from gridsys.people.access import scope_for
@@ -58,10 +58,14 @@ def baseline_queue_counts(session, user, scope) -> dict:
     version: one query too, but it reads every open or resolved incident in scope)."""
     names, rules = queues.of(user), settings.of(session)
     at = queues.now()
-    columns = [func.count().filter(queues.condition(n, user, scope, rules, at)).label(n) for n in names]
-    row = session.execute(select(*columns).select_from(Incident).where(
+    # Each queue's condition on its own rows: the escalated queue's on incident_escalations, joined.
+    conditions = {n: (queues.own_condition if n in queues.ROWS else queues.condition)(n, user, scope, rules, at)
+                  for n in names}
+    columns = [func.count().filter(conditions[n]).label(n) for n in names]
+    row = session.execute(select(*columns).select_from(Incident).outerjoin(
+        IncidentEscalation, IncidentEscalation.incident_id == Incident.id).where(
         Incident.status.in_((*queues.WORKING, "reported", "resolved", "closed")),   # closed: 不满意
-        or_(*(queues.condition(n, user, scope, rules, at) for n in names)))).one()
+        or_(*conditions.values()))).one()
     return dict(row._mapping)
 
 
