@@ -110,10 +110,10 @@ def _theirs(asker: _Asker, leader_part, *admin_parts, rows=Incident) -> list:
 def condition(name: str, user: User, scope: Scope, rules: Settings, at: datetime | None = None):
     """The SQL condition of queue ``name`` for this person (``rules``: how soon is "due soon")."""
     own = own_condition(name, user, scope, rules, at)
-    if name == "escalated":   # the incidents incident_escalations names, as one array computed first:
-        # as a semi-join, the planner read all of incidents to match the administrator's 105 000
-        # (0.96 s a page); an array is looked up by primary key.
-        return Incident.id == any_(cast(select(func.array_agg(IncidentEscalation.incident_id)).where(own)
+    if name in ROWS:   # the incidents its own rows name, as one array computed first: as a semi-join,
+        # the planner read all of incidents to match the administrator's 105 000 escalated (0.96 s a
+        # page); an array is looked up by primary key.
+        return Incident.id == any_(cast(select(func.array_agg(ROWS[name].incident_id)).where(own)
                                         .scalar_subquery(), ARRAY(Integer)))
     return own
 
@@ -183,12 +183,10 @@ def ordering(name: str, at: datetime | None = None, rows=Incident) -> tuple:
     at = at or now()
     if name == "to_verify":
         return (Incident.resolved_at.asc().nulls_last(), Incident.id)
-    overdue = case((rows.due_at < at, 0), else_=1)
-    if rows is IncidentEscalation:
-        return (rows.level.desc(), overdue, case((rows.urgent, 0), else_=1), rows.due_at.asc().nulls_last(),
-                rows.incident_id)
-    urgent = case((Incident.priority == "urgent", 0), else_=1)
-    return (Incident.escalation_level.desc(), overdue, urgent, Incident.due_at.asc().nulls_last(), Incident.id)
+    level, urgent, key = ((rows.level, rows.urgent, rows.incident_id) if rows is IncidentEscalation
+                          else (Incident.escalation_level, Incident.priority == "urgent", Incident.id))
+    return (level.desc(), case((rows.due_at < at, 0), else_=1), case((urgent, 0), else_=1),
+            rows.due_at.asc().nulls_last(), key)
 
 
 COUNT_CAP = 100   # a queue's count stops here ("99+"), as the unread count does
