@@ -1,5 +1,6 @@
 """API tokens: shown once, stored as SHA-256, used as 'Authorization: Bearer', no CSRF."""
 import hashlib
+import time
 
 import pytest
 from sqlalchemy import select, text
@@ -111,3 +112,62 @@ def test_anonymous_api_is_401_json(client, world):
         response = client.get(path)
         assert response.status_code == 401, path
         assert response.get_json()["error"]["code"] == "login_required"
+
+
+def test_the_tokens_person_is_in_the_session_as_if_loaded(session, world):
+    _row, token = services.create_token(session, world.worker)
+    session.commit()
+    session.expunge_all()
+    user = services.user_for_token(session, token)
+    assert user.username == "worker1" and user.id == world.worker.id
+    assert user in session and user not in session.dirty and not session.new
+    assert session.get(type(user), user.id) is user           # the identity map holds it
+    assert user.roles == {r for (r,) in session.execute(text(
+        "SELECT role FROM user_roles WHERE user_id = :u"), {"u": user.id})}
+    assert user.phone is None and user.password_hash        # every column came with it
+    user.display_name = "改名"                               # and it saves like any loaded person
+    session.flush()
+    assert session.scalar(text("SELECT display_name FROM users WHERE id = :u"), {"u": user.id}) == "改名"
+    assert services.user_for_token(session, token) is user   # the session's own copy, not a second one
+
+
+def test_a_token_request_survives_the_servers_connections_being_closed(database_url, engine):
+    """A database restart (or an administrator's pg_terminate_backend) closes every pooled
+    connection; the next call is answered on a new one, not with 503 (db._check_alive)."""
+    from gridsys import create_app, db
+    from gridsys.people.models import User
+    name = "token_recovery_test"
+    url = database_url + ("&" if "?" in database_url else "?") + f"application_name={name}"
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "t", "TILES_URL": "",
+                      "WEBHOOKS_IN_BACKGROUND": False})
+    outside, engine = engine, app.extensions["gridsys.engine"]
+    with app.app_context():
+        session = db.session()
+        user = User(username="recovery1", display_name="恢复", password_hash="x")
+        session.add(user)
+        session.flush()
+        _row, token = services.create_token(session, user)
+        session.commit()
+        user_id = user.id
+    try:
+        client = app.test_client()
+        assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+        assert engine.pool.checkedin() >= 1
+        with outside.connect() as other:
+            killed = other.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                        "WHERE application_name = :n AND pid <> pg_backend_pid()"), {"n": name}).scalar()
+            assert killed >= 1
+            for _ in range(100):        # pg_terminate_backend signals; the backends end a moment later
+                if not other.execute(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n "
+                                          "AND pid <> pg_backend_pid()"), {"n": name}).scalar():
+                    break
+                other.rollback()        # a transaction sees one snapshot of pg_stat_activity
+                time.sleep(0.05)
+        for _ in range(3):
+            answer = client.get("/api/v1/me", headers=bearer(token))
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+            assert answer.get_json()["username"] == "recovery1"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
+        engine.dispose()
