@@ -112,25 +112,28 @@ def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int
     for row in rows:
         level = row.escalation_level + 1
         people = deadlines.holders_at(session, level, row.area_id, row.town_id)
-        group = groups.setdefault(tuple(p.id for p in people), len(groups) + 1)
+        group = groups.setdefault(tuple(p.id for p in people), len(groups))
         following = deadlines.next_look(row.status, level, None, at, row.escalate_after_hours)
-        moves.append((row, level, group, following + drill if following is not None else None, people))
+        # when it is looked at next, in seconds after ``at`` (numbers ship cheaper than timestamps)
+        after = (following + drill - at).total_seconds() if following is not None else None
+        moves.append((row, level, group, after, people))
     names = {p.id: p.username for *_, people in moves for p in people}
-    # No join in it: each row finds its group's holders by subscript in two arrays read once
+    # No join in it: each row finds its group's holders by subscript in two JSON arrays read once
     # (``g``). A connection that has swept ten times gets PostgreSQL's generic plan for it, which
     # guesses 10 rows for 2 000: with the groups joined, it re-aggregated their names for every
     # row (1.9 s a batch instead of 0.2); by subscript, no plan can do that.
     session.execute(text("""
         WITH m AS (
             SELECT * FROM unnest(CAST(:ids AS int[]), CAST(:levels AS int[]), CAST(:groups AS int[]),
-                                 CAST(:next_at AS timestamptz[])) AS m(id, level, grp, next_at)
-        ), g AS MATERIALIZED (   -- per group (1-based), its holders' ids and usernames, in order
-            SELECT CAST(:group_ids AS jsonb[]) AS ids, CAST(:group_names AS jsonb[]) AS names
+                                 CAST(:after AS float8[])) AS m(id, level, grp, after)
+        ), g AS MATERIALIZED (   -- per group (from 0), its holders' ids and usernames, in order
+            SELECT CAST(:group_ids AS jsonb) AS ids, CAST(:group_names AS jsonb) AS names
         ), d AS (
-            SELECT m.id, m.level, m.next_at, g.ids[m.grp] AS holder_ids,
+            SELECT m.id, m.level, CAST(:at AS timestamptz) + make_interval(secs => m.after) AS next_at,
+                   g.ids -> m.grp AS holder_ids,
                    CASE WHEN m.level = 1 THEN 'overdue' ELSE 'stale' END AS trigger,
                    jsonb_build_object('level', m.level, 'trigger', CASE WHEN m.level = 1 THEN 'overdue' ELSE 'stale' END,
-                                      'holders', g.names[m.grp]) AS data
+                                      'holders', g.names -> m.grp) AS data
             FROM m CROSS JOIN g
         ), upd AS (
             UPDATE incidents i SET escalation_level = d.level, escalated_at = :at, escalation_trigger = d.trigger,
@@ -147,7 +150,7 @@ def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int
                                      grid_id, area_id)
         SELECT id, :at, NULL, 'escalate', status, status, '', data, grid_id, area_id FROM upd
     """), {"ids": [m[0].id for m in moves], "levels": [m[1] for m in moves], "groups": [m[2] for m in moves],
-           "next_at": [m[3] for m in moves], "at": at, **_group_arrays(groups, names)})
+           "after": [m[3] for m in moves], "at": at, **_group_arrays(groups, names)})
     _expire(session, [r.id for r in rows])
     for row, level, _, _, people in moves:   # the town's webhooks (a town without any: one cached lookup)
         data = {"level": level, "trigger": "overdue" if level == 1 else "stale",
@@ -160,11 +163,11 @@ def escalate_due(session: Session, as_of: datetime, *, batch: int, after_id: int
 
 
 def _group_arrays(groups: dict[tuple[int, ...], int], names: dict[int, str]) -> dict:
-    """Each group's holders (groups numbered from 1, as PostgreSQL's arrays): their ids and their
-    usernames, a JSON array each."""
+    """Each group's holders (groups numbered from 0, as JSON arrays): their ids, and their
+    usernames, one JSON array of arrays each."""
     ordered = sorted(groups, key=groups.get)
-    return {"group_ids": [json.dumps(list(ids)) for ids in ordered],
-            "group_names": [json.dumps([names[i] for i in ids], ensure_ascii=False) for ids in ordered]}
+    return {"group_ids": json.dumps(ordered),
+            "group_names": json.dumps([[names[i] for i in ids] for ids in ordered], ensure_ascii=False)}
 
 
 def _expire(session: Session, ids: list[int]) -> None:
