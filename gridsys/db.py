@@ -70,6 +70,29 @@ def planned_for_parameters(session: Session) -> None:
         session.info["planned_for_parameters"] = session.get_transaction()
 
 
+def first_row(session: Session, sql: str, parameters: dict):
+    """The first row of ``sql`` (the driver's own text: ``%(name)s`` parameters) on the session's
+    connection, read through the DBAPI cursor. For the one statement every API call runs (token
+    authentication), where SQLAlchemy's result layer cost 0.07 ms of the 0.19 the lookup took. Its
+    errors come out as SQLAlchemy's own (an unreachable database is a 503 here too), and a lost
+    connection is invalidated, as SQLAlchemy does for the statements it runs."""
+    connection = session.connection()
+    dbapi_connection = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        cursor.execute(sql, parameters)
+        return cursor.fetchone()
+    except dbapi_error as error:
+        lost = connection.dialect.is_disconnect(error, dbapi_connection, cursor)
+        if lost:
+            connection.invalidate(error)
+        raise exc.DBAPIError.instance(sql, parameters, error, dbapi_error, hide_parameters=True,
+                                      connection_invalidated=lost, dialect=connection.dialect) from error
+    finally:
+        cursor.close()
+
+
 def _mark_idle(dbapi_connection, record) -> None:
     record.info["idle_since"] = time.monotonic()
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import db
 from ..clock import now
 from ..errors import Conflict, GridsysError, NotFound
 from ..inputs import INT4_MAX
@@ -332,10 +333,11 @@ def create_token(session: Session, user: User, name: str = "api") -> tuple[ApiTo
 
 
 # The token's person, the roles' names and the token's use, in one round trip. Every API call runs
-# this, so it is one fixed SQL text run through SQLAlchemy's connection (its errors, and a lost
-# connection's replacement, handled as for any statement) and the person is attached to the session
-# as if loaded: an ORM query here cost 0.25 ms a call, this about 0.17 (bench/create_http.py,
-# "token authentication"). Built from the mapping, so a column added to users is read here too.
+# this: one fixed SQL text read through the DBAPI cursor (db.first_row: SQLAlchemy's errors and
+# handling of a lost connection kept), the person attached to the session as if loaded. As an ORM
+# query it cost about 0.19 ms more than the round trip itself, most of the token's share of a
+# report (bench/create_http.py, "token authentication"). Built from the mapping, so a column added
+# to users is read here too.
 _USER_KEYS = tuple(User.__mapper__.get_property_by_column(column).key for column in User.__table__.columns)
 _TOKEN_SQL = (
     "SELECT " + ", ".join(f"u.{column.name}" for column in User.__table__.columns)
@@ -345,7 +347,7 @@ _TOKEN_SQL = (
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.connection().exec_driver_sql(_TOKEN_SQL, {"digest": token_digest(token)}).first()
+    row = db.first_row(session, _TOKEN_SQL, {"digest": token_digest(token)})
     if row is None:
         return None
     *values, role_names, token_id, last_used_at = row

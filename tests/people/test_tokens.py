@@ -171,3 +171,33 @@ def test_a_token_request_survives_the_servers_connections_being_closed(database_
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
         engine.dispose()
+
+
+def test_a_connection_lost_under_the_token_lookup_is_sqlalchemys_error_and_is_replaced(database_url, engine):
+    """db.first_row reads through the DBAPI cursor: a lost connection still comes out as SQLAlchemy's
+    OperationalError (a 503 for the client) and leaves the pool, like any statement SQLAlchemy runs."""
+    from sqlalchemy import exc
+    from sqlalchemy.orm import Session
+    from gridsys.db import make_engine
+    name = "token_lost_test"
+    own = make_engine(database_url + ("&" if "?" in database_url else "?") + f"application_name={name}")
+    try:
+        session = Session(own)
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            for _ in range(100):
+                if not other.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}).scalar():
+                    break
+                other.rollback()
+                time.sleep(0.05)
+        with pytest.raises(exc.OperationalError) as raised:
+            services.user_for_token(session, "gs_" + "x" * 40)
+        assert raised.value.connection_invalidated
+        assert services.token_digest("gs_" + "x" * 40) not in str(raised.value)   # its parameter is not shown
+        session.close()
+        again = Session(own)
+        assert services.user_for_token(again, "gs_" + "x" * 40) is None   # a new connection, answered
+        again.close()
+    finally:
+        own.dispose()
