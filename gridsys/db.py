@@ -78,19 +78,24 @@ def first_row(session: Session, sql: str, parameters: dict):
     connection is invalidated, as SQLAlchemy does for the statements it runs."""
     connection = session.connection()
     dbapi_connection = connection.connection.dbapi_connection
-    cursor = dbapi_connection.cursor()
     dbapi_error = connection.dialect.loaded_dbapi.Error
+    cursor = None
     try:
+        cursor = dbapi_connection.cursor()
         cursor.execute(sql, parameters)
         return cursor.fetchone()
     except dbapi_error as error:
         lost = connection.dialect.is_disconnect(error, dbapi_connection, cursor)
-        if lost:
+        if lost:    # (the pool's other connections are checked when next taken: _check_alive)
             connection.invalidate(error)
         raise exc.DBAPIError.instance(sql, parameters, error, dbapi_error, hide_parameters=True,
                                       connection_invalidated=lost, dialect=connection.dialect) from error
+    except BaseException:   # interrupted mid-statement (a worker's timeout): the connection's state is unknown
+        connection.invalidate()
+        raise
     finally:
-        cursor.close()
+        if cursor is not None:
+            cursor.close()
 
 
 def _mark_idle(dbapi_connection, record) -> None:

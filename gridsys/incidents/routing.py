@@ -100,7 +100,7 @@ def towns_admins(session: Session, town_ids) -> dict[int, list[User]]:
 def _ids(ids):
     """Ids as one array parameter: a sweep asks for thousands of areas, and an IN list of that many
     parameters is a new statement to parse and plan each time."""
-    return bindparam("ids", list(ids), type_=ARRAY(Integer))
+    return bindparam("ids", list(ids), type_=ARRAY(Integer), unique=True)
 
 
 def town_admins(session: Session, town_id: int) -> list[User]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -337,10 +338,11 @@ def create_token(session: Session, user: User, name: str = "api") -> tuple[ApiTo
 # handling of a lost connection kept), the person attached to the session as if loaded. As an ORM
 # query it cost about 0.19 ms more than the round trip itself, most of the token's share of a
 # report (bench/create_http.py, "token authentication"). Built from the mapping, so a column added
-# to users is read here too.
+# to users is read here too (its values as the driver gives them: tests/people/test_tokens.py checks
+# no column of users needs SQLAlchemy's conversion).
 _USER_KEYS = tuple(User.__mapper__.get_property_by_column(column).key for column in User.__table__.columns)
 _TOKEN_SQL = (
-    "SELECT " + ", ".join(f"u.{column.name}" for column in User.__table__.columns)
+    "SELECT " + ", ".join(f'u."{column.name}"' for column in User.__table__.columns)
     + ", coalesce((SELECT array_agg(r.role) FROM user_roles r WHERE r.user_id = u.id), '{}'::varchar[]),"
       " t.id, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id"
       " WHERE t.token_hash = %(digest)s AND t.revoked_at IS NULL")
@@ -351,9 +353,10 @@ def user_for_token(session: Session, token: str) -> User | None:
     if row is None:
         return None
     *values, role_names, token_id, last_used_at = row
-    user = _as_loaded(session, dict(zip(_USER_KEYS, values)), role_names)
-    if not user.active:
+    values = dict(zip(_USER_KEYS, values))
+    if not values["active"]:    # as the database has it now, whatever this session loaded before
         return None
+    user = _as_loaded(session, values, role_names)
     if last_used_at is None or last_used_at < now() - timedelta(minutes=5):
         session.get(ApiToken, token_id).last_used_at = now()  # coarse, so a busy integration does not write on every call
     return user
@@ -361,11 +364,14 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 def _as_loaded(session: Session, values: dict, role_names: list[str]) -> User:
     """The person of ``values`` (one users row) in ``session``, as a query would have loaded it: the
-    session's own copy when it has one (a query would not overwrite it either)."""
+    session's own copy when it has one (a query would not overwrite it either, only fill in the
+    roles' names where nothing of the roles is loaded)."""
     known = session.identity_map.get(identity_key(User, values["id"]))
     if known is not None:
+        if "role_rows" not in known.__dict__ and "role_names" not in known.__dict__:
+            set_committed_value(known, "role_names", role_names)
         return known
-    user = User._sa_class_manager.new_instance()
+    user = User.__mapper__.class_manager.new_instance()
     user.__dict__.update(values, role_names=role_names)
     make_transient_to_detached(user)    # what it holds counts as loaded, nothing as changed
     session.add(user)

@@ -8,7 +8,8 @@ more: 0.7 ms an INSERT at 500 open incidents, 1.1 ms at 5 000, until autovacuum 
 (measured: bench/create_http.py at demo scale, whose report rate halved over a run).
 
 Now nothing joins it: the upsert's conflict is found by the primary key (ON CONFLICT's arbiter
-index, never planned), an unchanged row is left as it is (DO UPDATE … WHERE distinct), and closed
+index, never planned), an unchanged row is not rewritten (DO UPDATE … WHERE distinct: only locked,
+as the incident's own row is by the same statement), and closed
 ones are deleted by ``incident_id = ANY(array)`` with sequential scans off for the function, so
 the only plan is the primary key.
 
@@ -102,8 +103,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # SET clauses are not undone by CREATE OR REPLACE: reset, then the former bodies
-    op.execute("ALTER FUNCTION incident_escalations_keep() RESET ALL")
-    op.execute("ALTER FUNCTION incident_escalations_forget() RESET ALL")
-    op.execute(FORMER_KEEP)
+    op.execute(FORMER_KEEP)    # (CREATE OR REPLACE drops the SET clause too)
     op.execute(FORMER_FORGET)

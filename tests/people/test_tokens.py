@@ -114,6 +114,16 @@ def test_anonymous_api_is_401_json(client, world):
         assert response.get_json()["error"]["code"] == "login_required"
 
 
+def wait_until_gone(conn, where, parameters):
+    """pg_terminate_backend signals; the backends end a moment later."""
+    for _ in range(200):
+        if not conn.execute(text(f"SELECT count(*) FROM pg_stat_activity WHERE {where}"), parameters).scalar():
+            return
+        conn.rollback()        # a transaction sees one snapshot of pg_stat_activity
+        time.sleep(0.05)
+    pytest.fail(f"backends where {where} still there after 10 s")
+
+
 def test_the_tokens_person_is_in_the_session_as_if_loaded(session, world):
     _row, token = services.create_token(session, world.worker)
     session.commit()
@@ -141,6 +151,7 @@ def test_a_token_request_survives_the_servers_connections_being_closed(database_
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "t", "TILES_URL": "",
                       "WEBHOOKS_IN_BACKGROUND": False})
     outside, engine = engine, app.extensions["gridsys.engine"]
+    user_id = None
     with app.app_context():
         session = db.session()
         user = User(username="recovery1", display_name="恢复", password_hash="x")
@@ -157,19 +168,15 @@ def test_a_token_request_survives_the_servers_connections_being_closed(database_
             killed = other.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                         "WHERE application_name = :n AND pid <> pg_backend_pid()"), {"n": name}).scalar()
             assert killed >= 1
-            for _ in range(100):        # pg_terminate_backend signals; the backends end a moment later
-                if not other.execute(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n "
-                                          "AND pid <> pg_backend_pid()"), {"n": name}).scalar():
-                    break
-                other.rollback()        # a transaction sees one snapshot of pg_stat_activity
-                time.sleep(0.05)
+            wait_until_gone(other, "application_name = :n AND pid <> pg_backend_pid()", {"n": name})
         for _ in range(3):
             answer = client.get("/api/v1/me", headers=bearer(token))
             assert answer.status_code == 200, answer.get_data(as_text=True)
             assert answer.get_json()["username"] == "recovery1"
     finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
+        if user_id is not None:
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM users WHERE id = :u"), {"u": user_id})
         engine.dispose()
 
 
@@ -186,11 +193,7 @@ def test_a_connection_lost_under_the_token_lookup_is_sqlalchemys_error_and_is_re
         pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
         with engine.connect() as other:
             other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
-            for _ in range(100):
-                if not other.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}).scalar():
-                    break
-                other.rollback()
-                time.sleep(0.05)
+            wait_until_gone(other, "pid = :p", {"p": pid})
         with pytest.raises(exc.OperationalError) as raised:
             services.user_for_token(session, "gs_" + "x" * 40)
         assert raised.value.connection_invalidated
@@ -201,3 +204,33 @@ def test_a_connection_lost_under_the_token_lookup_is_sqlalchemys_error_and_is_re
         again.close()
     finally:
         own.dispose()
+
+
+def test_a_person_deactivated_in_the_database_is_refused_though_this_session_loaded_them(session, world):
+    """The lookup reads the account as it is now, not the copy a long-lived session (a CLI, a sweep
+    worker) loaded earlier; a data fix that deactivates without revoking still locks the token out."""
+    _row, token = services.create_token(session, world.worker)
+    session.commit()
+    assert services.user_for_token(session, token) is world.worker and world.worker.active
+    session.execute(text("UPDATE users SET active = false WHERE id = :u"), {"u": world.worker.id})
+    assert world.worker.active                               # the session's copy still says so
+    assert services.user_for_token(session, token) is None
+
+
+def test_the_roles_of_a_person_the_session_already_holds_come_with_the_lookup(session, world):
+    _row, token = services.create_token(session, world.leader)
+    session.commit()
+    session.expunge_all()
+    leader = session.get(type(world.leader), world.leader.id)   # loaded, roles not
+    assert services.user_for_token(session, token) is leader
+    assert "role_names" in leader.__dict__ and "role_rows" not in leader.__dict__
+    assert leader.roles == {"area_leader"}
+
+
+def test_every_column_of_users_comes_from_the_driver_as_the_orm_would_give_it():
+    """user_for_token reads users through the DBAPI cursor: a column whose type SQLAlchemy converts
+    on the way out (an Enum of a Python enum, a TypeDecorator) would arrive unconverted there."""
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+    from gridsys.people.models import User
+    for column in User.__table__.columns:
+        assert column.type.result_processor(dialect(), None) is None, column.name
