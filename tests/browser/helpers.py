@@ -191,7 +191,9 @@ def served(browser_db, **config):
     off: nothing leaves the machine)."""
     app = create_app({"DATABASE_URL": browser_db.url, "SECRET_KEY": "t", "TILES_URL": "",
                       "WEBHOOKS_IN_BACKGROUND": False, **config})
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=6)
+    # poll(), as gridsys.serve: closing the server from this thread while its loop waits in select()
+    # on the same sockets made select() fail (EBADF) in that thread, an error at a test's teardown.
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=6, asyncore_use_poll=True)
     thread = threading.Thread(target=server.run, name="gridsys-live-server", daemon=True)
     thread.start()
     try:
