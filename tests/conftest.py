@@ -37,6 +37,14 @@ def engine(database_url):
 
 
 @pytest.fixture
+def private_cluster(engine):
+    """For a test of how ``localdb.start`` runs the server: skipped where GRIDSYS_TEST_DATABASE_URL
+    points at another PostgreSQL."""
+    if engine.url.port != (localdb.read_state() or {}).get("port"):
+        pytest.skip("the test database is not on the private cluster")
+
+
+@pytest.fixture
 def connection(engine):
     with engine.connect() as conn:
         outer = conn.begin()

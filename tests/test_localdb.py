@@ -33,9 +33,14 @@ def test_the_log_is_compressed_with_lz4_where_the_server_has_it(monkeypatch, con
     assert localdb.wal_compression() == expected
 
 
-def test_the_private_cluster_runs_with_its_write_ahead_log_settings(connection):
-    """The cluster the tests run on was started by ``localdb.start`` (unless DATABASE_URL points elsewhere)."""
-    if connection.engine.url.port != (localdb.read_state() or {}).get("port"):
-        pytest.skip("DATABASE_URL is not the private cluster")
+def test_the_private_cluster_runs_with_its_write_ahead_log_settings(private_cluster, connection):
+    """The cluster the tests run on was started by ``localdb.start``."""
     assert connection.execute(text("SHOW wal_compression")).scalar() == localdb.wal_compression()
     assert connection.execute(text("SHOW max_wal_size")).scalar() == localdb.MAX_WAL_SIZE
+
+
+def test_the_servers_malloc_tunables_join_any_given(monkeypatch):
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX512F")
+    assert localdb.server_env()["GLIBC_TUNABLES"] == f"glibc.cpu.hwcaps=-AVX512F:{localdb.MALLOC_TUNABLES}"
+    monkeypatch.delenv("GLIBC_TUNABLES")
+    assert localdb.server_env()["GLIBC_TUNABLES"] == localdb.MALLOC_TUNABLES

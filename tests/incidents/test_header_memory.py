@@ -1,16 +1,15 @@
 """The page header's counts do not make the database server take fresh memory on every call (issue
 12: planning them took and gave back about 1.4 MB a call under glibc's default thresholds, 350 new
-pages a call at city scale, 140 here; on a virtual machine that hands free pages back to its host, 1 to 2 % of calls spent
-30-80 ms zeroing them). The private cluster runs with localdb.MALLOC_TUNABLES."""
+pages a call at city scale, 140 here; on a virtual machine that hands free pages back to its host,
+1 to 2 % of calls spent 30-80 ms zeroing them). The private cluster runs with
+localdb.MALLOC_TUNABLES."""
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridsys import localdb
 from gridsys.incidents import queues
 from gridsys.people.access import scope_for
 
@@ -22,9 +21,7 @@ def minor_faults(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
 
 
-def test_the_counts_reuse_the_servers_memory(engine, session, world):
-    if engine.url.port != (localdb.read_state() or {}).get("port"):
-        pytest.skip("DATABASE_URL is not the private cluster")
+def test_the_counts_reuse_the_servers_memory(private_cluster, engine, session, world):
     scope = scope_for(session, world.admin)
     with Session(engine) as own:   # a transaction a call, as a request has: its end frees memory
         pid = own.scalar(text("SELECT pg_backend_pid()"))
@@ -42,9 +39,3 @@ def test_the_counts_reuse_the_servers_memory(engine, session, world):
     assert per_call < 50, (f"{per_call:.0f} new pages a call (7 with localdb.MALLOC_TUNABLES, 140 without; "
                            "a cluster started before them needs 'make stop')")
 
-
-def test_tunables_given_are_kept_beside_the_servers(monkeypatch):
-    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX512F")
-    assert localdb.server_env()["GLIBC_TUNABLES"] == f"glibc.cpu.hwcaps=-AVX512F:{localdb.MALLOC_TUNABLES}"
-    monkeypatch.delenv("GLIBC_TUNABLES")
-    assert localdb.server_env()["GLIBC_TUNABLES"] == localdb.MALLOC_TUNABLES
